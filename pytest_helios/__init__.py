@@ -1,0 +1,48 @@
+"""pytest-helios: a pytest plugin and contract-test harness for the Helios health-AI API.
+
+The public names below are imported lazily, on first use, so that loading the pytest
+plugin costs nothing for a suite that never touches Helios.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0.dev0"
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "sign_webhook": "pytest_helios.signing",
+    "verify_webhook": "pytest_helios.signing",
+    "WebhookVerificationError": "pytest_helios.signing",
+    "MissingHeader": "pytest_helios.signing",
+    "MalformedHeader": "pytest_helios.signing",
+    "SignatureMismatch": "pytest_helios.signing",
+    "TimestampOutOfTolerance": "pytest_helios.signing",
+    "validate": "pytest_helios.validation",
+    "ContractViolation": "pytest_helios.validation",
+    "SCHEMA_NAMES": "pytest_helios.validation",
+    "HeliosClient": "pytest_helios.client",
+    "AsyncHeliosClient": "pytest_helios.client",
+    "HeliosError": "pytest_helios.client",
+    "HeliosAuthError": "pytest_helios.client",
+    "HeliosValidationError": "pytest_helios.client",
+    "HeliosRateLimited": "pytest_helios.client",
+    "HeliosEmulator": "pytest_helios.emulator",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pytest_helios' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
