@@ -20,6 +20,7 @@ from pytest_helios._redact import mask_secret
 
 if TYPE_CHECKING:
     import httpx
+    from typing_extensions import Self
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -278,6 +279,9 @@ def _backoff(attempt: int, retry_after: float | None, max_wait: float) -> float:
 
 
 class _ClientBase:
+    _transport: Any
+    _sleep: Any
+
     def __init__(
         self,
         api_key: str | None,
@@ -292,6 +296,20 @@ class _ClientBase:
         self.timeout = timeout
         self.rate_limit_retries = rate_limit_retries
         self.max_retry_wait = max_retry_wait
+
+    def with_key(self, api_key: str) -> Self:
+        """A client with the same settings that sends another key (for example a revoked one)."""
+        make: Any = type(self)  # the subclass takes transport= and sleep= too
+        clone: Self = make(
+            api_key,
+            base_url=self.base_url,
+            timeout=self.timeout,
+            rate_limit_retries=self.rate_limit_retries,
+            max_retry_wait=self.max_retry_wait,
+            transport=self._transport,
+            sleep=self._sleep,
+        )
+        return clone
 
     @property
     def api_key(self) -> str:
@@ -343,18 +361,6 @@ class HeliosClient(_ClientBase):
         self._sleep = sleep
         self._transport = transport
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport)
-
-    def with_key(self, api_key: str) -> HeliosClient:
-        """A client with the same settings that sends another key (for example a revoked one)."""
-        return HeliosClient(
-            api_key,
-            base_url=self.base_url,
-            timeout=self.timeout,
-            rate_limit_retries=self.rate_limit_retries,
-            max_retry_wait=self.max_retry_wait,
-            transport=self._transport,
-            sleep=self._sleep,
-        )
 
     def submit_agent(
         self,
@@ -436,18 +442,6 @@ class AsyncHeliosClient(_ClientBase):
         self._sleep = sleep
         self._transport = transport
         self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, transport=transport)
-
-    def with_key(self, api_key: str) -> AsyncHeliosClient:
-        """A client with the same settings that sends another key (for example a revoked one)."""
-        return AsyncHeliosClient(
-            api_key,
-            base_url=self.base_url,
-            timeout=self.timeout,
-            rate_limit_retries=self.rate_limit_retries,
-            max_retry_wait=self.max_retry_wait,
-            transport=self._transport,
-            sleep=self._sleep,
-        )
 
     async def submit_agent(
         self,
