@@ -16,10 +16,11 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import httpx
+
 from pytest_helios._redact import mask_secret
 
 if TYPE_CHECKING:
-    import httpx
     from typing_extensions import Self
 
 __all__ = [
@@ -355,8 +356,6 @@ class HeliosClient(_ClientBase):
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        import httpx
-
         super().__init__(api_key, base_url, timeout, rate_limit_retries, max_retry_wait)
         self._sleep = sleep
         self._transport = transport
@@ -395,8 +394,6 @@ class HeliosClient(_ClientBase):
 
     def post(self, path: str, body: Mapping[str, Any]) -> AcceptedRun:
         """POST a JSON body to ``path`` with the key, retrying 429s as configured."""
-        import httpx
-
         content = self._encode(body)
         attempt = 0
         while True:
@@ -423,7 +420,12 @@ class HeliosClient(_ClientBase):
 
 
 class AsyncHeliosClient(_ClientBase):
-    """Asynchronous twin of ``HeliosClient`` (same arguments, ``await``-able methods)."""
+    """Asynchronous twin of ``HeliosClient`` (same arguments, ``await``-able methods).
+
+    Each call opens and closes its own connection, so one client can be used from any event
+    loop (a sync fixture, pytest-asyncio, anyio) and never leaks a socket bound to a closed loop.
+    Helios runs take minutes; connection reuse would save nothing that matters.
+    """
 
     def __init__(
         self,
@@ -436,12 +438,9 @@ class AsyncHeliosClient(_ClientBase):
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        import httpx
-
         super().__init__(api_key, base_url, timeout, rate_limit_retries, max_retry_wait)
         self._sleep = sleep
         self._transport = transport
-        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, transport=transport)
 
     async def submit_agent(
         self,
@@ -476,13 +475,16 @@ class AsyncHeliosClient(_ClientBase):
 
     async def post(self, path: str, body: Mapping[str, Any]) -> AcceptedRun:
         """POST a JSON body to ``path`` with the key, retrying 429s as configured."""
-        import httpx
-
         content = self._encode(body)
         attempt = 0
         while True:
             try:
-                response = await self._http.post(path, content=content, headers=self._headers())
+                async with httpx.AsyncClient(
+                    base_url=self.base_url,
+                    timeout=self.timeout,
+                    transport=_Borrowed(self._transport) if self._transport else None,
+                ) as http:
+                    response = await http.post(path, content=content, headers=self._headers())
             except httpx.HTTPError as exc:
                 raise HeliosError(f"POST {path} failed: {type(exc).__name__}: {exc}") from None
             try:
@@ -494,10 +496,23 @@ class AsyncHeliosClient(_ClientBase):
                 await self._sleep(_backoff(attempt, exc.retry_after, self.max_retry_wait))
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        """Nothing stays open between calls; kept so the client reads like any httpx client."""
 
     async def __aenter__(self) -> AsyncHeliosClient:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+class _Borrowed(httpx.AsyncBaseTransport):
+    """Lends a caller's transport to a short-lived ``httpx.AsyncClient`` without closing it."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self._inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        pass
