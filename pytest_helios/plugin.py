@@ -6,9 +6,14 @@ fixtures and hooks that need it, so a suite that never uses a helios fixture pay
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
 import pytest_helios
+
+if TYPE_CHECKING:
+    from pytest_helios.webhooks import WebhookFactory
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -37,3 +42,23 @@ def _target(config: pytest.Config) -> str:
 
 def pytest_report_header(config: pytest.Config) -> str:
     return f"helios: {pytest_helios.__version__}, target={_target(config)}"
+
+
+# provisional: replaced when the emulator-backed account fixtures land
+@pytest.fixture
+def helios_webhook_secret() -> str:
+    """The test account's webhook secret (for now a fresh random secret for each test)."""
+    import secrets
+
+    return "whsec_" + secrets.token_hex(24)
+
+
+# end provisional
+
+
+@pytest.fixture
+def fake_webhook(helios_webhook_secret: str) -> WebhookFactory:
+    """Factory of signed fake Helios webhooks: every kind, named variants, whole runs."""
+    from pytest_helios.webhooks import WebhookFactory
+
+    return WebhookFactory(helios_webhook_secret)
