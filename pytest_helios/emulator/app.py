@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .requests import BadRequest, FieldError, parse_json, webhook_url_error
+from .requests import BadRequest, FieldError, parse_json, schema_errors, webhook_url_error
+from .state import INVALID_KEY
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -17,8 +18,6 @@ if TYPE_CHECKING:
 
     from .core import EmulatorCore
     from .state import Account
-
-ACCEPTED_MESSAGE = "Request accepted. Results will be delivered to your webhook."
 
 
 class _TooLarge(Exception):
@@ -30,6 +29,8 @@ def build_app(core: EmulatorCore) -> Starlette:
     from starlette.exceptions import HTTPException
     from starlette.responses import JSONResponse
     from starlette.routing import Route
+
+    import pytest_helios.payloads as payloads
 
     async def read_body(request: Request) -> bytes:
         limit = core.config.max_body_bytes
@@ -54,7 +55,7 @@ def build_app(core: EmulatorCore) -> Starlette:
                 return error(404, "Not Found", f"No account {account_id!r} on this emulator")
         auth = core.registry.authenticate(request.headers.get("x-api-key"), scope)
         if auth.account is None:
-            return error(401, "Unauthorized", auth.reason or "Invalid API key")
+            return JSONResponse(payloads.unauthorized_error(auth.reason or INVALID_KEY), 401)
         account = auth.account
         agent = "lab-results" if endpoint == "lab-results" else None
         try:
@@ -63,17 +64,14 @@ def build_app(core: EmulatorCore) -> Starlette:
             if endpoint == "agent" and isinstance(body, dict):
                 kind = body.get("agentType")
                 agent = kind if kind in ("light", "deep") else None
-            problems = core.schemas.errors(f"{endpoint}-request", body)
+            problems = schema_errors(f"{endpoint}-request", body)
             url = body.get("webhookUrl") if isinstance(body, dict) else None
-            if isinstance(url, str):
+            if isinstance(url, str) and not any(p.field == "webhookUrl" for p in problems):
                 reason = webhook_url_error(url, require_https=core.config.require_https)
                 if reason is not None:
                     problems.append(FieldError("webhookUrl", reason))
             if problems:
-                noun = "field" if len(problems) == 1 else "fields"
-                raise BadRequest(
-                    f"Request validation failed: {len(problems)} invalid {noun}", problems
-                )
+                raise BadRequest(problems)
         except _TooLarge:
             limit = core.config.max_body_bytes
             return error(413, "Payload Too Large", f"Request body exceeds {limit} bytes")
@@ -84,18 +82,12 @@ def build_app(core: EmulatorCore) -> Starlette:
         admitted, run_id, slots = core.admit(account, agent, body)
         if not admitted:
             return JSONResponse(
-                {
-                    "error": "Too many concurrent requests",
-                    "message": f"You have {slots.active} active {agent} agent requests. "
-                    f"Maximum is {slots.limit}.",
-                    "activeCount": slots.active,
-                    "limit": slots.limit,
-                },
+                payloads.rate_limit_error(agent, slots.active, slots.limit),
                 429,
                 headers={**slots.headers(), "Retry-After": "60"},
             )
         return JSONResponse(
-            {"runId": run_id, "status": "accepted", "message": ACCEPTED_MESSAGE},
+            payloads.accepted_response(run_id),
             200,
             headers=slots.headers(),
         )

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .concurrency import Concurrency, Slots
+from .delivery import Deliverer, DeliveryAttempt, DeliveryLog, DeliveryPolicy
 from .loop import LoopThread
-from .runs import Run
-from .state import Account, Registry
+from .runs import Run, execute
+from .state import Account, Registry, utcnow
 
 if TYPE_CHECKING:
     import httpx
-
-    from .requests import RequestSchemas
 
 
 @dataclass(frozen=True)
@@ -27,26 +28,28 @@ class EmulatorConfig:
     require_https: bool = False
     max_body_bytes: int = 5 * 1024 * 1024
     time_scale: float = 0.0
+    delivery: DeliveryPolicy = field(default_factory=DeliveryPolicy)
 
-
-def _default_load_schema() -> Callable[[str], dict[str, Any]]:
-    from ._interim_schemas import load_schema
-
-    return load_schema
+    def __post_init__(self) -> None:
+        Concurrency(self.concurrency_limit)  # raises on a bad limit
+        if self.time_scale < 0:
+            raise ValueError(f"time_scale must be 0 or more, got {self.time_scale}")
+        if self.max_body_bytes < 1:
+            raise ValueError(f"max_body_bytes must be at least 1, got {self.max_body_bytes}")
 
 
 class EmulatorCore:
     """The state behind the HTTP app, shared by the server and the Python API."""
 
     def __init__(self, config: EmulatorConfig, loop: LoopThread, base_url: Callable[[], str]):
-        from .requests import RequestSchemas
-
         self.config = config
         self.loop = loop
         self.registry = Registry(base_url)
         self.concurrency = Concurrency(config.concurrency_limit)
-        self.schemas: RequestSchemas = RequestSchemas(_default_load_schema())
         self.runs: dict[str, Run] = {}
+        self.log = DeliveryLog()
+        self.deliverer = Deliverer(config.delivery, self.log)
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def admit(self, account: Account, agent: str, body: dict[str, Any]) -> tuple[bool, str, Slots]:
         """Take a concurrency slot and start a run; ``(False, "", slots)`` at the limit."""
@@ -56,15 +59,31 @@ class EmulatorCore:
             return False, "", slots
         run = Run(run_id, account.id, agent, str(body["webhookUrl"]), body)
         self.runs[run_id] = run
-        self.loop.submit(self._execute(run))
+        self.loop.loop.call_soon_threadsafe(self._start, run, account)
         return True, run_id, slots
 
-    async def _execute(self, run: Run) -> None:
+    def _start(self, run: Run, account: Account) -> None:
+        task = asyncio.get_running_loop().create_task(self._execute(run, account))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _execute(self, run: Run, account: Account) -> None:
         try:
-            run.status = "completed"
+            await execute(run, account, self.deliverer, self.config.time_scale)
+        except asyncio.CancelledError:
+            run.status = "cancelled"
+            raise
         finally:
             self.concurrency.release(run.account_id, run.agent, run.id)
+            run.finished_at = utcnow()
             run.done.set()
+
+    async def shutdown(self) -> None:
+        """Cancel unfinished runs and pending retries; close the delivery client."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.deliverer.close()
 
 
 class HeliosEmulator:
@@ -80,6 +99,10 @@ class HeliosEmulator:
     ``concurrency_limit``: active runs per agent type per account (documented default 7).
     ``require_https``: refuse ``http://`` webhook URLs even on loopback.
     ``max_body_bytes``: larger request bodies get 413.
+    ``time_scale``: runs take their documented minutes times this factor (0: they end at once).
+    ``delivery_attempts`` / ``delivery_backoff`` / ``delivery_timeout``: a webhook is tried up
+    to that many times, waiting ``backoff * 2**(n-1)`` seconds before retry n, each attempt
+    given ``delivery_timeout`` seconds.
     ``serve=False`` starts no server: use :meth:`transport` / :meth:`async_transport`.
     """
 
@@ -91,14 +114,19 @@ class HeliosEmulator:
         concurrency_limit: int = 7,
         require_https: bool = False,
         max_body_bytes: int = 5 * 1024 * 1024,
+        time_scale: float = 0.0,
+        delivery_attempts: int = 4,
+        delivery_backoff: float = 0.05,
+        delivery_timeout: float = 5.0,
         serve: bool = True,
     ) -> None:
         self.config = EmulatorConfig(
             concurrency_limit=concurrency_limit,
             require_https=require_https,
             max_body_bytes=max_body_bytes,
+            time_scale=time_scale,
+            delivery=DeliveryPolicy(delivery_attempts, delivery_backoff, delivery_timeout),
         )
-        Concurrency(concurrency_limit)  # fail early on a bad limit
         self._host = host
         self._port = port
         self._serve = serve
@@ -128,9 +156,12 @@ class HeliosEmulator:
         return self
 
     def stop(self) -> None:
+        """Stop serving, cancel unfinished runs and retries, and end the background thread."""
         if self._server is not None:
             self._server.stop()
             self._server = None
+        if self._core is not None and self._loop.running:
+            self._loop.run(self._core.shutdown())
         self._loop.stop()
         self._core = None
 
@@ -194,11 +225,27 @@ class HeliosEmulator:
         except KeyError:
             raise KeyError(f"no run with id {run_id!r}") from None
 
-    def wait_for_runs(self, timeout: float = 10.0) -> None:
-        """Block until every accepted run has ended, or raise ``TimeoutError``."""
+    def wait_for_deliveries(self, timeout: float = 10.0) -> list[DeliveryAttempt]:
+        """Block until every run has ended and every delivery (retries included) is settled.
+
+        Returns the delivery log; raises ``TimeoutError`` naming what is still pending.
+        """
+        deadline = time.monotonic() + timeout
         for run in self.runs:
-            if not run.done.wait(timeout):
-                raise TimeoutError(f"run {run.id} did not end within {timeout} s")
+            if not run.done.wait(max(deadline - time.monotonic(), 0)):
+                raise TimeoutError(f"run {run.id} ({run.agent}) did not end within {timeout} s")
+        if not self.core.deliverer.wait_idle(max(deadline - time.monotonic(), 0)):
+            raise TimeoutError(f"webhook deliveries still retrying after {timeout} s")
+        return self.deliveries
+
+    @property
+    def deliveries(self) -> list[DeliveryAttempt]:
+        """Every webhook delivery attempt so far, in the order they were made."""
+        return self.core.log.all()
+
+    def deliveries_for(self, run_id: str) -> list[DeliveryAttempt]:
+        """The delivery attempts of one run."""
+        return [a for a in self.core.log.all() if a.run_id == run_id]
 
     # in-process transports -----------------------------------------------------------------
 

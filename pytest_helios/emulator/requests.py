@@ -7,9 +7,11 @@ lists each bad field at once.
 
 from __future__ import annotations
 
+import ast
 import ipaddress
 import json
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,27 +32,16 @@ class FieldError:
 class BadRequest(Exception):
     """The request cannot be accepted; ``errors`` name every bad field."""
 
-    def __init__(self, summary: str, errors: Sequence[FieldError]) -> None:
-        super().__init__(summary)
+    def __init__(self, errors: Sequence[FieldError], summary: str | None = None) -> None:
+        super().__init__(summary or errors[0].message)
         self.summary = summary
         self.errors = list(errors)
 
     def body(self) -> dict[str, Any]:
-        return {
-            "error": "Validation Error",
-            "message": self.summary,
-            "details": [e.as_dict() for e in self.errors],
-        }
+        """The 400 body (``validation-error``); its message sums up the details."""
+        import pytest_helios.payloads as payloads
 
-
-def field_path(parts: Sequence[str | int]) -> str:
-    out = ""
-    for part in parts:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else part
-    return out
+        return payloads.validation_error([(e.field, e.message) for e in self.errors], self.summary)
 
 
 def _depth(value: Any) -> int:
@@ -78,33 +69,33 @@ def parse_json(raw: bytes, content_type: str | None) -> Any:
     if media != "application/json":
         shown = media or "none"
         raise BadRequest(
-            "Content-Type must be application/json",
             [FieldError("", f"expected Content-Type application/json, got {shown}")],
+            "Content-Type must be application/json",
         )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadRequest(
-            "Request body is not valid UTF-8",
             [FieldError("", f"invalid UTF-8 byte at position {exc.start}")],
+            "Request body is not valid UTF-8",
         ) from None
     if not text.strip():
-        raise BadRequest("Request body is empty", [FieldError("", "a JSON object is required")])
+        raise BadRequest([FieldError("", "a JSON object is required")], "Request body is empty")
     try:
         value = json.loads(text, parse_constant=_reject_constant)
     except RecursionError:
         raise BadRequest(
-            "Request body is nested too deeply",
             [FieldError("", f"JSON nesting deeper than {MAX_DEPTH} levels")],
+            "Request body is nested too deeply",
         ) from None
     except ValueError as exc:
         raise BadRequest(
-            "Request body is not valid JSON", [FieldError("", str(exc).split(":")[0])]
+            [FieldError("", str(exc).split(":")[0])], "Request body is not valid JSON"
         ) from None
     if _depth(value) > MAX_DEPTH:
         raise BadRequest(
-            "Request body is nested too deeply",
             [FieldError("", f"JSON nesting deeper than {MAX_DEPTH} levels")],
+            "Request body is nested too deeply",
         )
     return value
 
@@ -141,33 +132,30 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-class RequestSchemas:
-    """Validates request bodies against ``schemas/`` and reports every bad field."""
+_REQUIRED = re.compile(r"missing required property (.+)")
 
-    def __init__(self, load_schema: Callable[[str], dict[str, Any]]) -> None:
-        import jsonschema_rs
 
-        self._kinds = jsonschema_rs.ValidationErrorKind
-        self._validators = {
-            name: jsonschema_rs.validator_for(load_schema(name))
-            for name in ("agent-request", "lab-results-request")
-        }
+def schema_errors(schema_name: str, instance: Any) -> list[FieldError]:
+    """Every way ``instance`` breaks the request schema ``schema_name``, one per field.
 
-    def errors(self, schema_name: str, instance: Any) -> list[FieldError]:
-        validator = self._validators[schema_name]
-        if validator.is_valid(instance):
-            return []
-        found: list[FieldError] = []
-        for error in validator.iter_errors(instance):
-            path = list(error.instance_path)
-            kind = error.kind
-            if isinstance(kind, self._kinds.Required):
-                found.append(FieldError(field_path([*path, kind.property]), "is required"))
-            elif isinstance(kind, self._kinds.AdditionalProperties):
-                found.extend(
-                    FieldError(field_path([*path, name]), "is not an allowed field")
-                    for name in kind.unexpected
-                )
-            else:
-                found.append(FieldError(field_path(path), error.message))
-        return found
+    The wording is :mod:`pytest_helios.validation`'s; a missing required property is reported
+    under its own path (``data``), not under the object that lacks it.
+    """
+    from pytest_helios.validation import ContractViolation, validate
+
+    try:
+        validate(schema_name, instance)
+    except ContractViolation as exc:
+        return [_field_error(v.path, v.keyword, v.message) for v in exc.violations]
+    return []
+
+
+def _field_error(path: str, keyword: str, message: str) -> FieldError:
+    field = path.removeprefix("$").removeprefix(".")
+    if keyword == "required":
+        match = _REQUIRED.fullmatch(message)
+        if match:
+            name = ast.literal_eval(match.group(1))
+            field = f"{field}.{name}" if field else str(name)
+            return FieldError(field, "is required")
+    return FieldError(field, message)

@@ -202,6 +202,66 @@ class Account:
                 _check_agent(agent)
                 self.states.occupied.pop(agent, None)
 
+    def fail_next_run(
+        self,
+        message: str = "Processing failed",
+        *,
+        code: str | None = "processing_failed",
+        at_step: int | None = None,
+    ) -> None:
+        """Make the account's next run end with an error webhook instead of its result.
+
+        ``at_step``: the run sends status updates for the steps before it and the error webhook
+        takes that step's sequence number; default: after every status update, in place of
+        the final payload. Calls queue up, one failure per run.
+        """
+        if not isinstance(message, str) or not message:
+            raise ValueError("fail_next_run needs a non-empty message")
+        if at_step is not None and at_step < 1:
+            raise ValueError(f"at_step must be 1 or more, got {at_step}")
+        with self._registry.lock:
+            self.states.failures.append(Failure(message, code, at_step))
+
+    def take_failure(self) -> Failure | None:
+        with self._registry.lock:
+            return self.states.failures.pop(0) if self.states.failures else None
+
+    def slow_deliveries(self, delay: float) -> None:
+        """Wait ``delay`` seconds before every delivery attempt (0 ends the state)."""
+        if delay < 0:
+            raise ValueError(f"delay must be 0 or more seconds, got {delay}")
+        with self._registry.lock:
+            self.states.delivery_delay = float(delay)
+
+    def drop_deliveries(self, count: int = 1) -> None:
+        """Lose the next ``count`` delivery attempts: nothing is sent, each counts as failed
+        (and is retried like a timeout); 0 ends the state."""
+        if count < 0:
+            raise ValueError(f"count must be 0 or more, got {count}")
+        with self._registry.lock:
+            self.states.dropped_deliveries = count
+
+    def take_dropped_delivery(self) -> bool:
+        with self._registry.lock:
+            if self.states.dropped_deliveries > 0:
+                self.states.dropped_deliveries -= 1
+                return True
+            return False
+
+    def regenerate_secret_during_next_run(self, after_step: int = 1) -> None:
+        """Regenerate the webhook secret in the next run, right after its status update for
+        ``after_step``: later webhooks of that run are signed with the new secret."""
+        if after_step < 1:
+            raise ValueError(f"after_step must be 1 or more, got {after_step}")
+        with self._registry.lock:
+            self.states.regenerate_secret_after_step = after_step
+
+    def take_secret_regeneration(self) -> int | None:
+        with self._registry.lock:
+            step = self.states.regenerate_secret_after_step
+            self.states.regenerate_secret_after_step = None
+            return step
+
     def __repr__(self) -> str:
         return f"<Account {self.name!r} {self.id}>"
 
@@ -219,14 +279,23 @@ def _new_secret() -> str:
     return "whsec_" + secrets.token_hex(24)
 
 
+@dataclass(frozen=True)
+class Failure:
+    """A forced run failure: the error webhook's message and code, and the step it fails at."""
+
+    message: str
+    code: str | None
+    at_step: int | None
+
+
 @dataclass
 class ProviderStates:
     """Outcomes forced for the next runs of an account (see docs/emulator.md, "Provider states")."""
 
-    fail_next: list[tuple[str, str | None, int | None]] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
     occupied: dict[str, int] = field(default_factory=dict)
     delivery_delay: float = 0.0
-    drop_deliveries: int = 0
+    dropped_deliveries: int = 0
     regenerate_secret_after_step: int | None = None
 
 

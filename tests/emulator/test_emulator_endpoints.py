@@ -55,7 +55,7 @@ def test_missing_required_fields_are_each_named(client: httpx.Client) -> None:
     response = client.post("/api/v1/agent", json={})
     assert response.status_code == 400
     assert response.json() == invalid(
-        "Request validation failed: 3 invalid fields",
+        "webhookUrl: is required (and 2 more)",
         ("webhookUrl", "is required"),
         ("agentType", "is required"),
         ("data", "is required"),
@@ -68,7 +68,7 @@ def test_a_400_names_nested_fields_by_dotted_path(client: httpx.Client) -> None:
     response = client.post("/api/v1/lab-results", json=body)
     assert response.status_code == 400
     assert response.json()["details"] == [
-        {"field": "labResults[1].value", "message": '38 is not of type "string"'}
+        {"field": "labResults[1].value", "message": "expected string, got integer"}
     ]
     assert response.headers["X-Concurrent-Limit"] == "7"
 
@@ -79,7 +79,7 @@ def test_an_unknown_agent_type_is_a_validation_error_without_concurrency_headers
     response = client.post("/api/v1/agent", json=agent_request("medium"))
     assert response.status_code == 400
     assert response.json()["details"] == [
-        {"field": "agentType", "message": '"medium" is not one of "light" or "deep"'}
+        {"field": "agentType", "message": "expected one of 'light', 'deep'"}
     ]
     assert "X-Concurrent-Limit" not in response.headers
 
@@ -96,17 +96,15 @@ def test_an_empty_lab_list_is_refused(client: httpx.Client) -> None:
     [
         ("http://example.org/hook", "must use https (http is accepted only for loopback hosts)"),
         ("ftp://127.0.0.1/hook", "must be an absolute http(s) URL"),
-        ("/relative/hook", "must be an absolute http(s) URL"),
-        ("https://[::1/hook", "must be an absolute http(s) URL"),
+        ("/relative/hook", "not a valid uri"),
+        ("https://[::1/hook", "not a valid uri"),
     ],
 )
 def test_a_webhook_url_that_cannot_receive_webhooks_is_refused(
     client: httpx.Client, url: str, reason: str
 ) -> None:
     response = client.post("/api/v1/agent", json=agent_request(webhook_url=url))
-    assert response.json() == invalid(
-        "Request validation failed: 1 invalid field", ("webhookUrl", reason)
-    )
+    assert response.json() == invalid(f"webhookUrl: {reason}", ("webhookUrl", reason))
 
 
 @pytest.mark.parametrize(
@@ -197,7 +195,7 @@ def test_a_body_that_is_not_a_json_document_gets_a_clear_400(
 def test_a_json_body_that_is_not_an_object_names_the_root(client: httpx.Client) -> None:
     response = client.post("/api/v1/agent", json=[1, 2])
     assert response.status_code == 400
-    assert response.json()["details"] == [{"field": "", "message": '[1,2] is not of type "object"'}]
+    assert response.json()["details"] == [{"field": "", "message": "expected object, got array"}]
 
 
 def test_a_body_over_the_size_limit_gets_413() -> None:
