@@ -34,6 +34,7 @@ def pytest_report_header(config: pytest.Config) -> str:
         target = "target=emulator (started on first use)"
     return f"helios: {pytest_helios.__version__}, {target}"
 
+
 # provisional: replaced when the emulator-backed account fixtures land
 @pytest.fixture
 def helios_webhook_secret() -> str:
