@@ -155,40 +155,15 @@ def _raw(name: str) -> dict[str, Any]:
 
 
 @functools.cache
-def _bundled(name: str) -> dict[str, Any]:
-    """The schema with every schema file it references embedded whole under ``$defs``.
+def _registry() -> Any:
+    import jsonschema_rs
 
-    Embedded resources keep their ``$id``, so references such as
-    ``definitions.json#/$defs/runId`` resolve inside the one document (a 2020-12 Compound
-    Schema Document) with any validator, no registry or retriever needed.
-    """
-    bundled = dict(_raw(name))
-    embedded: dict[str, Any] = {}
-    pending = sorted(_referenced_files(bundled))
-    while pending:
-        file_name = pending.pop()
-        if file_name in embedded or file_name == f"{name}.json":
-            continue
-        resource = _raw(file_name.removesuffix(".json"))
-        embedded[file_name] = resource
-        pending.extend(_referenced_files(resource))
-    bundled["$defs"] = {**bundled.get("$defs", {}), **embedded}
-    return bundled
+    resources = [(f"{BASE_URI}{path.name}", _raw(path.stem)) for path in _schema_files()]
+    return jsonschema_rs.Registry(resources)
 
 
-def _referenced_files(node: object) -> set[str]:
-    """The other schema files that ``$ref`` values inside ``node`` point into."""
-    found: set[str] = set()
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "$ref" and isinstance(value, str) and not value.startswith("#"):
-                found.add(value.partition("#")[0])
-            else:
-                found |= _referenced_files(value)
-    elif isinstance(node, list):
-        for item in node:
-            found |= _referenced_files(item)
-    return found
+def _schema_files() -> list[Path]:
+    return sorted(schema_directory().glob("*.json"))
 
 
 @functools.cache
@@ -196,8 +171,71 @@ def _validator(name: str) -> Any:
     import jsonschema_rs
 
     return jsonschema_rs.Draft202012Validator(
-        _bundled(_check_name(name)), validate_formats=True, ignore_unknown_formats=False
+        _raw(_check_name(name)),
+        registry=_registry(),
+        validate_formats=True,
+        ignore_unknown_formats=False,
     )
+
+
+@functools.cache
+def _bundled(name: str) -> dict[str, Any]:
+    """The schema with every schema file it references copied in under ``$defs/<file name>``
+    and each ``$ref`` rewritten to point there: one plain document, no ``$id`` to resolve, so
+    any 2020-12 validator takes it as it is, and quickly."""
+    embedded: dict[str, Any] = {}
+    pending = list(_referenced_files(_raw(name)) - {name})
+    while pending:
+        other = pending.pop()
+        if other in embedded:
+            continue
+        resource = {k: v for k, v in _raw(other).items() if k not in ("$id", "$schema")}
+        embedded[other] = _rewrite(resource, other, name)
+        pending.extend(_referenced_files(resource) - {name, *embedded})
+    bundled: dict[str, Any] = _rewrite(_raw(name), name, name)
+    defs = bundled.setdefault("$defs", {})
+    clash = set(defs) & set(embedded)
+    if clash:
+        raise RuntimeError(f"schema {name!r}: $defs names clash with schema files: {clash}")
+    defs.update(embedded)
+    return bundled
+
+
+def _split_ref(ref: str, owner: str) -> tuple[str, str]:
+    """``"definitions.json#/$defs/runId"`` -> ``("definitions", "/$defs/runId")``."""
+    file_name, _, fragment = ref.partition("#")
+    return (file_name.removesuffix(".json") if file_name else owner), fragment
+
+
+def _rewrite(node: Any, owner: str, root: str) -> Any:
+    """A copy of ``node`` (part of schema ``owner``) with its ``$ref`` values pointing inside
+    the bundle of ``root``."""
+    if isinstance(node, dict):
+        copied = {}
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                target, fragment = _split_ref(value, owner)
+                value = "#" + fragment if target == root else f"#/$defs/{target}{fragment}"
+            copied[key] = _rewrite(value, owner, root)
+        return copied
+    if isinstance(node, list):
+        return [_rewrite(item, owner, root) for item in node]
+    return node
+
+
+def _referenced_files(node: object) -> set[str]:
+    """The names of the other schema files that ``$ref`` values inside ``node`` point into."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str) and not value.startswith("#"):
+                found.add(_split_ref(value, "")[0])
+            else:
+                found |= _referenced_files(value)
+    elif isinstance(node, list):
+        for item in node:
+            found |= _referenced_files(item)
+    return found
 
 
 def json_path(parts: Iterable[str | int]) -> str:
