@@ -109,7 +109,7 @@ def validate(schema_name: str, instance: object) -> None:
     ``ValueError`` for a name that is not in :data:`SCHEMA_NAMES`.
     """
     __tracebackhide__ = True
-    validator = _validator(schema_name)
+    validator = _validator(_check_name(schema_name))
     try:
         if validator.is_valid(instance):
             return
@@ -130,8 +130,8 @@ def load_schema(name: str) -> dict[str, Any]:
     return copied
 
 
-def _check_name(name: str) -> str:
-    if name not in SCHEMA_NAMES:
+def _check_name(name: object) -> str:
+    if not isinstance(name, str) or name not in SCHEMA_NAMES:
         raise ValueError(
             f"unknown schema name {name!r}. Valid schema names: {', '.join(SCHEMA_NAMES)}"
         )
@@ -171,7 +171,7 @@ def _validator(name: str) -> Any:
     import jsonschema_rs
 
     return jsonschema_rs.Draft202012Validator(
-        _raw(_check_name(name)),
+        _raw(name),
         registry=_registry(),
         validate_formats=True,
         ignore_unknown_formats=False,

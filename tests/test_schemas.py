@@ -574,6 +574,13 @@ def test_an_unknown_schema_name_is_refused_with_the_list_of_valid_names() -> Non
     )
 
 
+def test_a_schema_name_that_is_not_a_string_is_refused_the_same_way() -> None:
+    with pytest.raises(
+        ValueError, match=r"^unknown schema name \['webhook'\]\. Valid schema names: "
+    ):
+        validate(["webhook"], {})  # type: ignore[arg-type]
+
+
 def test_more_than_200_labs_are_accepted_because_the_server_keeps_the_200_most_recent() -> None:
     lab = LAB_RESULTS_REQUEST["labResults"][0]
     validate("lab-results-request", _with(LAB_RESULTS_REQUEST, "labResults", [lab] * 201))
