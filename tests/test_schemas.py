@@ -654,6 +654,36 @@ def test_load_schema_is_self_contained_for_the_reference_jsonschema_library(
         jsonschema.validate(_with(payload, schema["required"][0], DELETE), schema)
 
 
+def _identifying(node: Any, path: str, root: dict[str, Any]) -> list[str]:
+    """Dotted paths marked x-helios-identifying, following local $refs (``*`` = array item)."""
+    if not isinstance(node, dict):
+        return []
+    found = [path] if node.get("x-helios-identifying") is True else []
+    ref = node.get("$ref")
+    if isinstance(ref, str):
+        target: Any = root
+        for part in ref.removeprefix("#/").split("/"):
+            target = target[part]
+        found += _identifying(target, path, root)
+    for name, sub in node.get("properties", {}).items():
+        found += _identifying(sub, f"{path}.{name}".lstrip("."), root)
+    if "items" in node:
+        found += _identifying(node["items"], f"{path}.*", root)
+    return found
+
+
+def test_patient_identifiers_and_free_text_are_marked_identifying_for_the_cassettes() -> None:
+    request = load_schema("lab-results-request")
+    webhook = load_schema("webhook-lab-results-completed")
+    assert sorted(_identifying(request, "", request)) == [
+        "labResults.*.notes",
+        "patientContext.clinicalNotes",
+        "patientContext.name",
+        "patientContext.socialHistory",
+    ]
+    assert _identifying(webhook, "", webhook) == ["result.labResults.*.notes"]
+
+
 def test_load_schema_returns_a_fresh_copy_each_time() -> None:
     first = load_schema("webhook")
     first["properties"].clear()
