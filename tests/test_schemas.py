@@ -693,3 +693,26 @@ def test_load_schema_returns_a_fresh_copy_each_time() -> None:
 def test_load_schema_refuses_an_unknown_name() -> None:
     with pytest.raises(ValueError, match="unknown schema name 'definitions'"):
         load_schema("definitions")
+
+
+def test_a_contract_failure_in_a_users_test_reads_as_schema_path_keyword_and_value(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        """
+        from pytest_helios import validate
+
+        def test_webhook_contract():
+            payload = {"runId": "not-a-uuid", "status": "accepted", "notes": "x" * 10_000}
+            validate("accepted-response", payload)
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "E *pytest_helios.validation.ContractViolation: schema 'accepted-response' "
+            "violated at $.runId: keyword 'format': not a valid uuid; value: 'not-a-uuid'",
+        ]
+    )
+    assert "x" * 200 not in result.stdout.str()
