@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from pytest_helios import strategies, validate
 
 # Moderate example counts keep this file well under a minute.
-PROPERTY = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # strategy, the schema every output must satisfy
 CASES: list[tuple[str, st.SearchStrategy[dict[str, Any]], str]] = [
