@@ -90,6 +90,10 @@ class ContractViolation(AssertionError):
         self.value = first.value
         super().__init__(self._render())
 
+    def __reduce__(self) -> tuple[type[ContractViolation], tuple[str, tuple[Violation, ...]]]:
+        # rebuilt from its parts, so it survives pickling (multiprocessing, pytest-xdist)
+        return (type(self), (self.schema, self.violations))
+
     def _render(self) -> str:
         first, rest = self.violations[0], self.violations[1:]
         lines = [f"schema '{self.schema}' violated {first.describe()}"]

@@ -520,6 +520,15 @@ def test_a_violation_message_lists_every_error_with_the_first_one_in_the_headlin
     assert caught.value.violations[0].schema_location == "definitions.json#/$defs/runId/format"
 
 
+def test_a_contract_violation_survives_pickling_with_all_its_parts() -> None:
+    import pickle
+
+    with pytest.raises(ContractViolation) as caught:
+        validate("accepted-response", _with(ACCEPTED, "runId", "run-1"))
+    copy_ = pickle.loads(pickle.dumps(caught.value))
+    assert (str(copy_), copy_.violations) == (str(caught.value), caught.value.violations)
+
+
 def test_the_offending_value_is_cut_short_and_the_body_is_never_printed_whole() -> None:
     notes = "patient reports " + "x" * 5000
     payload = _with(LAB_RESULTS_REQUEST, "labResults.0.notes", 12345)
