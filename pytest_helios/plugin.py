@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 import pytest_helios
-from pytest_helios import _settings
+from pytest_helios import _marker, _settings
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -35,6 +35,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_settings.settings_key] = _settings.read(config)
+    config.addinivalue_line("markers", _marker.MARKER_HELP)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _marker.skip_for_target(item)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -160,7 +165,10 @@ def helios_webhook_receiver(request: pytest.FixtureRequest) -> Iterator[WebhookR
     """A local webhookUrl endpoint that captures and verifies the test account's deliveries."""
     from pytest_helios.receiver import WebhookReceiver
 
-    timeout = _settings.of(request.config).webhook_timeout
+    timeout = (
+        _marker.options(request.node).webhook_timeout
+        or _settings.of(request.config).webhook_timeout
+    )
     if _is_live(request):
         secret = _live_only_value("HELIOS_WEBHOOK_SECRET", "the account's webhook secret")
         receiver = WebhookReceiver(secret, default_timeout=timeout)
