@@ -72,14 +72,16 @@ def deliver(
     path: str = "/",
     interface: Interface | None = None,
     timeout: float = 10.0,
+    client: Any = None,
 ) -> DeliveryResponse:
     """POST ``body`` with ``headers`` to ``target``: a URL, a WSGI app or an ASGI app.
 
-    For an app, ``path`` is the request path (a URL carries its own).
+    For an app, ``path`` is the request path (a URL carries its own). For a URL, ``client``
+    is an ``httpx.Client`` to reuse (a new one per call by default).
     """
     kind = interface or detect_interface(target)
     if kind == "url":
-        return _deliver_to_url(str(target), body, headers, timeout)
+        return _deliver_to_url(str(target), body, headers, timeout, client)
     if kind == "wsgi":
         return _deliver_to_wsgi(target, body, headers, path)
     return _deliver_to_asgi(target, body, headers, path)
@@ -90,11 +92,14 @@ def _encoded(headers: HeaderPairs) -> list[tuple[bytes, bytes]]:
 
 
 def _deliver_to_url(
-    url: str, body: bytes, headers: HeaderPairs, timeout: float
+    url: str, body: bytes, headers: HeaderPairs, timeout: float, client: Any
 ) -> DeliveryResponse:
     import httpx
 
-    response = httpx.post(url, content=body, headers=_encoded(headers), timeout=timeout)
+    if client is None:
+        with httpx.Client(timeout=timeout) as own:
+            return _deliver_to_url(url, body, headers, timeout, own)
+    response = client.post(url, content=body, headers=_encoded(headers), timeout=timeout)
     return DeliveryResponse(
         status_code=response.status_code,
         headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw],
