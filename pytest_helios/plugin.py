@@ -50,7 +50,9 @@ def helios_webhook_secret() -> str:
     """The test account's webhook secret (for now a fresh random secret for each test)."""
     import secrets
 
-    return "whsec_" + secrets.token_hex(24)
+    from pytest_helios.signing import MaskedSecret
+
+    return MaskedSecret("whsec_" + secrets.token_hex(24))
 
 
 # end provisional

@@ -51,6 +51,7 @@ __all__ = [
     "TIMESTAMP_HEADER",
     "MalformedBody",
     "MalformedHeader",
+    "MaskedSecret",
     "MissingHeader",
     "SignatureMismatch",
     "TimestampOutOfTolerance",
@@ -173,6 +174,20 @@ def mask_secret(secret: str) -> str:
     if len(secret) - len(prefix) < 12:
         return prefix + "…"
     return f"{prefix}…{secret[-4:]}"
+
+
+class MaskedSecret(str):
+    """A ``str`` holding a secret whose ``repr`` is masked (see `mask_secret`).
+
+    It is the secret itself for every use (hashing, comparing, ``str()``), but pytest's
+    tracebacks, assertion rewriting and logs, which show values by ``repr``, see
+    ``'whsec_…a1b2'``.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr(mask_secret(str(self)))
 
 
 def compute_signature(body: bytes, secret: str) -> str:

@@ -12,11 +12,12 @@ import asyncio
 import inspect
 import io
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["DeliveryResponse", "Interface", "deliver", "detect_interface"]
+__all__ = ["DeliveryResponse", "Interface", "deliver", "detect_interface", "serve_wsgi"]
 
 Interface = Literal["url", "wsgi", "asgi"]
 HeaderPairs = Sequence[tuple[str, str]]
@@ -250,3 +251,29 @@ async def _asgi_request(app: Any, body: bytes, headers: HeaderPairs, path: str) 
     if not status:
         return DeliveryResponse(500, [], b"", "the app returned without sending a response")
     return DeliveryResponse(status[0], response_headers, b"".join(chunks))
+
+
+@contextmanager
+def serve_wsgi(app: Callable[..., Iterable[bytes]], *, path: str = "/") -> Iterator[str]:
+    """Serve a WSGI ``app`` on a free loopback port for the ``with`` block; yields its URL.
+
+    A real HTTP server (the standard library's ``wsgiref``) in a background thread, shut down
+    and closed on exit, so that nothing leaks.
+    """
+    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:  # no access log on stderr
+            pass
+
+    server = make_server("127.0.0.1", 0, app, server_class=WSGIServer, handler_class=QuietHandler)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="pytest-helios-wsgi"
+    )
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}{path}"
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()

@@ -72,7 +72,7 @@ def serialize(payload: object) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Delivery:
     """One signed webhook delivery: the exact ``body`` bytes and the ``headers`` sent with it.
 
@@ -99,6 +99,16 @@ class Delivery:
     def key(self) -> tuple[str, int | None]:
         """``(runId, sequenceNumber)``: what a receiver deduplicates on."""
         return (self.run_id, self.sequence_number)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self._describe()}, run_id={self.run_id!r}, "
+            f"sequence_number={self.sequence_number!r}, timestamp={self.timestamp}, "
+            f"body={len(self.body)} bytes)"
+        )
+
+    def _describe(self) -> str:
+        return f"kind={self.kind!r}"
 
     def header_dict(self) -> dict[str, str]:
         """The headers as a ``dict`` (a repeated name keeps its last value)."""
@@ -148,7 +158,7 @@ class Delivery:
         return self.factory or WebhookFactory(self.secret)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Variant(Delivery):
     """A named variation of a delivery, with the verdict a correct receiver gives it.
 
@@ -162,6 +172,9 @@ class Variant(Delivery):
     reason: str = ""
     error: str | None = None
     now: int = 0
+
+    def _describe(self) -> str:
+        return f"name={self.name!r}, expected={self.expected!r}, kind={self.kind!r}"
 
 
 @dataclass(frozen=True)
