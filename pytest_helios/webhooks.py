@@ -292,6 +292,9 @@ class WebhookFactory:
         when = self.clock() if timestamp is None else timestamp
         payload = _build_payload(kind, agent, run_id=run_id, step=step, timestamp=_iso(when))
         payload.update(fields)
+        overridden = payload.get("runId")
+        if isinstance(overridden, str) and overridden:
+            run_id = overridden  # the header names the run the body names
         return self.sign(payload, kind=kind, timestamp=when, run_id=run_id)
 
     def completed(self, agent: str = "light", **fields: Any) -> Delivery:

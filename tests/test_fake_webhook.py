@@ -144,6 +144,7 @@ def test_payload_fields_can_be_overridden_and_are_signed_as_sent(factory: Webhoo
     payload = verify_webhook(delivery.body, delivery.header_dict(), SECRET, now=NOW)
     assert (payload["sequenceNumber"], payload["runId"]) == (9, "run-1")
     assert delivery.header_dict()["X-Helios-Timestamp"] == str(NOW - 10)
+    assert delivery.header_dict()["X-Helios-Run-ID"] == delivery.run_id == "run-1"
 
 
 def test_status_updates_and_errors_take_an_agent_and_a_step(factory: WebhookFactory) -> None:
