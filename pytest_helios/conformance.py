@@ -18,6 +18,7 @@ Three forms of one kit, built on the named variants of `pytest_helios.webhooks`:
 - `check_endpoint(target, secret=...)`: delivers every case to your WSGI app, ASGI app or URL
   and expects 2xx for valid deliveries, 4xx (never 5xx) for the rest; with ``processed=`` it
   also checks that duplicates, retries and replays are processed exactly once.
+  `EndpointConformance` is its pytest form, one test per case.
 
 Verdicts are ``"accept"``, ``"reject"`` or ``"either"`` (the documentation leaves it open: any
 answer but a crash). Each case's ``reason`` says why.
@@ -36,6 +37,7 @@ from typing import Any
 import pytest
 
 from pytest_helios.signing import DEFAULT_TOLERANCE
+from pytest_helios.transport import DeliveryResponse, deliver
 from pytest_helios.webhooks import ACCEPT, EITHER, REJECT, Delivery, Variant, WebhookFactory
 
 __all__ = [
@@ -43,6 +45,7 @@ __all__ = [
     "PROPERTY_NAMES",
     "WALL_CLOCK_MARGIN",
     "Accepts",
+    "EndpointConformance",
     "VerifierConformance",
     "cases",
     "check_endpoint",
@@ -443,64 +446,62 @@ def check_endpoint(
     once and that nothing rejected was processed.
     """
     __tracebackhide__ = True
-    if isinstance(target, str):
-        import httpx
-
-        with httpx.Client(timeout=timeout) as client:
-            _check_endpoint(target, secret, path, processed, tolerance, timeout, client)
-    else:
-        _check_endpoint(target, secret, path, processed, tolerance, timeout, None)
-
-
-def _check_endpoint(
-    target: object,
-    secret: str,
-    path: str,
-    processed: Callable[[], Iterable[tuple[str, int]]] | None,
-    tolerance: int,
-    timeout: float,
-    client: Any,
-) -> None:
-    __tracebackhide__ = True
-    from pytest_helios.transport import DeliveryResponse, deliver
-
-    clock = int(time.time())
-    named = cases(secret=secret, now=clock, tolerance=tolerance, margin=WALL_CLOCK_MARGIN)
-    outcomes: list[Outcome] = []
-
-    def send(case: Variant) -> DeliveryResponse:
-        return deliver(target, case.body, case.headers, path=path, timeout=timeout, client=client)
-
-    for case in named:
-        response = send(case)
-        actual = _classify(response.status_code)
-        if response.app_exception is not None:
-            actual = "a crash"
-        ok = _conforms(case.expected, actual)
-        expected = _STATUS_EXPECTED[case.expected]
-        outcomes.append(Outcome(case.name, expected, response.describe(), case.reason, ok))
-    extra: list[str] = []
-    if processed is not None:
-        extra = _check_exactly_once(named, send, processed, secret, clock)
+    with _Sender(target, path, timeout) as send:
+        named = cases(secret=secret, tolerance=tolerance, margin=WALL_CLOCK_MARGIN)
+        outcomes = [_endpoint_outcome(case, send(case)) for case in named]
+        extra = [] if processed is None else _check_exactly_once(named, send, processed, secret)
     _raise_failures("endpoint", outcomes, extra)
+
+
+class _Sender:
+    """Delivers to one target; reuses one httpx client for a URL."""
+
+    def __init__(self, target: object, path: str, timeout: float) -> None:
+        self.target, self.path, self.timeout = target, path, timeout
+        self.client: Any = None
+
+    def __enter__(self) -> Callable[[Delivery], DeliveryResponse]:
+        if isinstance(self.target, str):
+            import httpx
+
+            self.client = httpx.Client(timeout=self.timeout)
+        return self.send
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.client is not None:
+            self.client.close()
+
+    def send(self, delivery: Delivery) -> DeliveryResponse:
+        return deliver(
+            self.target,
+            delivery.body,
+            delivery.headers,
+            path=self.path,
+            timeout=self.timeout,
+            client=self.client,
+        )
+
+
+def _endpoint_outcome(case: Variant, response: DeliveryResponse) -> Outcome:
+    actual = "a crash" if response.app_exception is not None else _classify(response.status_code)
+    ok = _conforms(case.expected, actual)
+    return Outcome(case.name, _STATUS_EXPECTED[case.expected], response.describe(), case.reason, ok)
 
 
 def _check_exactly_once(
     named: Sequence[Variant],
-    send: Callable[[Variant], Any],
+    send: Callable[[Delivery], DeliveryResponse],
     processed: Callable[[], Iterable[tuple[str, int]]],
     secret: str,
-    clock: int,
 ) -> list[str]:
-    factory = WebhookFactory(secret, clock=lambda: clock)
-    run = factory.run("light")
+    """Send a shuffled, retried and replayed run after ``named``; check what was processed."""
+    clock = int(time.time())
+    run = WebhookFactory(secret, clock=lambda: clock).run("light")
     replay = run.final.variant("replayed-with-fresh-timestamp", now=clock)
-    deliveries = [*run.with_duplicates(2, seed=1), replay]
     problems: list[str] = []
-    for delivery in deliveries:
-        fields = {f: getattr(delivery, f) for f in delivery.__dataclass_fields__}
-        response = send(Variant(**{**fields, "name": "run"}))
-        if response.status_code // 100 != 2:
+    for delivery in [*run.with_duplicates(2, seed=1), replay]:
+        response = send(delivery)
+        if not response.is_success:
             problems.append(
                 f"exactly-once: a run delivery {delivery.key} got {response.describe()}, "
                 "expected 2xx"
@@ -526,3 +527,58 @@ def _check_exactly_once(
                 f"exactly-once: {key} was processed {count} times, expected at most once"
             )
     return problems
+
+
+class EndpointConformance:
+    """Subclass as ``Test...``; define ``target`` and ``secret``: one pytest test per case.
+
+    ``target()`` returns a URL, a WSGI app or an ASGI app and is called once per test;
+    ``secret`` is the webhook secret the endpoint verifies with; ``path`` is the request path
+    for an app. Define ``processed()`` as well (see `check_endpoint`) to run the exactly-once
+    test, which is skipped otherwise.
+    """
+
+    secret: str = ""
+    path: str = "/"
+    tolerance: int = DEFAULT_TOLERANCE
+    timeout: float = 10.0
+
+    def target(self) -> object:
+        raise NotImplementedError("define target(self) returning a URL, a WSGI or an ASGI app")
+
+    def processed(self) -> Iterable[tuple[str, int]]:
+        raise NotImplementedError
+
+    def _secret(self) -> str:
+        if not self.secret:
+            raise pytest.UsageError(
+                f"{type(self).__name__}.secret is not set: set it to the webhook secret "
+                "the endpoint verifies with"
+            )
+        return self.secret
+
+    @pytest.mark.parametrize("case", CASE_NAMES)
+    def test_endpoint_case(self, case: str) -> None:
+        __tracebackhide__ = True
+        secret = self._secret()
+        built = {
+            c.name: c
+            for c in cases(secret=secret, tolerance=self.tolerance, margin=WALL_CLOCK_MARGIN)
+        }
+        with _Sender(self.target(), self.path, self.timeout) as send:
+            outcome = _endpoint_outcome(built[case], send(built[case]))
+        if not outcome.ok:
+            raise AssertionError(outcome.line())
+
+    def test_endpoint_processes_each_delivery_exactly_once(self) -> None:
+        __tracebackhide__ = True
+        if type(self).processed is EndpointConformance.processed:
+            pytest.skip("define processed() to check exactly-once processing")
+        secret = self._secret()
+        named = cases(secret=secret, tolerance=self.tolerance, margin=WALL_CLOCK_MARGIN)
+        with _Sender(self.target(), self.path, self.timeout) as send:
+            for case in named:
+                send(case)
+            problems = _check_exactly_once(named, send, self.processed, secret)
+        if problems:
+            raise AssertionError("\n".join(problems))

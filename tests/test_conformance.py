@@ -405,3 +405,79 @@ def test_a_flawed_endpoint_behind_a_real_url_is_caught_with_its_500() -> None:
     with serve_wsgi(app, path="/webhooks/helios") as url:
         message = failure_of(lambda: check_endpoint(url, secret=SECRET))
     assert "  missing-timestamp: expected 4xx, got 500 " in message
+
+
+ENDPOINT_MODULE = """
+import json
+from pytest_helios import WebhookVerificationError, verify_webhook
+from pytest_helios.conformance import EndpointConformance
+
+SECRET = "whsec_endpoint_module_secret_0001"
+processed = []
+
+def app(environ, start_response):
+    body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    headers = [(k[5:].replace("_", "-"), v) for k, v in environ.items() if k.startswith("HTTP_")]
+    if CRASH:
+        int(environ["HTTP_X_HELIOS_TIMESTAMP"])
+    try:
+        payload = verify_webhook(body, headers, SECRET)
+    except WebhookVerificationError:
+        start_response("401 Unauthorized", [])
+        return [b""]
+    key = (payload["runId"], payload["sequenceNumber"])
+    if key not in processed or not DEDUPE:
+        processed.append(key)
+    start_response("200 OK", [])
+    return [b""]
+
+class TestMyEndpoint(EndpointConformance):
+    secret = SECRET
+
+    def target(self):
+        return app
+
+    def processed(self):
+        return processed
+"""
+
+
+def test_subclassing_endpoint_conformance_gives_one_passing_test_per_case(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile("CRASH = False\nDEDUPE = True\n" + ENDPOINT_MODULE)
+    result = pytester.runpytest("-v")
+    result.stdout.re_match_lines(
+        [
+            r".*TestMyEndpoint::test_endpoint_case\[missing-timestamp\] PASSED.*",
+            r".*TestMyEndpoint::test_endpoint_processes_each_delivery_exactly_once PASSED.*",
+        ]
+    )
+    result.assert_outcomes(passed=len(CASE_NAMES) + 1)
+
+
+def test_a_flawed_endpoint_fails_the_named_tests_and_the_exactly_once_test(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile("CRASH = True\nDEDUPE = False\n" + ENDPOINT_MODULE)
+    result = pytester.runpytest()
+    result.stdout.fnmatch_lines(
+        [
+            "E * AssertionError: missing-timestamp: expected 4xx, got 500 (the app raised "
+            "KeyError: 'HTTP_X_HELIOS_TIMESTAMP'); case: no X-Helios-Timestamp header",
+        ]
+    )
+    result.stdout.re_match_lines(
+        [r"E .*exactly-once: \('.*', 7\) was processed \d+ times, expected once"]
+    )
+    result.assert_outcomes(passed=len(CASE_NAMES) - 4, failed=5)
+
+
+def test_without_processed_the_exactly_once_test_is_skipped_with_a_reason(
+    pytester: pytest.Pytester,
+) -> None:
+    source = ENDPOINT_MODULE.replace("    def processed(self):\n        return processed\n", "")
+    pytester.makepyfile("CRASH = False\nDEDUPE = True\n" + source)
+    result = pytester.runpytest("-rs", "-k", "processes_each_delivery")
+    result.stdout.fnmatch_lines(["SKIPPED * define processed() to check exactly-once processing"])
+    result.assert_outcomes(skipped=1)
