@@ -581,4 +581,7 @@ class EndpointConformance:
                 send(case)
             problems = _check_exactly_once(named, send, self.processed, secret)
         if problems:
-            raise AssertionError("\n".join(problems))
+            raise AssertionError(
+                "the endpoint did not process each delivery exactly once:\n"
+                + "\n".join(f"  {problem}" for problem in problems)
+            )
