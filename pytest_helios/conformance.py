@@ -42,6 +42,7 @@ from pytest_helios.webhooks import ACCEPT, EITHER, REJECT, Delivery, Variant, We
 
 __all__ = [
     "CASE_NAMES",
+    "ENDPOINT_CLOCK_MARGIN",
     "PROPERTY_NAMES",
     "WALL_CLOCK_MARGIN",
     "Accepts",
@@ -56,7 +57,10 @@ Accepts = Callable[..., object]
 """``accepts(body: bytes, headers: dict[str, str], secret: str[, now: int]) -> bool``."""
 
 WALL_CLOCK_MARGIN = 5
-"""Seconds of slack given to a verifier or endpoint that reads its own clock."""
+"""Seconds of slack given to a verifier that reads its own clock (it is called at once)."""
+
+ENDPOINT_CLOCK_MARGIN = 30
+"""Seconds of slack given to an endpoint: the cases are built once and then sent one by one."""
 
 
 def _new_secret() -> str:
@@ -447,7 +451,7 @@ def check_endpoint(
     """
     __tracebackhide__ = True
     with _Sender(target, path, timeout) as send:
-        named = cases(secret=secret, tolerance=tolerance, margin=WALL_CLOCK_MARGIN)
+        named = cases(secret=secret, tolerance=tolerance, margin=ENDPOINT_CLOCK_MARGIN)
         outcomes = [_endpoint_outcome(case, send(case)) for case in named]
         extra = [] if processed is None else _check_exactly_once(named, send, processed, secret)
     _raise_failures("endpoint", outcomes, extra)
@@ -563,7 +567,7 @@ class EndpointConformance:
         secret = self._secret()
         built = {
             c.name: c
-            for c in cases(secret=secret, tolerance=self.tolerance, margin=WALL_CLOCK_MARGIN)
+            for c in cases(secret=secret, tolerance=self.tolerance, margin=ENDPOINT_CLOCK_MARGIN)
         }
         with _Sender(self.target(), self.path, self.timeout) as send:
             outcome = _endpoint_outcome(built[case], send(built[case]))
@@ -575,7 +579,7 @@ class EndpointConformance:
         if type(self).processed is EndpointConformance.processed:
             pytest.skip("define processed() to check exactly-once processing")
         secret = self._secret()
-        named = cases(secret=secret, tolerance=self.tolerance, margin=WALL_CLOCK_MARGIN)
+        named = cases(secret=secret, tolerance=self.tolerance, margin=ENDPOINT_CLOCK_MARGIN)
         with _Sender(self.target(), self.path, self.timeout) as send:
             for case in named:
                 send(case)
