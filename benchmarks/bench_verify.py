@@ -84,7 +84,9 @@ def compare(label: str, size: int, number: int, repeat: int, secret: str) -> flo
         ("verify_webhook vs hmac + compare_digest", bare, ours_full),
         ("verify_webhook vs hmac + compare_digest + json.loads", bare_and_parse, ours_full),
     ):
-        # alternate the two, repeat times, so that drift of the machine affects both alike
+        # warm up both, then alternate them, so that drift of the machine affects both alike
+        best_seconds(baseline, number, 2)
+        best_seconds(ours, number, 2)
         base_runs, our_runs = [], []
         for _ in range(repeat):
             base_runs.append(best_seconds(baseline, number, 1))

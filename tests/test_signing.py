@@ -237,6 +237,26 @@ def test_verify_webhook_returns_a_dict_or_raises_a_verification_error_on_any_inp
 
 
 @settings(max_examples=200, deadline=None)
+@given(
+    body=st.binary(max_size=100),
+    headers=any_headers,
+    secret_list=st.lists(
+        st.text("ghijklmnopqrstuvwxyzGHIJKLMNOPQRSTUVWXYZ", min_size=12), min_size=1
+    ),
+    now=st.integers(0, 4_000_000_000),
+)
+def test_no_verification_error_message_ever_contains_a_secret(
+    body: bytes, headers: object, secret_list: list[str], now: int
+) -> None:
+    try:
+        verify_webhook(body, headers, secret_list, now=now)  # type: ignore[arg-type]
+    except WebhookVerificationError as exc:
+        for secret in secret_list:
+            assert secret not in str(exc)
+            assert secret not in repr(exc)
+
+
+@settings(max_examples=200, deadline=None)
 @given(body=st.binary(max_size=300))
 def test_any_correctly_signed_bytes_either_parse_to_an_object_or_are_a_malformed_body(
     body: bytes,
