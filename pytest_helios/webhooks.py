@@ -56,7 +56,7 @@ EITHER: Verdict = "either"
 KINDS = ("light", "deep", "lab-results", "status-update", "error")
 """``fake_webhook(kind)``: the three completed payloads, a status update, an error."""
 
-AGENTS = ("light", "deep", "lab-results")
+AGENTS: tuple[str, ...] = payloads.AGENTS
 
 
 def _now() -> int:
@@ -64,7 +64,7 @@ def _now() -> int:
 
 
 def _iso(timestamp: int) -> str:
-    return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return payloads.format_timestamp(datetime.fromtimestamp(timestamp, tz=timezone.utc))
 
 
 def serialize(payload: object) -> bytes:
@@ -299,6 +299,8 @@ class WebhookFactory:
 
     def completed(self, agent: str = "light", **fields: Any) -> Delivery:
         """The final ``completed`` payload of ``agent`` (``light``, ``deep``, ``lab-results``)."""
+        if agent not in AGENTS:
+            raise ValueError(f"unknown agent {agent!r}; valid agents: {', '.join(AGENTS)}")
         return self(agent, **fields)
 
     def status_update(self, agent: str = "light", step: int = 1, **fields: Any) -> Delivery:
@@ -654,7 +656,7 @@ def _build_payload(
         final = _final_sequence_number(agent)
         failed = final - 1 if step is None else step
         if not 1 <= failed <= final - 1:
-            raise ValueError(f"an {agent} run can fail at steps 1 to {final - 1}, not {step}")
+            raise ValueError(f"a {agent} run can fail at steps 1 to {final - 1}, not {step}")
         step_name = payloads.STEP_NAMES[_agent(agent)][failed - 1]
         return payloads.error_webhook(
             run_id,
