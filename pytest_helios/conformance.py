@@ -37,7 +37,7 @@ from typing import Any
 import pytest
 
 from pytest_helios.signing import DEFAULT_TOLERANCE
-from pytest_helios.transport import DeliveryResponse, deliver
+from pytest_helios.transport import DeliveryResponse, deliver, run_sync
 from pytest_helios.webhooks import ACCEPT, EITHER, REJECT, Delivery, Variant, WebhookFactory
 
 __all__ = [
@@ -54,7 +54,9 @@ __all__ = [
 ]
 
 Accepts = Callable[..., object]
-"""``accepts(body: bytes, headers: dict[str, str], secret: str[, now: int]) -> bool``."""
+"""``accepts(body: bytes, headers: dict[str, str], secret: str[, now: int]) -> bool``.
+
+It may be ``async``; the kit then awaits it."""
 
 WALL_CLOCK_MARGIN = 5
 """Seconds of slack given to a verifier that reads its own clock (it is called at once)."""
@@ -146,6 +148,8 @@ def _call(accepts: Accepts, case: Variant, secret: str, now: int | None) -> str:
             result = accepts(case.body, headers, secret)
         else:
             result = accepts(case.body, headers, secret, now=now)
+        if inspect.isawaitable(result):  # an async verifier
+            result = run_sync(result)
     except Exception as exc:
         return f"a crash ({type(exc).__name__}: {str(exc)[:120]})"
     if result is True:

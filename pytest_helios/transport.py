@@ -12,14 +12,15 @@ import asyncio
 import inspect
 import io
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-__all__ = ["DeliveryResponse", "Interface", "deliver", "detect_interface", "serve_wsgi"]
+__all__ = ["DeliveryResponse", "Interface", "deliver", "detect_interface", "run_sync", "serve_wsgi"]
 
 Interface = Literal["url", "wsgi", "asgi"]
+T = TypeVar("T")
 HeaderPairs = Sequence[tuple[str, str]]
 
 
@@ -175,25 +176,37 @@ def _deliver_to_wsgi(app: Any, body: bytes, headers: HeaderPairs, path: str) -> 
 
 
 def _deliver_to_asgi(app: Any, body: bytes, headers: HeaderPairs, path: str) -> DeliveryResponse:
-    coroutine = _asgi_request(app, body, headers, path)
+    return run_sync(_asgi_request(app, body, headers, path))
+
+
+def run_sync(awaitable: Awaitable[T]) -> T:
+    """Run ``awaitable`` to completion from synchronous code, even inside a running loop.
+
+    With no running event loop it uses ``asyncio.run``; called from inside one (an async
+    test), it runs a loop of its own in a short-lived thread and waits for it.
+    """
+
+    async def wrapper() -> T:
+        return await awaitable
+
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coroutine)
-    # called from inside an event loop (an async test): run the app on a loop of its own
-    outcome: list[DeliveryResponse | BaseException] = []
+        return asyncio.run(wrapper())
+    outcome: list[T] = []
+    failure: list[BaseException] = []
 
     def run() -> None:
         try:
-            outcome.append(asyncio.run(coroutine))
+            outcome.append(asyncio.run(wrapper()))
         except BaseException as exc:  # re-raised in the calling thread
-            outcome.append(exc)
+            failure.append(exc)
 
-    thread = threading.Thread(target=run, name="pytest-helios-asgi-delivery")
+    thread = threading.Thread(target=run, name="pytest-helios-run-sync")
     thread.start()
     thread.join()
-    if isinstance(outcome[0], BaseException):
-        raise outcome[0]
+    if failure:
+        raise failure[0]
     return outcome[0]
 
 

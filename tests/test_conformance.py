@@ -171,6 +171,20 @@ def test_a_case_sensitive_header_lookup_is_caught() -> None:
     assert "  lowercase-header-names: expected accept, got reject;" in message
 
 
+def test_an_async_verifier_is_awaited_and_checked_like_any_other() -> None:
+    async def async_correct(body: bytes, headers: dict[str, str], secret: str, now: int) -> bool:
+        return correct(body, headers, secret, now)
+
+    async def async_without_timestamp_check(
+        body: bytes, headers: dict[str, str], secret: str
+    ) -> bool:
+        return without_timestamp_check(body, headers, secret)
+
+    check_verifier(async_correct, max_examples=10)
+    message = failure_of(lambda: check_verifier(async_without_timestamp_check, properties=False))
+    assert "  stale-timestamp: expected reject, got accept;" in message
+
+
 def test_a_verifier_that_returns_something_other_than_a_bool_is_a_failure() -> None:
     message = failure_of(
         lambda: check_verifier(lambda body, headers, secret: "yes", properties=False)
