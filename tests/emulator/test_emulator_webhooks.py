@@ -69,7 +69,7 @@ def test_ehr_results_are_derived_from_the_request(
     body = agent_request("deep", receiver.url)
     body["data"]["pastMedicalHistory"] = [
         {
-            "display": "Type 2 Diabetes Mellitus",
+            "display": "Type 2 Diabetes",
             "clinicalStatus": "active",
             "onsetDate": "2020-03-15",
         },
