@@ -78,6 +78,12 @@ class EmulatorCore:
             run.finished_at = utcnow()
             run.done.set()
 
+    def settled(self) -> bool:
+        """Whether every run has ended and no delivery is pending."""
+        return all(run.done.is_set() for run in list(self.runs.values())) and (
+            self.deliverer.wait_idle(0)
+        )
+
     async def shutdown(self) -> None:
         """Cancel unfinished runs and pending retries; close the delivery client."""
         for task in list(self._tasks):

@@ -148,7 +148,7 @@ class Account:
             self._registry._by_digest[record.digest] = record
         return ApiKey(record, value)
 
-    def keys(self) -> list[ApiKey]:
+    def list_keys(self) -> list[ApiKey]:
         """Every key of the account, oldest first, without plaintext (``value`` is masked)."""
         with self._registry.lock:
             records = list(self._keys.values())
