@@ -20,6 +20,12 @@ if TYPE_CHECKING:
     import httpx
 
 
+NOT_LOOPBACK = (
+    "{!r} is not a loopback address; the emulator (and its unauthenticated admin API) "
+    "listens on loopback only, e.g. 127.0.0.1 or ::1"
+)
+
+
 @dataclass(frozen=True)
 class EmulatorConfig:
     """Every knob of the emulator (see ``HeliosEmulator`` for their meaning)."""
@@ -133,6 +139,10 @@ class HeliosEmulator:
             time_scale=time_scale,
             delivery=DeliveryPolicy(delivery_attempts, delivery_backoff, delivery_timeout),
         )
+        from .requests import is_loopback
+
+        if not is_loopback(host):
+            raise ValueError(NOT_LOOPBACK.format(host))
         self._host = host
         self._port = port
         self._serve = serve

@@ -118,12 +118,13 @@ def webhook_url_error(url: str, *, require_https: bool) -> str | None:
         return None
     if require_https:
         return "must use https"
-    if not _is_loopback(host):
+    if not is_loopback(host):
         return "must use https (http is accepted only for loopback hosts)"
     return None
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an IP address) is this machine's loopback."""
     if host.lower() in LOOPBACK_HOSTS:
         return True
     try:
