@@ -50,7 +50,7 @@ def test_stopping_the_emulator_cancels_unfinished_runs(receiver: Receiver) -> No
         )
         (run,) = emu.runs
     assert run.status == "cancelled"
-    assert run.done.is_set()
+    assert run.ended
 
 
 def test_waiting_for_a_run_longer_than_the_timeout_says_which_run(receiver: Receiver) -> None:
