@@ -139,6 +139,17 @@ def pytest_collection_modifyitems_cassettes(items: list[pytest.Item]) -> None:
                 raise pytest.UsageError(f"{item.nodeid}: {error}") from None
 
 
+@pytest.hookimpl(wrapper=True, specname="pytest_runtest_call")
+def pytest_runtest_call_cassettes(item: pytest.Item) -> Generator[None, None, None]:
+    yield  # a failing test raises here, and its cassette is not saved
+    from pytest_helios.cassettes.config import SESSION_KEY
+
+    if SESSION_KEY in item.stash:
+        from pytest_helios.cassettes.recorder import save_after_call
+
+        save_after_call(item)
+
+
 @pytest.hookimpl(hookwrapper=True, specname="pytest_runtest_makereport")
 def pytest_runtest_makereport_cassettes(item: pytest.Item) -> Generator[None, Any, None]:
     outcome = yield

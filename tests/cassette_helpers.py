@@ -41,6 +41,7 @@ class FakeHelios:
 
     def __init__(self, api_key: str) -> None:
         self.api_key = api_key
+        self.partner_token = ""
         self.hits: list[tuple[str, str]] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True

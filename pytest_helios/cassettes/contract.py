@@ -96,6 +96,11 @@ def _identifying(schema: Any, path: tuple[str, ...], root: Any, depth: int) -> I
             yield from _identifying(sub, path, root, depth + 1)
 
 
+def identifying_paths_in(schema: Mapping[str, Any]) -> list[str]:
+    """The paths one schema marks ``"x-helios-identifying": true`` (``*`` for array items)."""
+    return list(dict.fromkeys(_identifying(schema, (), schema, 0)))
+
+
 @functools.lru_cache(maxsize=1)
 def identifying_paths() -> tuple[str, ...]:
     """Paths (``patientContext.name``, ``labResults.*.notes``) the schemas mark identifying.
@@ -110,5 +115,5 @@ def identifying_paths() -> tuple[str, ...]:
                 schema = json.loads(file.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 continue
-            found.update(f"**.{path}" for path in _identifying(schema, (), schema, 0))
+            found.update(f"**.{path}" for path in identifying_paths_in(schema))
     return tuple(sorted(found))

@@ -103,6 +103,7 @@ class CassetteSession:
     loaded: dict[str, Any] | None = None
     targets: set[str] = field(default_factory=set)
     saved: bool = False
+    cassette: Any = None
     _cache: dict[int, tuple[Any, Any]] = field(default_factory=dict)
 
     # -- vcrpy callbacks -------------------------------------------------------------------
@@ -189,7 +190,7 @@ class CassetteSession:
         return requests, responses
 
     def save_cassette(self, cassette_path: Any, cassette_dict: Any, serializer: Any) -> None:
-        if self.discard:
+        if self.discard or self.saved:
             return
         interactions = []
         for request, response in zip(
@@ -324,6 +325,7 @@ def use_cassette(request: pytest.FixtureRequest, base: CassetteConfig) -> Iterat
     except CassetteFormatError as error:
         pytest.fail(str(error), pytrace=False)
     cassette.helios_session = session
+    session.cassette = cassette
     try:
         yield cassette
     finally:
@@ -331,6 +333,19 @@ def use_cassette(request: pytest.FixtureRequest, base: CassetteConfig) -> Iterat
             context.__exit__(None, None, None)
         except CassetteWriteRefused as error:
             pytest.fail(str(error), pytrace=False)
+
+
+def save_after_call(item: pytest.Item) -> None:
+    """Save the cassette as soon as the test body passed, so a refused write fails the test
+    itself (and names the place) rather than its teardown."""
+    session: CassetteSession = item.stash[SESSION_KEY]
+    if session.cassette is None or session.misses:
+        return
+    try:
+        session.cassette._save()
+    except CassetteWriteRefused as error:
+        session.discard = True
+        pytest.fail(str(error), pytrace=False)
 
 
 def annotate_report(item: pytest.Item, report: pytest.TestReport) -> None:

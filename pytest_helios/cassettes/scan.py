@@ -114,7 +114,8 @@ def _message_strings(message: Any, place: str) -> Iterator[tuple[str, str]]:
         if key == "headers" and isinstance(value, dict):
             for name, values in value.items():
                 yield f"{place}, header {name}", str(name)
-                yield from _any_strings(values, f"{place}, header {name}")
+                for value in values if isinstance(values, list) else [values]:
+                    yield from _any_strings(value, f"{place}, header {name}")
         elif key == "body":
             yield from _body_strings(value, f"{place},")
         elif key in ("uri", "url"):
