@@ -15,6 +15,7 @@ import secrets
 import textwrap
 import threading
 import uuid
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -169,6 +170,19 @@ class FakeHelios:
         return Handler
 
 
+@pytest.fixture(name="server")
+def server_fixture(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHelios]:
+    """A running FakeHelios; its fresh key is in HELIOS_API_KEY, a partner token in PARTNER_ID
+    (a name that does not say "secret", so only its place tells the scrubber)."""
+    key = new_api_key()
+    token = "tok" + secrets.token_hex(24)
+    monkeypatch.setenv("HELIOS_API_KEY", key)
+    monkeypatch.setenv("PARTNER_ID", token)
+    with FakeHelios(key) as fake:
+        fake.partner_token = token
+        yield fake
+
+
 def _validation_error(field: str, message: str) -> dict[str, object]:
     return {
         "error": "Validation Error",
@@ -186,8 +200,11 @@ LAB_REQUEST: dict[str, Any] = {
 }
 
 
-def write_project(pytester: pytest.Pytester, server_url: str, tests: str, *, ini: str = "") -> None:
-    """A user's project: an ini, a conftest that maps the server to the canonical host, tests.
+def write_project(
+    pytester: pytest.Pytester, server_url: str, tests: str, *, ini: str = "", settings: str = ""
+) -> None:
+    """A user's project: an ini, a conftest that maps the server to the canonical host (and
+    changes other ``settings`` of its ``helios_cassette_config``), and tests.
 
     The tests see the server's URL as ``URL`` and the payload above as ``LAB_REQUEST``.
     """
@@ -201,7 +218,7 @@ def write_project(pytester: pytest.Pytester, server_url: str, tests: str, *, ini
             @pytest.fixture
             def helios_cassette_config(helios_cassette_config):
                 return dataclasses.replace(
-                    helios_cassette_config, target_urls=({server_url!r},)
+                    helios_cassette_config, target_urls=({server_url!r},), {settings}
                 )
             """
         )

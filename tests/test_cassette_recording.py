@@ -4,11 +4,15 @@ replayed with the server gone, for httpx (sync and async) and requests."""
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterator
 
 import pytest
 import yaml
-from cassette_helpers import FakeHelios, new_api_key, write_project
+from cassette_helpers import (
+    FakeHelios,
+    new_api_key,
+    server_fixture,  # noqa: F401  # the `server` fixture
+    write_project,
+)
 
 CLIENTS = {
     "httpx": """
@@ -56,19 +60,6 @@ def source(*parts: str) -> str:
     return "".join(textwrap.dedent(part) for part in parts)
 
 
-@pytest.fixture
-def api_key(monkeypatch: pytest.MonkeyPatch) -> str:
-    key = new_api_key()
-    monkeypatch.setenv("HELIOS_API_KEY", key)
-    return key
-
-
-@pytest.fixture
-def server(api_key: str) -> Iterator[FakeHelios]:
-    with FakeHelios(api_key) as fake:
-        yield fake
-
-
 @pytest.mark.parametrize("client", sorted(CLIENTS))
 def test_a_recorded_test_replays_with_the_server_gone(
     pytester: pytest.Pytester, server: FakeHelios, client: str
@@ -114,13 +105,13 @@ def test_the_cassette_is_stored_per_module_and_test_under_the_canonical_host(
 
 
 def test_a_cassette_recorded_against_one_server_replays_against_another_address(
-    pytester: pytest.Pytester, server: FakeHelios, api_key: str
+    pytester: pytest.Pytester, server: FakeHelios
 ) -> None:
     write_project(pytester, server.url, source(CLIENTS["requests"], SUBMIT_TEST))
     pytester.runpytest("--helios-record-mode=once").assert_outcomes(passed=1)
     server.close()
 
-    with FakeHelios(api_key) as elsewhere:
+    with FakeHelios(server.api_key) as elsewhere:
         write_project(pytester, elsewhere.url, source(CLIENTS["requests"], SUBMIT_TEST))
         result = pytester.runpytest()
         assert elsewhere.hits == []

@@ -5,14 +5,16 @@ pseudonyms are deterministic, so replay still matches."""
 from __future__ import annotations
 
 import json
-import secrets
 import string
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
-from cassette_helpers import FakeHelios, new_api_key, write_project
+from cassette_helpers import (
+    FakeHelios,
+    server_fixture,  # noqa: F401  # the `server` fixture
+    write_project,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -62,17 +64,6 @@ PLANTING_TEST = """
         assert rejected.status_code == 400
         assert rejected.json()["details"][0]["field"] == "patientContext.age"
 """
-
-
-@pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHelios]:
-    key = new_api_key()
-    monkeypatch.setenv("HELIOS_API_KEY", key)
-    token = "tok" + secrets.token_hex(24)
-    monkeypatch.setenv("PARTNER_ID", token)
-    with FakeHelios(key) as fake:
-        fake.partner_token = token
-        yield fake
 
 
 def _all_cassette_bytes(root: Path) -> bytes:

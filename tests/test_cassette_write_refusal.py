@@ -5,21 +5,17 @@ path), never the value."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
-from cassette_helpers import FakeHelios, new_api_key, write_project
+from cassette_helpers import (
+    FakeHelios,
+    new_api_key,
+    server_fixture,  # noqa: F401  # the `server` fixture
+    write_project,
+)
 
 from pytest_helios.cassettes.persister import dump
 from pytest_helios.cassettes.scan import CassetteWriteRefused, Finding, scan_bytes
-
-
-@pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHelios]:
-    key = new_api_key()
-    monkeypatch.setenv("HELIOS_API_KEY", key)
-    with FakeHelios(key) as fake:
-        yield fake
 
 
 def test_a_key_in_a_binary_body_refuses_the_write_and_fails_the_test(
