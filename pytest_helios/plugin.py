@@ -1,4 +1,4 @@
-"""The pytest plugin (entry point ``helios``): options, ini values, markers and fixtures.
+"""The pytest plugin (entry point ``helios``): options, ini values, markers, hooks and fixtures.
 
 Everything heavy (vcrpy, jsonschema, hypothesis, the emulator's server) is imported inside the
 fixtures and hooks that need it, so a suite that never uses a helios fixture pays nothing.
@@ -6,37 +6,53 @@ fixtures and hooks that need it, so a suite that never uses a helios fixture pay
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
 import pytest_helios
+from pytest_helios import _settings
+
+if TYPE_CHECKING:
+    from pytest_helios.webhooks import WebhookFactory
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("helios", "Helios API testing (pytest-helios)")
-    group.addoption(
-        "--helios-live",
-        action="store_true",
-        default=None,
-        help="target the real Helios API with HELIOS_API_KEY instead of the embedded emulator "
-        "(ini: helios_live).",
-    )
-    parser.addini(
-        "helios_live",
-        type="bool",
-        default=False,
-        help="target the real Helios API instead of the embedded emulator.",
-    )
+    _settings.add_options(parser, group)
 
 
-def _target(config: pytest.Config) -> str:
-    live = config.getoption("helios_live")
-    if live is None:
-        live = config.getini("helios_live")
-    return "live" if live else "emulator"
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_settings.settings_key] = _settings.read(config)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    return f"helios: {pytest_helios.__version__}, target={_target(config)}"
+    settings = _settings.of(config)
+    if settings.live:
+        target = f"target=live {settings.base_url}"
+    else:
+        target = "target=emulator (started on first use)"
+    return f"helios: {pytest_helios.__version__}, {target}"
+
+
+# provisional: replaced when the emulator-backed account fixtures land
+@pytest.fixture
+def helios_webhook_secret() -> str:
+    """The test account's webhook secret (for now a fresh random secret for each test)."""
+    import secrets
+
+    return "whsec_" + secrets.token_hex(24)
+
+
+# end provisional
+
+
+@pytest.fixture
+def fake_webhook(helios_webhook_secret: str) -> WebhookFactory:
+    """Factory of signed fake Helios webhooks: every kind, named variants, whole runs."""
+    from pytest_helios.webhooks import WebhookFactory
+
+    return WebhookFactory(helios_webhook_secret)
 
 
 # --- cassettes ---

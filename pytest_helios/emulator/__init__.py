@@ -1,0 +1,11 @@
+"""The embedded Helios emulator: a real local server that behaves as the documentation says.
+
+``HeliosEmulator`` is the entry point; starlette and uvicorn load only when one starts.
+"""
+
+from __future__ import annotations
+
+from .core import HeliosEmulator
+from .state import Account, ApiKey
+
+__all__ = ["Account", "ApiKey", "HeliosEmulator"]

@@ -1,0 +1,68 @@
+"""Concurrent-run slots: a limit per agent type per account, as the rate-limit page documents."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .state import Account
+
+
+@dataclass(frozen=True)
+class Slots:
+    """The numbers behind the ``X-Concurrent-*`` headers."""
+
+    limit: int
+    active: int
+
+    @property
+    def remaining(self) -> int:
+        return max(self.limit - self.active, 0)
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "X-Concurrent-Limit": str(self.limit),
+            "X-Concurrent-Active": str(self.active),
+            "X-Concurrent-Remaining": str(self.remaining),
+        }
+
+
+class Concurrency:
+    """Active runs per ``(account id, agent)``; a slot is held from acceptance to run end.
+
+    An account's ``occupied`` provider state adds phantom runs ("concurrency exhausted").
+    """
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError(f"concurrency_limit must be at least 1, got {limit}")
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._active: dict[tuple[str, str], set[str]] = {}
+
+    def _count(self, account: Account, agent: str) -> int:
+        occupied = account.states.occupied.get(agent, 0)
+        return min(len(self._active.get((account.id, agent), ())) + occupied, self.limit)
+
+    def slots(self, account: Account, agent: str) -> Slots:
+        with self._lock:
+            return Slots(self.limit, self._count(account, agent))
+
+    def acquire(self, account: Account, agent: str, run_id: str) -> tuple[bool, Slots]:
+        """Take a slot for ``run_id``; ``(False, slots)`` when the limit is reached."""
+        with self._lock:
+            active = self._count(account, agent)
+            if active >= self.limit:
+                return False, Slots(self.limit, active)
+            self._active.setdefault((account.id, agent), set()).add(run_id)
+            return True, Slots(self.limit, active + 1)
+
+    def release(self, account_id: str, agent: str, run_id: str) -> None:
+        with self._lock:
+            self._active.get((account_id, agent), set()).discard(run_id)
+
+    def active_total(self) -> int:
+        with self._lock:
+            return sum(len(runs) for runs in self._active.values())

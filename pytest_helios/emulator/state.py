@@ -1,0 +1,345 @@
+"""Accounts, API keys and webhook secrets of the emulator, and the authentication decision.
+
+Keys are stored as SHA-256 digests only: the plaintext exists once, on the :class:`ApiKey`
+object handed to whoever created it (the dashboard shows a key "only once"). A presented key is
+hashed and looked up by digest, and the stored digest is then compared with
+:func:`hmac.compare_digest`, so the time taken does not depend on how much of a key was right.
+
+Everything here is guarded by one lock: the HTTP app (on the emulator's event loop) and test code
+(on the main thread) use the same registry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+KEY_PREFIX = "sk_live_"
+
+# The four documented 401 causes, worded as the project decided (see docs/emulator.md).
+MISSING_KEY = "Missing x-api-key header"
+INVALID_KEY = "Invalid API key"
+REVOKED_KEY = "API key has been revoked"
+FOREIGN_KEY = "API key belongs to a different account"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def mask(value: str) -> str:
+    """A secret as it may appear in a repr or a message: its prefix and last four characters."""
+    prefix = KEY_PREFIX if value.startswith(KEY_PREFIX) else value[: value.find("_") + 1]
+    return f"{prefix}…{value[-4:]}" if len(value) >= len(prefix) + 8 else f"{prefix}…"
+
+
+def _digest(value: str) -> bytes:
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).digest()
+
+
+@dataclass
+class _KeyRecord:
+    """What the emulator keeps about a key: never its plaintext."""
+
+    id: str
+    name: str
+    account_id: str
+    digest: bytes
+    last4: str
+    created_at: datetime
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class ApiKey:
+    """A named API key of an account, as returned by :meth:`Account.create_key`.
+
+    ``value`` is the plaintext, available only on this object; ``created_at``,
+    ``last_used_at`` and ``revoked`` always show the emulator's current view of the key.
+    """
+
+    __slots__ = ("_record", "value")
+
+    def __init__(self, record: _KeyRecord, value: str) -> None:
+        self._record = record
+        self.value = value
+
+    @property
+    def id(self) -> str:
+        return self._record.id
+
+    @property
+    def name(self) -> str:
+        return self._record.name
+
+    @property
+    def account_id(self) -> str:
+        return self._record.account_id
+
+    @property
+    def created_at(self) -> datetime:
+        return self._record.created_at
+
+    @property
+    def last_used_at(self) -> datetime | None:
+        return self._record.last_used_at
+
+    @property
+    def revoked(self) -> bool:
+        return self._record.revoked_at is not None
+
+    @property
+    def revoked_at(self) -> datetime | None:
+        return self._record.revoked_at
+
+    def __repr__(self) -> str:
+        state = "revoked" if self.revoked else "active"
+        return f"<ApiKey {self.name!r} {KEY_PREFIX}…{self._record.last4} {state}>"
+
+
+class Account:
+    """A Helios company account: its keys and its one webhook secret.
+
+    Created by :meth:`HeliosEmulator.create_account`. ``base_url`` is the account's own base
+    URL on the emulator: a request sent there with a valid key of another account is refused
+    with ``401 API key belongs to a different account`` (see docs/emulator.md, "Accounts").
+    """
+
+    def __init__(self, registry: Registry, account_id: str, name: str) -> None:
+        self._registry = registry
+        self.id = account_id
+        self.name = name
+        self.created_at = utcnow()
+        self._webhook_secret = _new_secret()
+        self._keys: dict[str, _KeyRecord] = {}
+        self.states = ProviderStates()
+
+    @property
+    def webhook_secret(self) -> str:
+        """The current webhook secret; deliveries are signed with it at sending time."""
+        with self._registry.lock:
+            return self._webhook_secret
+
+    @property
+    def base_url(self) -> str:
+        """The account-scoped base URL (``<emulator url>/accounts/<id>``)."""
+        return f"{self._registry.base_url()}/accounts/{self.id}"
+
+    def create_key(self, name: str) -> ApiKey:
+        """Create a named key; its plaintext is on the returned object only."""
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError("a key needs a non-empty name")
+        value = KEY_PREFIX + secrets.token_hex(24)
+        record = _KeyRecord(
+            id="key_" + secrets.token_hex(8),
+            name=name,
+            account_id=self.id,
+            digest=_digest(value),
+            last4=value[-4:],
+            created_at=utcnow(),
+        )
+        with self._registry.lock:
+            self._keys[record.id] = record
+            self._registry._by_digest[record.digest] = record
+        return ApiKey(record, value)
+
+    def keys(self) -> list[ApiKey]:
+        """Every key of the account, oldest first, without plaintext (``value`` is masked)."""
+        with self._registry.lock:
+            records = list(self._keys.values())
+        return [ApiKey(r, f"{KEY_PREFIX}…{r.last4}") for r in records]
+
+    def revoke_key(self, key: ApiKey | str) -> None:
+        """Disable one key (an :class:`ApiKey` or its id) immediately."""
+        key_id = key.id if isinstance(key, ApiKey) else key
+        with self._registry.lock:
+            record = self._keys.get(key_id)
+            if record is None:
+                raise KeyError(f"account {self.id} has no key with id {key_id!r}")
+            if record.revoked_at is None:
+                record.revoked_at = utcnow()
+
+    def revoke_all_keys(self) -> int:
+        """Disable every key of the account at once; returns how many were active."""
+        now = utcnow()
+        count = 0
+        with self._registry.lock:
+            for record in self._keys.values():
+                if record.revoked_at is None:
+                    record.revoked_at = now
+                    count += 1
+        return count
+
+    def regenerate_webhook_secret(self) -> str:
+        """Replace the webhook secret; the old one stops signing at once. Returns the new one."""
+        secret = _new_secret()
+        with self._registry.lock:
+            self._webhook_secret = secret
+        return secret
+
+    # provider states ---------------------------------------------------------------------
+
+    def exhaust_concurrency(self, agent: str = "light", *, active: int | None = None) -> None:
+        """Make ``agent`` look busy: ``active`` phantom runs (default: the whole limit).
+
+        ``release_concurrency`` (or ``active=0``) ends the state.
+        """
+        _check_agent(agent)
+        with self._registry.lock:
+            self.states.occupied[agent] = 10**9 if active is None else max(active, 0)
+
+    def release_concurrency(self, agent: str | None = None) -> None:
+        """End :meth:`exhaust_concurrency` for ``agent`` (default: every agent)."""
+        with self._registry.lock:
+            if agent is None:
+                self.states.occupied.clear()
+            else:
+                _check_agent(agent)
+                self.states.occupied.pop(agent, None)
+
+    def fail_next_run(
+        self,
+        message: str = "Processing failed",
+        *,
+        code: str | None = "processing_failed",
+        at_step: int | None = None,
+    ) -> None:
+        """Make the account's next run end with an error webhook instead of its result.
+
+        ``at_step``: the run sends status updates for the steps before it and the error webhook
+        takes that step's sequence number; default: after every status update, in place of
+        the final payload. Calls queue up, one failure per run.
+        """
+        if not isinstance(message, str) or not message:
+            raise ValueError("fail_next_run needs a non-empty message")
+        if at_step is not None and at_step < 1:
+            raise ValueError(f"at_step must be 1 or more, got {at_step}")
+        with self._registry.lock:
+            self.states.failures.append(Failure(message, code, at_step))
+
+    def take_failure(self) -> Failure | None:
+        with self._registry.lock:
+            return self.states.failures.pop(0) if self.states.failures else None
+
+    def slow_deliveries(self, delay: float) -> None:
+        """Wait ``delay`` seconds before every delivery attempt (0 ends the state)."""
+        if delay < 0:
+            raise ValueError(f"delay must be 0 or more seconds, got {delay}")
+        with self._registry.lock:
+            self.states.delivery_delay = float(delay)
+
+    def drop_deliveries(self, count: int = 1) -> None:
+        """Lose the next ``count`` delivery attempts: nothing is sent, each counts as failed
+        (and is retried like a timeout); 0 ends the state."""
+        if count < 0:
+            raise ValueError(f"count must be 0 or more, got {count}")
+        with self._registry.lock:
+            self.states.dropped_deliveries = count
+
+    def take_dropped_delivery(self) -> bool:
+        with self._registry.lock:
+            if self.states.dropped_deliveries > 0:
+                self.states.dropped_deliveries -= 1
+                return True
+            return False
+
+    def regenerate_secret_during_next_run(self, after_step: int = 1) -> None:
+        """Regenerate the webhook secret in the next run, right after its status update for
+        ``after_step``: later webhooks of that run are signed with the new secret."""
+        if after_step < 1:
+            raise ValueError(f"after_step must be 1 or more, got {after_step}")
+        with self._registry.lock:
+            self.states.regenerate_secret_after_step = after_step
+
+    def take_secret_regeneration(self) -> int | None:
+        with self._registry.lock:
+            step = self.states.regenerate_secret_after_step
+            self.states.regenerate_secret_after_step = None
+            return step
+
+    def __repr__(self) -> str:
+        return f"<Account {self.name!r} {self.id}>"
+
+
+AGENTS = ("light", "deep", "lab-results")
+
+
+def _check_agent(agent: str) -> None:
+    if agent not in AGENTS:
+        raise ValueError(f"{agent!r} is not an agent; valid agents: {', '.join(AGENTS)}")
+
+
+def _new_secret() -> str:
+    # The documentation gives no format for webhook secrets; this prefix is the emulator's own.
+    return "whsec_" + secrets.token_hex(24)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A forced run failure: the error webhook's message and code, and the step it fails at."""
+
+    message: str
+    code: str | None
+    at_step: int | None
+
+
+@dataclass
+class ProviderStates:
+    """Outcomes forced for the next runs of an account (see docs/emulator.md, "Provider states")."""
+
+    failures: list[Failure] = field(default_factory=list)
+    occupied: dict[str, int] = field(default_factory=dict)
+    delivery_delay: float = 0.0
+    dropped_deliveries: int = 0
+    regenerate_secret_after_step: int | None = None
+
+
+@dataclass(frozen=True)
+class AuthResult:
+    """Either an account (authenticated) or the 401 reason."""
+
+    account: Account | None
+    reason: str | None = None
+
+
+class Registry:
+    """Every account and key of one emulator."""
+
+    def __init__(self, base_url: Callable[[], str]) -> None:
+        self.lock = threading.RLock()
+        self.base_url = base_url
+        self.accounts: dict[str, Account] = {}
+        self._by_digest: dict[bytes, _KeyRecord] = {}
+
+    def create_account(self, name: str) -> Account:
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError("an account needs a non-empty name")
+        account = Account(self, "acct_" + secrets.token_hex(8), name)
+        with self.lock:
+            self.accounts[account.id] = account
+        return account
+
+    def __iter__(self) -> Iterator[Account]:
+        with self.lock:
+            return iter(list(self.accounts.values()))
+
+    def authenticate(self, presented: str | None, scope: Account | None = None) -> AuthResult:
+        """Decide a request's ``x-api-key``; ``scope`` is the account the URL names, if any."""
+        if presented is None or not presented.strip():
+            return AuthResult(None, MISSING_KEY)
+        digest = _digest(presented)
+        with self.lock:
+            record = self._by_digest.get(digest)
+            if record is None or not hmac.compare_digest(record.digest, digest):
+                return AuthResult(None, INVALID_KEY)
+            if record.revoked_at is not None:
+                return AuthResult(None, REVOKED_KEY)
+            if scope is not None and record.account_id != scope.id:
+                return AuthResult(None, FOREIGN_KEY)
+            record.last_used_at = utcnow()
+            return AuthResult(self.accounts[record.account_id])

@@ -1,0 +1,82 @@
+"""The emulator starts on a free loopback port, runs in-process too, and stops leaving nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+import threading
+
+import httpx
+import pytest
+
+from pytest_helios.emulator import HeliosEmulator
+
+from .conftest import lab_request
+
+
+def test_it_serves_on_a_free_loopback_port_and_releases_it_on_exit() -> None:
+    threads_before = set(threading.enumerate())
+    with HeliosEmulator() as emu:
+        assert emu.url.startswith("http://127.0.0.1:")
+        port = int(emu.url.rsplit(":", 1)[1])
+        assert httpx.post(emu.url + "/api/v1/agent").status_code == 401
+    assert set(threading.enumerate()) == threads_before
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_two_emulators_run_side_by_side_on_different_ports() -> None:
+    with HeliosEmulator() as first, HeliosEmulator() as second:
+        assert first.url != second.url
+
+
+def test_a_stopped_emulator_says_how_to_use_it() -> None:
+    emu = HeliosEmulator()
+    assert repr(emu) == "<HeliosEmulator stopped>"
+    with pytest.raises(RuntimeError, match="the emulator is not running; use it as a context man"):
+        emu.create_account("acme")
+
+
+def test_it_cannot_be_started_twice() -> None:
+    with HeliosEmulator() as emu, pytest.raises(RuntimeError, match="already running"):
+        emu.start()
+
+
+def test_a_sync_in_process_transport_needs_no_socket() -> None:
+    with HeliosEmulator(serve=False) as emu:
+        key = emu.create_account("acme").create_key("ci")
+        with httpx.Client(transport=emu.transport(), base_url=emu.url) as client:
+            response = client.post(
+                "/api/v1/lab-results", headers={"x-api-key": key.value}, json=lab_request()
+            )
+    assert emu.url == "http://emulator"
+    assert response.status_code == 200
+    assert response.json()["status"] == "accepted"
+
+
+def test_an_async_in_process_transport_needs_no_socket() -> None:
+    with HeliosEmulator(serve=False) as emu:
+        key = emu.create_account("acme").create_key("ci")
+
+        async def call() -> httpx.Response:
+            async with httpx.AsyncClient(
+                transport=emu.async_transport(), base_url=emu.url
+            ) as client:
+                return await client.post(
+                    "/api/v1/lab-results", headers={"x-api-key": key.value}, json=lab_request()
+                )
+
+        response = asyncio.run(call())
+    assert response.status_code == 200
+
+
+def test_importing_the_emulator_does_not_import_the_server_stack() -> None:
+    import subprocess
+
+    code = (
+        "import sys, pytest_helios.emulator, pytest_helios; pytest_helios.HeliosEmulator; "
+        "print(sorted(m for m in ('starlette', 'uvicorn', 'httpx') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
