@@ -17,7 +17,7 @@ This module imports Hypothesis; the plugin never imports it unless you do.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
 from datetime import date, datetime, timezone
 from typing import Any, Literal
 
@@ -117,25 +117,32 @@ _SNIPPETS = (
 )
 
 
+@functools.cache
 def free_text(*, min_size: int = 0, max_size: int = 80) -> st.SearchStrategy[str]:
     """Free text as people type it: clinical phrases in several languages, emoji, and
-    arbitrary Unicode (any character JSON can carry)."""
+    arbitrary Unicode (any character JSON can carry), ``min_size`` to ``max_size`` characters."""
+    if not 0 <= min_size <= max_size:
+        raise ValueError(f"need 0 <= min_size <= max_size, got {min_size} and {max_size}")
     arbitrary = st.text(
         st.characters(exclude_categories=["Cs"]), min_size=min_size, max_size=max_size
     )
     phrase = st.builds(
-        lambda snippet, emoji: f"{snippet} {emoji}".strip(),
+        lambda snippet, emoji: f"{snippet} {emoji}".strip()[:max_size],
         st.sampled_from(_SNIPPETS),
         st.sampled_from(("", *_EMOJI)),
-    ).filter(lambda text: min_size <= len(text) <= max_size)
+    )
+    if min_size > min(len(snippet) for snippet in _SNIPPETS):
+        return arbitrary
     return st.one_of(phrase, arbitrary)
 
 
+@functools.cache
 def run_ids() -> st.SearchStrategy[str]:
     """Run ids: UUID strings, e.g. ``550e8400-e29b-41d4-a716-446655440000``."""
     return st.uuids().map(str)
 
 
+@functools.cache
 def _moments() -> st.SearchStrategy[datetime]:
     return st.datetimes(
         min_value=datetime(2024, 1, 1),
@@ -144,15 +151,18 @@ def _moments() -> st.SearchStrategy[datetime]:
     )
 
 
+@functools.cache
 def timestamps() -> st.SearchStrategy[str]:
     """Webhook body timestamps: ISO 8601 UTC with milliseconds and ``Z``."""
     return _moments().map(payloads.format_timestamp)
 
 
+@functools.cache
 def _dates() -> st.SearchStrategy[str]:
     return st.dates(min_value=date(1990, 1, 1), max_value=date(2030, 12, 31)).map(date.isoformat)
 
 
+@functools.cache
 def _lab_dates() -> st.SearchStrategy[str]:
     offset = st.sampled_from(("Z", "+00:00", "-05:00", "+05:30", "+09:00"))
     date_time = st.builds(
@@ -163,6 +173,7 @@ def _lab_dates() -> st.SearchStrategy[str]:
     return st.one_of(_dates(), date_time)
 
 
+@functools.cache
 def webhook_urls() -> st.SearchStrategy[str]:
     """Webhook URLs: HTTPS URLs of plausible receivers, and ``http://`` on loopback."""
     segment = st.text("abcdefghijklmnopqrstuvwxyz0123456789-_", min_size=1, max_size=12)
@@ -181,35 +192,46 @@ def _number(value: float, decimals: int) -> str:
     return f"{value:.{decimals}f}"
 
 
+@functools.cache
+def _lab_value(index: int) -> st.SearchStrategy[float]:
+    _, _, low, high, _, _ = _LABS[index]
+    span = (high - low) or 1.0
+    return st.floats(min_value=max(0.0, low - span), max_value=high + span)
+
+
+_LAB_INDEX = st.integers(0, len(_LABS) - 1)
+_FLIP = st.booleans()
+
+
 @st.composite
 def _lab(draw: st.DrawFn) -> Payload:
-    name, unit, low, high, category, decimals = draw(st.sampled_from(_LABS))
+    index = draw(_LAB_INDEX)
+    name, unit, low, high, category, decimals = _LABS[index]
     span = (high - low) or 1.0
-    value = draw(st.floats(min_value=max(0.0, low - span), max_value=high + span))
-    shown = _number(value, decimals)
+    shown = _number(draw(_lab_value(index)), decimals)
     numeric = float(shown)
     flag = "Low" if numeric < low else "High" if numeric > high else "Normal"
     if flag != "Normal" and (numeric > high + 0.75 * span or numeric < low - 0.75 * span):
         flag = "Critical"
     lab: Payload = {"name": name}
-    range_text = f"{_number(low, decimals)}-{_number(high, decimals)} {unit}"
-    if draw(st.booleans()):
+    if draw(_FLIP):
         lab["value"] = f"{shown} {unit}" if unit != "%" else f"{shown}%"
     else:
         lab["value"], lab["unit"] = shown, unit
-    optional: Mapping[str, st.SearchStrategy[Any]] = {
-        "flag": st.just(flag),
-        "referenceRange": st.just(range_text),
-        "date": _lab_dates(),
-        "category": st.just(category),
-        "notes": free_text(max_size=60),
-    }
-    for key, strategy in optional.items():
-        if draw(st.booleans()):
-            lab[key] = draw(strategy)
+    if draw(_FLIP):
+        lab["flag"] = flag
+    if draw(_FLIP):
+        lab["referenceRange"] = f"{_number(low, decimals)}-{_number(high, decimals)} {unit}"
+    if draw(_FLIP):
+        lab["date"] = draw(_lab_dates())
+    if draw(_FLIP):
+        lab["category"] = category
+    if draw(_FLIP):
+        lab["notes"] = draw(free_text(max_size=60))
     return lab
 
 
+@functools.cache
 def lab_results() -> st.SearchStrategy[Payload]:
     """One lab result of a Lab Results request: a real test name, a value with its unit
     (inside ``value`` or in ``unit``), and optionally a flag consistent with the reference
@@ -217,6 +239,7 @@ def lab_results() -> st.SearchStrategy[Payload]:
     return _lab()
 
 
+@functools.cache
 def _condition() -> st.SearchStrategy[Payload]:
     return st.fixed_dictionaries(
         {"name": st.sampled_from(_CONDITIONS)},
@@ -224,12 +247,14 @@ def _condition() -> st.SearchStrategy[Payload]:
     )
 
 
+@functools.cache
 def _medication() -> st.SearchStrategy[Payload]:
     return st.sampled_from(_MEDICATIONS).map(
         lambda med: {"name": med[0], "dosage": med[1], "frequency": med[2]}
     )
 
 
+@functools.cache
 def patient_contexts() -> st.SearchStrategy[Payload]:
     """A Lab Results ``patientContext``: every field optional, ``age`` a string, arrays within
     their documented limits (kept short here; the limits themselves are tested directly)."""
@@ -289,6 +314,7 @@ def _ehr_lab(draw: st.DrawFn, abnormal: bool) -> Payload:
     return result
 
 
+@functools.cache
 def ehr_data() -> st.SearchStrategy[Payload]:
     """The ``data`` of an EHR Agent request: at least one of ``patientInfo`` (``age`` a
     number), abnormal and normal labs, medical history, medications and vital signs."""
@@ -397,6 +423,7 @@ def rate_limit_errors() -> st.SearchStrategy[Payload]:
     )
 
 
+@functools.cache
 def _agents(agent: str | None) -> st.SearchStrategy[Agent]:
     if agent is None:
         return st.sampled_from(AGENTS)
@@ -416,6 +443,13 @@ def status_updates(*, agent: str | None = None) -> st.SearchStrategy[Payload]:
     return _status_update(agent)
 
 
+_CITATION_KIND = st.sampled_from(("pubmed", "pmc", "guideline", "insight"))
+_PMID = st.integers(10_000_000, 39_999_999)
+_SOURCE = st.sampled_from(("ADA", "KDIGO", "AHA", "pubmed.ncbi.nlm.nih.gov"))
+_SPECIALTIES = st.lists(st.sampled_from(("Endocrinology", "Nephrology")), max_size=2)
+_CITATION_COUNT = st.integers(0, 4)
+
+
 @st.composite
 def citations(draw: st.DrawFn) -> Payload:
     """``result.citations``: ``patient`` and ``clinician`` maps keyed "1", "2", ... with
@@ -424,33 +458,25 @@ def citations(draw: st.DrawFn) -> Payload:
     def entries(count: int) -> Payload:
         mapping: Payload = {}
         for number in range(1, count + 1):
-            kind = draw(st.sampled_from(("pubmed", "pmc", "guideline", "insight")))
-            pmid = draw(st.integers(10_000_000, 39_999_999))
-            metadata: Payload = {"type": kind}
-            if draw(st.booleans()):
+            metadata: Payload = {"type": draw(_CITATION_KIND)}
+            if draw(_FLIP):
                 metadata.update(
-                    source=draw(
-                        st.sampled_from(("ADA", "KDIGO", "AHA", "pubmed.ncbi.nlm.nih.gov"))
-                    ),
+                    source=draw(_SOURCE),
                     pubdate=draw(_dates()),
-                    specialties=draw(
-                        st.lists(st.sampled_from(("Endocrinology", "Nephrology")), max_size=2)
-                    ),
+                    specialties=draw(_SPECIALTIES),
                     abstract_snippet=draw(free_text(max_size=60)),
                 )
             mapping[str(number)] = {
-                "url": f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/",
+                "url": f"https://pubmed.ncbi.nlm.nih.gov/{draw(_PMID)}/",
                 "title": draw(free_text(min_size=1, max_size=60)),
                 "metadata": metadata,
             }
         return mapping
 
-    return {
-        "patient": entries(draw(st.integers(0, 4))),
-        "clinician": entries(draw(st.integers(0, 4))),
-    }
+    return {"patient": entries(draw(_CITATION_COUNT)), "clinician": entries(draw(_CITATION_COUNT))}
 
 
+@functools.cache
 def _markdown(count: int) -> st.SearchStrategy[str]:
     markers = "".join(f" [{n}]" for n in range(1, count + 1))
     return free_text(max_size=80).map(
@@ -465,37 +491,38 @@ def _drop_agent(payload: Payload, keep: bool) -> Payload:
     return payload
 
 
+_SELECTED_ELEMENTS = st.lists(
+    st.builds(
+        lambda lab, reason: {
+            "item": lab["name"],
+            "category": "Laboratory Value",
+            "patient_value": lab["value"],
+            "matching_reason": reason,
+        },
+        lab_results(),
+        free_text(max_size=60),
+    ),
+    max_size=4,
+)
+_RESEARCH_TASKS = st.lists(free_text(min_size=1, max_size=60), min_size=1, max_size=3)
+_EHR_AGENTS = st.sampled_from(("light", "deep"))
+
+
 @st.composite
 def _ehr_completed(draw: st.DrawFn, agent: str | None) -> Payload:
-    kind = draw(st.sampled_from(("light", "deep")) if agent is None else st.just(agent))
+    kind = draw(_EHR_AGENTS) if agent is None else agent
     cited = draw(citations())
-    selected = draw(
-        st.lists(
-            st.builds(
-                lambda lab, reason: {
-                    "item": lab["name"],
-                    "category": "Laboratory Value",
-                    "patient_value": lab["value"],
-                    "matching_reason": reason,
-                },
-                lab_results(),
-                free_text(max_size=60),
-            ),
-            max_size=4,
-        )
-    )
-    tasks = draw(st.lists(free_text(min_size=1, max_size=60), min_size=1, max_size=3))
     payload = payloads.ehr_completed(
         draw(run_ids()),
         kind,
         timestamp=draw(_moments()),
-        selected_elements=selected,
+        selected_elements=draw(_SELECTED_ELEMENTS),
         patient_response=draw(_markdown(len(cited["patient"]))),
         clinician_response=draw(_markdown(len(cited["clinician"]))),
         citations=cited,
-        research_tasks=tasks if kind == "deep" else None,
+        research_tasks=draw(_RESEARCH_TASKS) if kind == "deep" else None,
     )
-    return _drop_agent(payload, draw(st.booleans()) or draw(st.booleans()))
+    return _drop_agent(payload, draw(_FLIP) or draw(_FLIP))
 
 
 def ehr_completed_webhooks(
@@ -520,7 +547,7 @@ def _lab_results_completed(draw: st.DrawFn, max_labs: int) -> Payload:
         clinician_response=draw(_markdown(len(cited["clinician"]))),
         citations=cited,
     )
-    return _drop_agent(payload, draw(st.booleans()) or draw(st.booleans()))
+    return _drop_agent(payload, draw(_FLIP) or draw(_FLIP))
 
 
 def lab_results_completed_webhooks(*, max_labs: int = 10) -> st.SearchStrategy[Payload]:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from pytest_helios import strategies, validate
 
 # Moderate example counts keep this file well under a minute.
-PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # strategy, the schema every output must satisfy
 CASES: list[tuple[str, st.SearchStrategy[dict[str, Any]], str]] = [
@@ -107,6 +107,16 @@ def test_the_generated_text_includes_unicode_and_emoji() -> None:
     collect()
     assert any(not text.isascii() for text in seen)
     assert any(any(ord(char) > 0x1F000 for char in text) for text in seen)
+
+
+@pytest.mark.parametrize(("min_size", "max_size"), [(0, 0), (0, 3), (1, 5), (30, 30)])
+def test_free_text_keeps_to_any_size_range(min_size: int, max_size: int) -> None:
+    @PROPERTY
+    @given(strategies.free_text(min_size=min_size, max_size=max_size))
+    def check(text: str) -> None:
+        assert min_size <= len(text) <= max_size
+
+    check()
 
 
 def test_an_unknown_webhook_kind_is_refused_with_the_valid_kinds() -> None:
