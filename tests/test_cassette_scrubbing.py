@@ -18,7 +18,7 @@ from cassette_helpers import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_helios.cassettes.contract import identifying_paths_in
+from pytest_helios.cassettes.contract import identifying_paths, identifying_paths_in
 from pytest_helios.cassettes.persister import dump
 from pytest_helios.cassettes.scan import scan_bytes
 from pytest_helios.cassettes.scrub import Rules, Scrubber, SecretBook, pseudonym

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -75,30 +76,51 @@ def check_document(document: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-def _identifying(schema: Any, path: tuple[str, ...], root: Any, depth: int) -> Iterator[str]:
-    if depth > 20 or not isinstance(schema, dict):
+Loader = Callable[[str], Mapping[str, Any]]
+
+
+def _resolve(ref: str, root: Mapping[str, Any], load: Loader | None) -> tuple[Any, Any]:
+    """(target schema, its document) for a ``$ref`` within this file or a sibling file."""
+    file, _, pointer = ref.partition("#")
+    document: Any = root
+    if file:
+        if load is None:
+            return {}, root
+        try:
+            document = load(file)
+        except (OSError, ValueError):
+            return {}, root
+    target: Any = document
+    for part in pointer.strip("/").split("/") if pointer.strip("/") else ():
+        target = target.get(part, {}) if isinstance(target, dict) else {}
+    return target, document
+
+
+def _identifying(
+    schema: Any, path: tuple[str, ...], root: Any, depth: int, load: Loader | None
+) -> Iterator[str]:
+    if depth > 30 or not isinstance(schema, dict):
         return
     ref = schema.get("$ref")
-    if isinstance(ref, str) and ref.startswith("#/"):
-        target: Any = root
-        for part in ref[2:].split("/"):
-            target = target.get(part, {}) if isinstance(target, dict) else {}
-        yield from _identifying(target, path, root, depth + 1)
+    if isinstance(ref, str):
+        target, document = _resolve(ref, root, load)
+        yield from _identifying(target, path, document, depth + 1, load)
     if schema.get("x-helios-identifying") is True and path:
         yield ".".join(path)
     for name, sub in (schema.get("properties") or {}).items():
-        yield from _identifying(sub, (*path, name), root, depth + 1)
+        yield from _identifying(sub, (*path, name), root, depth + 1, load)
     for key in ("items", "additionalProperties"):
         if isinstance(schema.get(key), dict):
-            yield from _identifying(schema[key], (*path, "*"), root, depth + 1)
+            yield from _identifying(schema[key], (*path, "*"), root, depth + 1, load)
     for key in ("allOf", "anyOf", "oneOf", "prefixItems"):
         for sub in schema.get(key) or []:
-            yield from _identifying(sub, path, root, depth + 1)
+            yield from _identifying(sub, path, root, depth + 1, load)
 
 
-def identifying_paths_in(schema: Mapping[str, Any]) -> list[str]:
-    """The paths one schema marks ``"x-helios-identifying": true`` (``*`` for array items)."""
-    return list(dict.fromkeys(_identifying(schema, (), schema, 0)))
+def identifying_paths_in(schema: Mapping[str, Any], load: Loader | None = None) -> list[str]:
+    """The paths a schema marks ``"x-helios-identifying": true`` (``*`` for array items);
+    ``load(file_name)`` reads the sibling files its ``$ref`` values name."""
+    return list(dict.fromkeys(_identifying(schema, (), schema, 0, load)))
 
 
 @functools.lru_cache(maxsize=1)
@@ -110,10 +132,16 @@ def identifying_paths() -> tuple[str, ...]:
     """
     found: set[str] = set()
     for directory in _schema_dirs()[:1]:
+
+        @functools.cache
+        def load(name: str, directory: Path = directory) -> Mapping[str, Any]:
+            loaded: Mapping[str, Any] = json.loads((directory / name).read_text("utf-8"))
+            return loaded
+
         for file in sorted(directory.glob("*.json")):
             try:
-                schema = json.loads(file.read_text(encoding="utf-8"))
+                schema = load(file.name)
             except (OSError, ValueError):
                 continue
-            found.update(f"**.{path}" for path in identifying_paths_in(schema))
+            found.update(f"**.{path}" for path in identifying_paths_in(schema, load))
     return tuple(sorted(found))
