@@ -150,14 +150,18 @@ def test_identifying_fields_are_read_from_schema_annotations() -> None:
             "patientContext": {
                 "properties": {"guardian": {"$ref": "#/$defs/person"}, "age": {"type": "string"}}
             },
-            "labResults": {"items": {"properties": {"orderedBy": {"x-helios-identifying": True}}}},
+            "labResults": {"items": {"$ref": "definitions.json#/$defs/lab"}},
         },
     }
+    sibling = {"$defs": {"lab": {"properties": {"orderedBy": {"x-helios-identifying": True}}}}}
 
-    assert sorted(identifying_paths_in(schema)) == [
-        "labResults.*.orderedBy",
-        "patientContext.guardian",
-    ]
+    paths = identifying_paths_in(schema, {"definitions.json": sibling}.__getitem__)
+
+    assert sorted(paths) == ["labResults.*.orderedBy", "patientContext.guardian"]
+
+
+def test_the_shipped_schemas_mark_the_patient_name_and_notes_as_identifying() -> None:
+    assert {"**.patientContext.name", "**.labResults.*.notes"} <= set(identifying_paths())
 
 
 _TOKEN = st.text(string.ascii_letters + string.digits + "-_.", min_size=12, max_size=40)
