@@ -151,7 +151,10 @@ class CassetteSession:
         path = Path(cassette_path)
         if self.config.record_mode == "rewrite" or not path.is_file():
             raise CassetteNotFoundError()
-        document = read_document(path)
+        try:
+            document = read_document(path)
+        except CassetteFormatError as error:
+            raise CassetteFormatError(self.display, error.problem) from None
         self.loaded = document
         self._check_age(document)
         if self.config.contract_check:
@@ -320,10 +323,13 @@ def use_cassette(request: pytest.FixtureRequest, base: CassetteConfig) -> Iterat
         before_record_response=session.before_record_response,
     )
     item.stash[SESSION_KEY] = session
+    problem = None
     try:
         cassette = context.__enter__()
     except CassetteFormatError as error:
-        pytest.fail(str(error), pytrace=False)
+        problem = str(error)
+    if problem is not None:
+        pytest.fail(problem, pytrace=False)
     cassette.helios_session = session
     session.cassette = cassette
     try:
