@@ -77,15 +77,17 @@ def lint_file(
     max_age_days: float | None = None,
     now: dt.datetime | None = None,
     rules: Rules | None = None,
+    shown: str | None = None,
 ) -> list[str]:
-    """The findings for one cassette file, each prefixed with the file."""
+    """The findings for one cassette file, each prefixed with the file (or ``shown``)."""
     rules = rules or Rules.with_additions(identifying=contract.identifying_paths())
+    shown = shown or str(path)
     try:
         document = read_document(path)
     except CassetteFormatError as error:
-        return [f"{path}: {error.problem}"]
+        return [f"{shown}: {error.problem}"]
     except OSError as error:
-        return [f"{path}: cannot read ({error.strerror})"]
+        return [f"{shown}: cannot read ({error.strerror})"]
     lines = [str(f) for f in scan_bytes(path.read_bytes(), secrets=secrets)]
     for index, interaction in enumerate(document["interactions"]):
         for part in ("request", "response"):
@@ -99,7 +101,7 @@ def lint_file(
                 f"recorded {age:.0f} days ago ({document['helios']['recorded_at']}), "
                 f"more than the maximum age of {max_age_days:g} days"
             )
-    return [f"{path}: {line}" for line in dict.fromkeys(lines)]
+    return [f"{shown}: {line}" for line in dict.fromkeys(lines)]
 
 
 def lint(
@@ -108,13 +110,19 @@ def lint(
     max_age_days: float | None = None,
     extra_secrets: Mapping[str, str] | None = None,
     rules: Rules | None = None,
+    relative_to: Path | None = None,
 ) -> tuple[int, list[str]]:
     """(number of cassettes checked, findings) for files and directories."""
     secrets = {**environment_secrets(), **(extra_secrets or {})}
     files = list(cassette_files(paths))
     findings: list[str] = []
     for file in files:
-        findings += lint_file(file, secrets=secrets, max_age_days=max_age_days, rules=rules)
+        shown = str(file)
+        if relative_to is not None and file.is_relative_to(relative_to):
+            shown = str(file.relative_to(relative_to))
+        findings += lint_file(
+            file, secrets=secrets, max_age_days=max_age_days, rules=rules, shown=shown
+        )
     missing = [p for p in paths if not p.exists()]
     findings += [f"{p}: no such file or directory" for p in missing]
     return len(files), findings
@@ -152,6 +160,7 @@ def lint_for_pytest(config: Any) -> int:
         [directory] if directory.exists() else [],
         max_age_days=max_age if max_age is not None else settings.max_age_days,
         rules=rules,
+        relative_to=config.rootpath,
     )
     return _report(checked, findings, print)
 
