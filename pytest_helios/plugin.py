@@ -187,11 +187,11 @@ def helios_cassette_config(request: pytest.FixtureRequest) -> Any:
 
 @pytest.fixture
 def helios_cassette(request: pytest.FixtureRequest, helios_cassette_config: Any) -> Iterator[Any]:
-    """Record or replay this test's HTTP traffic in cassettes/<module>/<test>.yaml."""
+    """Record or replay this test's HTTP traffic and webhooks in cassettes/<module>/<test>.yaml."""
     from pytest_helios.cassettes.recorder import use_cassette
 
-    with use_cassette(request, helios_cassette_config) as cassette:
-        yield cassette
+    with use_cassette(request, helios_cassette_config) as session:
+        yield session
 
 
 @pytest.fixture(autouse=True)

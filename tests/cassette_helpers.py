@@ -17,7 +17,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 # pytester's in-process runs drop every module first imported during a run. Imported here
@@ -37,23 +37,25 @@ def new_api_key() -> str:
     return "sk_live_" + secrets.token_hex(16)
 
 
-class FakeHelios:
-    """A real HTTP server that behaves like the Helios endpoints; counts what it serves."""
+_S = TypeVar("_S", bound="LoopbackServer")
 
-    def __init__(self, api_key: str) -> None:
-        self.api_key = api_key
-        self.partner_token = ""
-        self.hits: list[tuple[str, str]] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+
+class LoopbackServer:
+    """A threaded stdlib HTTP server on 127.0.0.1 (a free port), started and stopped cleanly."""
+
+    path = ""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"http://{host!s}:{port}{self.path}"
 
-    def __enter__(self) -> FakeHelios:
+    def __enter__(self: _S) -> _S:
         self._thread.start()
         return self
 
@@ -65,6 +67,16 @@ class FakeHelios:
             self._server.shutdown()
             self._thread.join(timeout=5)
         self._server.server_close()
+
+
+class FakeHelios(LoopbackServer):
+    """A real HTTP server that behaves like the Helios endpoints; counts what it serves."""
+
+    def __init__(self, api_key: str) -> None:
+        self.api_key = api_key
+        self.partner_token = ""
+        self.hits: list[tuple[str, str]] = []
+        super().__init__(self._handler())
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
@@ -181,6 +193,29 @@ def server_fixture(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHelios]:
     with FakeHelios(key) as fake:
         fake.partner_token = token
         yield fake
+
+
+class Receiver(LoopbackServer):
+    """A user's webhook handler: a real local server that keeps every delivery it gets."""
+
+    path = "/webhook"
+
+    def __init__(self) -> None:
+        self.deliveries: list[tuple[bytes, dict[str, str]]] = []
+        received = self.deliveries
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                received.append((body, dict(self.headers.items())))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        super().__init__(Handler)
 
 
 def _validation_error(field: str, message: str) -> dict[str, object]:

@@ -48,10 +48,7 @@ def check_document(document: Mapping[str, Any]) -> list[str]:
     Without ``pytest_helios.validation`` (the schemas) there is nothing to check against.
     """
     try:
-        from pytest_helios.validation import (  # type: ignore[import-not-found,unused-ignore]
-            ContractViolation,
-            validate,
-        )
+        from pytest_helios.validation import ContractViolation, validate
     except ImportError:
         return []
     problems: list[str] = []
@@ -94,6 +91,21 @@ def _resolve(ref: str, root: Mapping[str, Any], load: Loader | None) -> tuple[An
     for part in pointer.strip("/").split("/") if pointer.strip("/") else ():
         target = target.get(part, {}) if isinstance(target, dict) else {}
     return target, document
+
+
+def check_webhooks(deliveries: list[dict[str, Any]]) -> list[str]:
+    """One line per recorded webhook delivery that breaks the ``webhook`` schema."""
+    try:
+        from pytest_helios.validation import ContractViolation, validate
+    except ImportError:  # pragma: no cover - the schemas ship with the package
+        return []
+    problems = []
+    for index, delivery in enumerate(deliveries):
+        try:
+            validate("webhook", _json(delivery.get("body")))
+        except ContractViolation as violation:
+            problems.append(f"delivery {index} (webhook): {str(violation).splitlines()[0]}")
+    return problems
 
 
 def _identifying(

@@ -164,8 +164,9 @@ def _check_headers(path: Path, where: str, headers: Any) -> None:
         )
 
 
-def read_document(path: Path) -> dict[str, Any]:
-    """Parse and check a cassette file; any problem is a CassetteFormatError naming it."""
+def read_document(path: Path, *, items: str = "interactions") -> dict[str, Any]:
+    """Parse and check a cassette file (``items="deliveries"``: a webhook capture file);
+    any problem is a CassetteFormatError naming the file."""
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
@@ -197,6 +198,18 @@ def read_document(path: Path) -> dict[str, Any]:
         raise CassetteFormatError(
             path, f"recorded_at {recorded_at!r} is not a UTC time like 2026-01-31T12:00:00Z"
         ) from None
+    if items == "deliveries":
+        deliveries = document.get("deliveries")
+        _require(isinstance(deliveries, list), path, "'deliveries' must be a list")
+        for index, delivery in enumerate(deliveries):
+            _require(
+                isinstance(delivery, dict)
+                and isinstance(delivery.get("run_id"), str)
+                and isinstance(delivery.get("body"), str),
+                path,
+                f"delivery {index} needs a 'run_id' and a 'body' string",
+            )
+        return cast(dict[str, Any], document)
     interactions = document.get("interactions")
     _require(isinstance(interactions, list), path, "'interactions' must be a list")
     for index, interaction in enumerate(interactions):

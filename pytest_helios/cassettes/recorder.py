@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import re
+import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,6 +106,9 @@ class CassetteSession:
     targets: set[str] = field(default_factory=set)
     saved: bool = False
     cassette: Any = None
+    #: webhook deliveries captured while recording, and those loaded for replay
+    captured: list[dict[str, Any]] = field(default_factory=list)
+    loaded_webhooks: list[dict[str, Any]] = field(default_factory=list)
     _cache: dict[int, tuple[Any, Any]] = field(default_factory=dict)
 
     # -- vcrpy callbacks -------------------------------------------------------------------
@@ -113,6 +118,13 @@ class CassetteSession:
         cached = self._cache.get(id(request))
         if cached is not None and cached[0] is request:
             return cached[1]
+        if _is_delivery(request.headers):
+            # A webhook delivery (to the user's handler): never an API interaction, so it
+            # goes to the real handler; while recording, it is captured beside the cassette.
+            self._cache[id(request)] = (request, None)
+            if self.recording:
+                self.capture_webhook(request.body, dict(request.headers.items()))
+            return None
         host = urlsplit(request.uri).netloc
         self.targets.add("live" if request.uri.startswith(CANONICAL_BASE_URL) else host)
         plain = {
@@ -157,8 +169,15 @@ class CassetteSession:
             raise CassetteFormatError(self.display, error.problem) from None
         self.loaded = document
         self._check_age(document)
+        webhooks_path = self.webhooks_path
+        if webhooks_path.is_file():
+            try:
+                self.loaded_webhooks = read_webhooks(webhooks_path)
+            except CassetteFormatError as error:
+                raise CassetteFormatError(_sibling(self.display), error.problem) from None
         if self.config.contract_check:
             problems = contract.check_document(document)
+            problems += contract.check_webhooks(self.loaded_webhooks)
             if problems:
                 pytest.fail(
                     f"helios: cassette {self.display} breaks the contract in schemas/:\n"
@@ -220,15 +239,27 @@ class CassetteSession:
             meta["updated_at"] = meta["recorded_at"]
             meta["recorded_at"] = self.loaded["helios"]["recorded_at"]
         data = dump({"helios": meta, "interactions": interactions})
+        self._refuse_if_unsafe(self.display, data)
+        webhooks = None
+        deliveries = self.captured
+        if self.config.record_mode == "new_episodes":
+            deliveries = [*self.loaded_webhooks, *self.captured]
+        if deliveries:
+            webhooks = dump({"helios": meta, "deliveries": deliveries})
+            self._refuse_if_unsafe(_sibling(self.display), webhooks)
+        write_atomically(Path(cassette_path), data)
+        if webhooks is not None:
+            write_atomically(self.webhooks_path, webhooks)
+        self.saved = True
+
+    def _refuse_if_unsafe(self, shown: str, data: bytes) -> None:
         findings = scan_bytes(
             data,
             secrets=self.scrubber.secrets.labels(),
             identifiers=self.scrubber.identifier_labels(),
         )
         if findings:
-            raise CassetteWriteRefused(self.display, findings)
-        write_atomically(Path(cassette_path), data)
-        self.saved = True
+            raise CassetteWriteRefused(shown, findings)
 
     def _target(self) -> str:
         if "live" in self.targets:
@@ -252,9 +283,79 @@ class CassetteSession:
             pytest.fail(message, pytrace=False)
         warnings.warn(CassetteExpiredWarning(message), stacklevel=1)
 
+    # -- webhooks --------------------------------------------------------------------------
+    @property
+    def webhooks_path(self) -> Path:
+        """``<test>.webhooks.yaml`` beside the cassette: the deliveries the recording produced."""
+        return self.path.with_name(self.path.stem + ".webhooks.yaml")
+
+    @property
+    def recording(self) -> bool:
+        """Whether requests missing from the cassette go to the network (and get recorded)."""
+        return self.cassette is not None and not self.cassette.write_protected
+
+    def capture_webhook(self, body: bytes | str, headers: Mapping[str, str]) -> None:
+        """Keep one webhook delivery (scrubbed like a response) to save beside the cassette.
+
+        Deliveries that pass through the test process are captured automatically while
+        recording (the emulator's); a receiver that gets the live API's deliveries calls this.
+        Its signature and timestamp are dropped: replay signs afresh.
+        """
+        lowered = {k.lower(): v for k, v in headers.items()}
+        scrubbed = self.scrubber.scrub_response(
+            {
+                "status": {"code": 200, "message": "OK"},
+                "headers": {"content-type": [lowered.get("content-type", "application/json")]},
+                "body": {"string": body},
+            }
+        )
+        text = scrubbed["body"]["string"]
+        payload = json.loads(text) if isinstance(text, str) and text.strip() else {}
+        run_id = lowered.get("x-helios-run-id") or str(payload.get("runId", ""))
+        self.captured.append(
+            {
+                "run_id": run_id,
+                "sequence_number": payload.get("sequenceNumber"),
+                "body": _text(text),
+            }
+        )
+
+    @property
+    def webhooks(self) -> list[dict[str, Any]]:
+        """The recorded deliveries (loaded for replay, or captured so far while recording)."""
+        return [*self.loaded_webhooks, *self.captured] if self.loaded_webhooks else self.captured
+
+    def signed_webhooks(
+        self, secret: str, *, timestamp: int | None = None
+    ) -> list[tuple[bytes, dict[str, str]]]:
+        """Each recorded delivery as (body, headers), signed with ``secret`` at ``timestamp``
+        (default: now), exactly as Helios would send it today."""
+        from pytest_helios.signing import sign_webhook
+
+        now = int(time.time()) if timestamp is None else timestamp
+        signed = []
+        for delivery in self.webhooks:
+            body = str(delivery["body"]).encode("utf-8")
+            headers = sign_webhook(body, secret, timestamp=now, run_id=delivery["run_id"])
+            signed.append((body, headers))
+        return signed
+
+    def deliver_webhooks(self, url: str, secret: str, *, timestamp: int | None = None) -> list[int]:
+        """POST every recorded delivery, freshly signed, to the handler at ``url``; returns
+        the status codes. These requests pass the cassette by (they are deliveries)."""
+        import httpx
+
+        with httpx.Client(timeout=10) as client:
+            return [
+                client.post(url, content=body, headers=headers).status_code
+                for body, headers in self.signed_webhooks(secret, timestamp=timestamp)
+            ]
+
     # -- misses ----------------------------------------------------------------------------
     def note_miss(self, cassette: Any, request: Any) -> None:
         asked = self.before_record_request(request)
+        if asked is None:
+            return
         recorded = [
             Recorded(
                 index=index,
@@ -277,6 +378,21 @@ class CassetteSession:
         )
 
 
+def _is_delivery(headers: Any) -> bool:
+    return any(str(name).lower() == "x-helios-signature" for name in headers)
+
+
+def _sibling(display: str) -> str:
+    return display[: -len(".yaml")] + ".webhooks.yaml" if display.endswith(".yaml") else display
+
+
+def read_webhooks(path: Path) -> list[dict[str, Any]]:
+    """The deliveries of a ``.webhooks.yaml`` file, checked like a cassette."""
+    document = read_document(path, items="deliveries")
+    deliveries: list[dict[str, Any]] = document["deliveries"]
+    return deliveries
+
+
 def _text(body: Any) -> Any:
     if isinstance(body, bytes):
         try:
@@ -287,7 +403,7 @@ def _text(body: Any) -> Any:
 
 
 @contextlib.contextmanager
-def use_cassette(request: pytest.FixtureRequest, base: CassetteConfig) -> Iterator[Any]:
+def use_cassette(request: pytest.FixtureRequest, base: CassetteConfig) -> Iterator[CassetteSession]:
     """Open the test's cassette for the duration of the test; save it only if it passed."""
     item = request.node
     marker = item.get_closest_marker("helios_cassette")
@@ -333,7 +449,7 @@ def use_cassette(request: pytest.FixtureRequest, base: CassetteConfig) -> Iterat
     cassette.helios_session = session
     session.cassette = cassette
     try:
-        yield cassette
+        yield session
     finally:
         try:
             context.__exit__(None, None, None)
