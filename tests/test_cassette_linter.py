@@ -88,8 +88,8 @@ def test_the_console_command_lints_the_paths_it_is_given(recorded: Path, tmp_pat
 
     assert result.returncode == 1
     lines = result.stdout.splitlines()
-    broken = f"{tmp_path / 'broken.yaml'}: invalid YAML: line 2: expected ',' or ']'"
-    assert f"{broken}, but got '<stream end>'" in lines
+    broken = f"{tmp_path / 'broken.yaml'}: invalid YAML: line 2: "
+    assert [line for line in lines if line.startswith(broken) and "expected ',' or ']'" in line]
     assert lines[-1] == "helios-cassettes: 5 finding(s) in 2 cassettes"
     assert key not in result.stdout + result.stderr
 

@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 #: Strings shaped like credentials, whoever issued them. Placeholders never match these.
 KEY_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("a Helios API key", re.compile(r"sk_(?:live|test)_[A-Za-z0-9]{8,}")),
@@ -168,7 +170,7 @@ def scan_bytes(
     text = data.decode("utf-8", errors="replace")
     findings: list[Finding] = []
     try:
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=_SafeLoader)  # a safe loader
     except yaml.YAMLError:
         document = None
     if document is not None:
