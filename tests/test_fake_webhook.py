@@ -42,7 +42,7 @@ def test_pytest_fixtures_lists_fake_webhook_and_the_secret_it_signs_with(
     result.stdout.fnmatch_lines(
         [
             "helios_webhook_secret -- *plugin.py:*",
-            "    The test account's webhook secret (for now a fresh random secret for each test).",
+            "    The test account's current webhook secret (live: HELIOS_WEBHOOK_SECRET).",
         ]
     )
 
