@@ -4,6 +4,7 @@ and a non-zero exit on any."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -122,3 +123,33 @@ def test_a_bad_maximum_age_is_a_usage_error(capsys: pytest.CaptureFixture[str]) 
 
     assert exit_info.value.code == 2
     assert "argument --max-age: -1 is not a positive number" in capsys.readouterr().err
+
+
+def test_a_webhook_capture_beside_a_cassette_is_linted_as_deliveries(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pytest_helios.cassettes.persister import dump, provenance
+    from pytest_helios.payloads import lab_results_completed
+
+    labs = [{"name": "Creatinine", "value": "1.8 mg/dL", "flag": "High"}]
+    final = lab_results_completed(
+        "550e8400-e29b-41d4-a716-446655440000", labs, timestamp="2026-01-15T12:00:00.000Z"
+    )
+    capture = tmp_path / "test_api" / "test_calls.webhooks.yaml"
+    capture.parent.mkdir()
+    delivery = {"run_id": final["runId"], "sequence_number": 8, "body": json.dumps(final)}
+    capture.write_bytes(dump({"helios": provenance("emulator"), "deliveries": [delivery]}))
+
+    assert main(["lint", str(tmp_path)]) == 0
+    spoiled = {**final, "status": "done", "extra": new_api_key()}
+    spoiled_delivery = {**delivery, "body": json.dumps(spoiled)}
+    capture.write_bytes(dump({"helios": provenance("emulator"), "deliveries": [spoiled_delivery]}))
+
+    assert main(["lint", str(tmp_path)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert f"{capture}: delivery 0, body: a key-shaped string (a Helios API key)" in lines
+    assert any(
+        line.startswith(f"{capture}: delivery 0 (webhook): schema 'webhook' violated at $.status")
+        for line in lines
+    )
+    assert lines[-1] == "helios-cassettes: 2 finding(s) in 1 cassette"

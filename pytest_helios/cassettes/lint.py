@@ -82,17 +82,24 @@ def lint_file(
     """The findings for one cassette file, each prefixed with the file (or ``shown``)."""
     rules = rules or Rules.with_additions(identifying=contract.identifying_paths())
     shown = shown or str(path)
+    # ``<test>.webhooks.yaml`` beside a cassette holds the run's captured deliveries
+    items = "deliveries" if path.name.endswith(".webhooks.yaml") else "interactions"
     try:
-        document = read_document(path)
+        document = read_document(path, items=items)
     except CassetteFormatError as error:
         return [f"{shown}: {error.problem}"]
     except OSError as error:
         return [f"{shown}: cannot read ({error.strerror})"]
     lines = [str(f) for f in scan_bytes(path.read_bytes(), secrets=secrets)]
-    for index, interaction in enumerate(document["interactions"]):
-        for part in ("request", "response"):
-            lines += _message_findings(interaction[part], f"interaction {index}, {part}", rules)
-    lines += contract.check_document(document)
+    if items == "deliveries":
+        for index, delivery in enumerate(document["deliveries"]):
+            lines += _message_findings(delivery, f"delivery {index}", rules)
+        lines += contract.check_webhooks(document["deliveries"])
+    else:
+        for index, interaction in enumerate(document["interactions"]):
+            for part in ("request", "response"):
+                lines += _message_findings(interaction[part], f"interaction {index}, {part}", rules)
+        lines += contract.check_document(document)
     if max_age_days is not None:
         recorded = parse_time(document["helios"]["recorded_at"])
         age = ((now or dt.datetime.now(dt.timezone.utc)) - recorded) / dt.timedelta(days=1)
