@@ -96,9 +96,11 @@ class ContractRecorder:
     def contradict(self, location: str, source: str, observed: str) -> None:
         """One observation disagreed with the assumption at ``location``: ``observed`` is what
         the target did instead (masked and shortened before it is kept)."""
-        observed = self.redact(observed)
+        seen = (source, self.redact(observed))
         with self._lock:
-            self._record(location).contradictions.append((source, observed))
+            contradictions = self._record(location).contradictions
+            if seen not in contradictions:
+                contradictions.append(seen)
 
     def check(self, schema_name: str, instance: object, source: str) -> None:
         """Validate an observed body, record every assumption it exercised, then raise the

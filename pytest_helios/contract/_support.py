@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import pytest
 
 from pytest_helios import _settings
+from pytest_helios._redact import mask_secret
 from pytest_helios.contract._recorder import ContractRecorder, recorder_for
 from pytest_helios.plugin import contract_examples_key
 
@@ -27,8 +28,10 @@ AGENT = "/api/v1/agent"
 LAB_RESULTS = "/api/v1/lab-results"
 CONCURRENCY_HEADERS = ("X-Concurrent-Limit", "X-Concurrent-Active", "X-Concurrent-Remaining")
 DEFAULT_EXAMPLES = 10
-#: Set to a publicly reachable URL that forwards to the suite's relay (live webhooks).
+#: A public URL the live API can deliver webhooks to, forwarded to this machine.
 WEBHOOK_URL_VARIABLE = "HELIOS_CONTRACT_WEBHOOK_URL"
+#: The local port that URL forwards to; the suite's relay listens there.
+WEBHOOK_PORT_VARIABLE = "HELIOS_CONTRACT_WEBHOOK_PORT"
 #: Set to 1 to let the suite start the extra paid runs the 429 test and some probes need.
 EXTRA_RUNS_VARIABLE = "HELIOS_CONTRACT_EXTRA_RUNS"
 #: Where runs started only for their synchronous answer send their webhooks on the live API.
@@ -106,10 +109,36 @@ def target(
         yield Target(target_is_live(request), helios_client.base_url, http)
 
 
+class Key(str):
+    """An API key whose repr is masked: pytest shows a failing test's arguments, and a key
+    must never appear there."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr(mask_secret(str(self)))
+
+
 @pytest.fixture
-def api_key(helios_client: HeliosClient) -> str:
+def api_key(helios_client: HeliosClient) -> Key:
     """The key of the account under test."""
-    return helios_client.api_key
+    return Key(helios_client.api_key)
+
+
+@pytest.fixture
+def revoked(request: pytest.FixtureRequest, contract: ContractRecorder) -> Key:
+    """``revoked_key``, masked in reprs (live: HELIOS_REVOKED_API_KEY)."""
+    key = Key(request.getfixturevalue("revoked_key"))
+    contract.add_secret(key)
+    return key
+
+
+@pytest.fixture
+def foreign(request: pytest.FixtureRequest, contract: ContractRecorder) -> Key:
+    """``foreign_key``, masked in reprs (live: HELIOS_FOREIGN_API_KEY)."""
+    key = Key(request.getfixturevalue("foreign_key"))
+    contract.add_secret(key)
+    return key
 
 
 @pytest.fixture

@@ -24,7 +24,8 @@ from pytest_helios.contract._support import (
     target,
 )
 
-__all__ = ["api_key", "contract", "sink_url", "target"]  # fixtures used by the tests below
+# The shared fixtures these tests use, imported so that pytest finds them here.
+__all__ = ["api_key", "contract", "sink_url", "target"]
 
 
 def test_at_the_concurrency_limit_a_request_gets_the_documented_429(

@@ -33,7 +33,8 @@ from pytest_helios.contract._support import (
 )
 from pytest_helios.validation import ContractViolation, validate
 
-__all__ = ["api_key", "contract", "sink_url", "target"]  # fixtures used by the tests below
+# The shared fixtures these tests use, imported so that pytest finds them here.
+__all__ = ["api_key", "contract", "sink_url", "target"]
 
 NO_ONE_LISTENS = "http://127.0.0.1:9/helios-contract"
 

@@ -23,13 +23,16 @@ from pytest_helios.contract._support import (
     Target,
     api_key,
     contract,
+    foreign,
     fragment,
     json_body,
+    revoked,
     target,
 )
 from pytest_helios.payloads import UNAUTHORIZED_REASONS
 
-__all__ = ["api_key", "contract", "target"]  # fixtures used by the tests below
+# The shared fixtures these tests use, imported so that pytest finds them here.
+__all__ = ["api_key", "contract", "foreign", "revoked", "target"]
 
 MISSING, INVALID, REVOKED, FOREIGN = UNAUTHORIZED_REASONS
 ASSUMPTION = "unauthorized-error.json#"
@@ -110,12 +113,12 @@ def test_a_revoked_key_is_refused_as_revoked(
     target: Target,
     contract: ContractRecorder,
     endpoint: str,
-    revoked_key: str,
+    revoked: str,
 ) -> None:
     @property_settings(request)
     @given(bodies(endpoint))
     def refused(body: dict[str, Any]) -> None:
-        assert_refused(target, contract, endpoint, body, revoked_key, (REVOKED,), "a revoked key")
+        assert_refused(target, contract, endpoint, body, revoked, (REVOKED,), "a revoked key")
 
     refused()
 
@@ -126,12 +129,12 @@ def test_a_key_of_another_account_is_refused_as_foreign(
     target: Target,
     contract: ContractRecorder,
     endpoint: str,
-    foreign_key: str,
+    foreign: str,
 ) -> None:
     @property_settings(request)
     @given(bodies(endpoint))
     def refused(body: dict[str, Any]) -> None:
         cause = "a key of another account"
-        assert_refused(target, contract, endpoint, body, foreign_key, (FOREIGN,), cause)
+        assert_refused(target, contract, endpoint, body, foreign, (FOREIGN,), cause)
 
     refused()

@@ -8,15 +8,20 @@ them, then the final payload with F (7 light, 8 deep, 8 lab-results).
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from pytest_helios import payloads
 from pytest_helios.contract._recorder import ContractRecorder
+from pytest_helios.contract._relay import Relay
 from pytest_helios.contract._support import (
     AGENT,
     LAB_RESULTS,
+    WEBHOOK_PORT_VARIABLE,
     WEBHOOK_URL_VARIABLE,
     Target,
     agent_body,
@@ -30,24 +35,47 @@ from pytest_helios.contract._support import (
 )
 from pytest_helios.receiver import WebhookReceiver
 
-__all__ = ["api_key", "contract", "target"]  # fixtures used by the tests below
+# The shared fixtures these tests use, imported so that pytest finds them here.
+__all__ = ["api_key", "contract", "target"]
 
 STATUS_UPDATE = "webhook-status-update.json#"
 SEQUENCE = "definitions.json#/$defs/sequenceNumber"
 
 
+@dataclass(frozen=True)
+class Webhooks:
+    """Where the target delivers this test's webhooks (``url``) and how the test reads them."""
+
+    url: str
+    receiver: WebhookReceiver
+
+
 @pytest.fixture
-def receiver(request: pytest.FixtureRequest, target: Target) -> WebhookReceiver:
-    """Where the target delivers this test's webhooks."""
-    if target.live:
+def webhooks(request: pytest.FixtureRequest, target: Target) -> Iterator[Webhooks]:
+    """The emulator delivers to ``helios_webhook_receiver`` directly; the live API to the
+    public HELIOS_CONTRACT_WEBHOOK_URL, which the user forwards to a relay on
+    127.0.0.1:HELIOS_CONTRACT_WEBHOOK_PORT that hands each delivery to the receiver."""
+    if not target.live:
+        receiver: WebhookReceiver = request.getfixturevalue("helios_webhook_receiver")
+        yield Webhooks(receiver.url, receiver)
+        return
+    public = os.environ.get(WEBHOOK_URL_VARIABLE, "")
+    if not public:
         skip(
             request,
-            f"{WEBHOOK_URL_VARIABLE} is not usable here: the live API can only deliver to a "
-            "public URL, and this suite reads deliveries through the local "
-            "helios_webhook_receiver; run the webhook contract against the emulator",
+            f"{WEBHOOK_URL_VARIABLE} is not set: the live API delivers webhooks only to a "
+            f"public URL; set it to one that forwards to 127.0.0.1:${WEBHOOK_PORT_VARIABLE}",
         )
-    found: WebhookReceiver = request.getfixturevalue("helios_webhook_receiver")
-    return found
+    port = os.environ.get(WEBHOOK_PORT_VARIABLE, "")
+    if not port.isdigit():
+        skip(
+            request,
+            f"{WEBHOOK_PORT_VARIABLE} is not set: the local port that {WEBHOOK_URL_VARIABLE} "
+            "forwards to, where the suite relays deliveries to helios_webhook_receiver",
+        )
+    receiver = request.getfixturevalue("helios_webhook_receiver")
+    with Relay(lambda path: receiver.url, port=int(port)):
+        yield Webhooks(public, receiver)
 
 
 def start_run(target: Target, api_key: str, agent: str, url: str) -> str:
@@ -90,10 +118,11 @@ def test_a_run_delivers_its_status_updates_then_its_completed_payload(
     target: Target,
     contract: ContractRecorder,
     api_key: str,
-    receiver: WebhookReceiver,
+    webhooks: Webhooks,
     agent: str,
 ) -> None:
-    run_id = start_run(target, api_key, agent, receiver.url)
+    receiver = webhooks.receiver
+    run_id = start_run(target, api_key, agent, webhooks.url)
     final = receiver.wait_for_final(run_id)
     received = receiver.payloads(run_id)
     for payload in received:
@@ -110,10 +139,17 @@ def test_a_failed_run_delivers_the_error_webhook_in_place_of_its_result(
     target: Target,
     contract: ContractRecorder,
     api_key: str,
-    receiver: WebhookReceiver,
+    webhooks: Webhooks,
 ) -> None:
+    if target.live:
+        skip(
+            request,
+            "the live API cannot be made to fail a run on demand; the error webhook is "
+            "checked against the emulator (provider state fail_next_run)",
+        )
     request.getfixturevalue("helios_account").fail_next_run("Processing failed")
-    run_id = start_run(target, api_key, "light", receiver.url)
+    receiver = webhooks.receiver
+    run_id = start_run(target, api_key, "light", webhooks.url)
     final = receiver.wait_for_final(run_id)
     received = receiver.payloads(run_id)
     for payload in received:
