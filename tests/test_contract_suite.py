@@ -111,8 +111,8 @@ def test_a_bad_example_count_is_a_usage_error_naming_the_option(
     result = pytester.runpytest(*SUITE, "--helios-contract-examples=many")
     result.stderr.fnmatch_lines(
         [
-            "ERROR: --helios-contract-examples: 'many' is not a valid value; "
-            "valid values: a whole number of examples, 1 or more"
+            "ERROR: 'many' is not a valid --helios-contract-examples. "
+            "Valid values: a whole number of examples, 1 or more."
         ]
     )
 

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_helios._redact import mask_secret
 from pytest_helios.contract._assumptions import Assumption, all_assumptions, exercised, owner
 from pytest_helios.plugin import CONTRACT_REPORT, contract_recorder_key
+from pytest_helios.signing import mask_secret
 
 if TYPE_CHECKING:
     from pytest_helios.validation import Violation

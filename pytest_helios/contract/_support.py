@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import pytest
 
 from pytest_helios import _settings
-from pytest_helios._redact import mask_secret
 from pytest_helios.contract._recorder import ContractRecorder, recorder_for
 from pytest_helios.plugin import contract_examples_key
+from pytest_helios.signing import MaskedSecret
 
 if TYPE_CHECKING:
     import httpx
@@ -109,34 +109,24 @@ def target(
         yield Target(target_is_live(request), helios_client.base_url, http)
 
 
-class Key(str):
-    """An API key whose repr is masked: pytest shows a failing test's arguments, and a key
-    must never appear there."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return repr(mask_secret(str(self)))
-
-
 @pytest.fixture
-def api_key(helios_client: HeliosClient) -> Key:
+def api_key(helios_client: HeliosClient) -> MaskedSecret:
     """The key of the account under test."""
-    return Key(helios_client.api_key)
+    return MaskedSecret(helios_client.api_key)
 
 
 @pytest.fixture
-def revoked(request: pytest.FixtureRequest, contract: ContractRecorder) -> Key:
+def revoked(request: pytest.FixtureRequest, contract: ContractRecorder) -> MaskedSecret:
     """``revoked_key``, masked in reprs (live: HELIOS_REVOKED_API_KEY)."""
-    key = Key(request.getfixturevalue("revoked_key"))
+    key = MaskedSecret(request.getfixturevalue("revoked_key"))
     contract.add_secret(key)
     return key
 
 
 @pytest.fixture
-def foreign(request: pytest.FixtureRequest, contract: ContractRecorder) -> Key:
+def foreign(request: pytest.FixtureRequest, contract: ContractRecorder) -> MaskedSecret:
     """``foreign_key``, masked in reprs (live: HELIOS_FOREIGN_API_KEY)."""
-    key = Key(request.getfixturevalue("foreign_key"))
+    key = MaskedSecret(request.getfixturevalue("foreign_key"))
     contract.add_secret(key)
     return key
 
