@@ -42,15 +42,14 @@ def options(item: pytest.Item) -> MarkerOptions:
             f"valid arguments: {', '.join(valid)}"
         )
     target = given.get("target")
-    if target is not None and target not in TARGETS:
-        raise _settings.invalid(
-            f"{item.nodeid}: @pytest.mark.helios(target=...)", target, ", ".join(TARGETS)
-        )
     timeout = given.get("webhook_timeout")
-    if timeout is not None:
-        timeout = _settings.parse_seconds(
-            timeout, f"{item.nodeid}: @pytest.mark.helios(webhook_timeout=...)"
-        )
+    try:
+        if target is not None and target not in TARGETS:
+            raise _settings.invalid("target of @pytest.mark.helios", target, ", ".join(TARGETS))
+        if timeout is not None:
+            timeout = _settings.parse_seconds(timeout, "webhook_timeout of @pytest.mark.helios")
+    except pytest.UsageError as error:
+        raise pytest.UsageError(f"{item.nodeid}: {error}") from None
     return MarkerOptions(target=None if target is None else str(target), webhook_timeout=timeout)
 
 

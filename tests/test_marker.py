@@ -91,13 +91,13 @@ def test_webhook_timeout_in_the_marker_overrides_the_option(pytester: pytest.Pyt
         ),
         (
             'helios(target="staging")',
-            "test_bad.py::test_it: @pytest.mark.helios(target=...): 'staging' is not a valid "
-            "value; valid values: emulator, live",
+            "test_bad.py::test_it: 'staging' is not a valid target of @pytest.mark.helios. "
+            "Valid values: emulator, live.",
         ),
         (
             "helios(webhook_timeout=0)",
-            "test_bad.py::test_it: @pytest.mark.helios(webhook_timeout=...): 0 is not a valid "
-            "value; valid values: a number of seconds greater than 0, such as 10 or 2.5",
+            "test_bad.py::test_it: 0 is not a valid webhook_timeout of @pytest.mark.helios. "
+            "Valid values: a number of seconds greater than 0, such as 10 or 2.5.",
         ),
     ],
 )
