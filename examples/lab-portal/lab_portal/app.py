@@ -108,6 +108,8 @@ class Portal:
         labs = form.get("labResults")
         if not isinstance(labs, list):
             return 400, {"error": "labResults must be a list"}, []
+        if not isinstance(form.get("patientContext", {}), dict):
+            return 400, {"error": "patientContext must be an object"}, []
         try:
             run_id = self.helios.submit_lab_results(
                 labs, webhook_url=self.webhook_url, patient_context=form.get("patientContext")

@@ -28,8 +28,12 @@ class PortalDriver:
         self.url = url
         self.webhook_url = app.webhook_url
 
-    def request(self, method: str, path: str, payload: Any = None) -> tuple[int, dict[str, Any]]:
-        body = b"" if payload is None else json.dumps(payload).encode()
+    def request(
+        self, method: str, path: str, payload: Any = None, *, body: bytes | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        """Call the app in-process with ``payload`` as JSON (or exactly ``body``)."""
+        if body is None:
+            body = b"" if payload is None else json.dumps(payload).encode()
         environ = {
             "REQUEST_METHOD": method,
             "PATH_INFO": path,

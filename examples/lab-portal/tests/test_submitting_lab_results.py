@@ -89,8 +89,23 @@ def test_helios_at_its_concurrency_limit_makes_the_portal_ask_to_retry_later(
     }
 
 
-def test_an_empty_form_is_refused_without_calling_helios(portal):
-    assert portal.request("POST", "/submissions", {"labResults": []}) == (
-        400,
-        {"error": "send JSON with patientRef and labResults"},
-    )
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (b"", "send JSON with patientRef and labResults"),
+        (b"\xff\xfe not JSON", "send JSON with patientRef and labResults"),
+        (b'{"labResults": []}', "send JSON with patientRef and labResults"),
+        (b'{"patientRef": "MRN-1", "labResults": {}}', "labResults must be a list"),
+        (
+            b'{"patientRef": "MRN-1", "labResults": [], "patientContext": "58"}',
+            "patientContext must be an object",
+        ),
+    ],
+)
+def test_a_bad_form_is_refused_400_without_calling_helios(
+    portal, body, error, helios_emulator, helios_account
+):
+    status, answer = portal.request("POST", "/submissions", body=body)
+
+    assert (status, answer) == (400, {"error": error})
+    assert [r for r in helios_emulator.runs if r.account_id == helios_account.id] == []
