@@ -105,10 +105,13 @@ def helios_api_key(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def helios_webhook_secret(request: pytest.FixtureRequest) -> str:
     """The test account's current webhook secret (live: HELIOS_WEBHOOK_SECRET)."""
+    from pytest_helios.signing import MaskedSecret  # masked in tracebacks, the secret in use
+
     if _is_live(request):
-        return _live_only_value("HELIOS_WEBHOOK_SECRET", "the account's webhook secret")
+        live = _live_only_value("HELIOS_WEBHOOK_SECRET", "the account's webhook secret")
+        return MaskedSecret(live)
     account: Account = request.getfixturevalue("helios_account")
-    return account.webhook_secret
+    return MaskedSecret(account.webhook_secret)
 
 
 @pytest.fixture
