@@ -2,8 +2,10 @@
 
 A sample is a fenced ``python`` block preceded by ``<!-- doc-test: NAME FILE -->``. Blocks with
 the same NAME in one document are the files of one small project (``conftest.py``,
-``test_x.py``...), run with pytest through ``pytester``; every test in it must pass. A ``python``
-block without that comment is an error: an unexecuted sample is how docs rot.
+``test_x.py``...), run with pytest through ``pytester``; every test in it must pass. A project
+without a test file is a script, run with Python. A block that is not a program (an API
+signature, a fragment shown for its shape) says so with ``<!-- doc-test: fragment -->``. A
+``python`` block with neither comment is an error: an unexecuted sample is how docs rot.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 TAG = re.compile(r"<!-- doc-test: (?P<name>[\w-]+) (?P<file>[\w./-]+\.(?:py|ini|toml)) -->\s*$")
+FRAGMENT = "<!-- doc-test: fragment -->"
 FENCE = re.compile(r"^```(?P<lang>\w*)\s*$")
 
 
@@ -38,24 +41,28 @@ def parse(path: Path) -> tuple[list[Sample], list[str]]:
     untagged: list[str] = []
     lines = path.read_text(encoding="utf-8").splitlines()
     pending: re.Match[str] | None = None
+    fragment = False
     i = 0
     while i < len(lines):
         fence = FENCE.match(lines[i])
         tag = TAG.match(lines[i].strip())
-        if tag:
+        if tag or lines[i].strip() == FRAGMENT:
             pending = tag
+            fragment = tag is None
         elif fence:
             end = next(j for j in range(i + 1, len(lines)) if lines[j].startswith("```"))
             body = "\n".join(lines[i + 1 : end]) + "\n"
             if pending is not None:
                 sample = samples.setdefault(pending["name"], Sample(path.name, pending["name"]))
                 sample.files[pending["file"]] = sample.files.get(pending["file"], "") + body
-            elif fence["lang"] == "python":
+            elif fence["lang"] == "python" and not fragment:
                 untagged.append(f"{path.name}:{i + 1}")
             pending = None
+            fragment = False
             i = end
         elif lines[i].strip():
             pending = None
+            fragment = False
         i += 1
     return list(samples.values()), untagged
 

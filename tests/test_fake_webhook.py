@@ -39,7 +39,12 @@ def test_pytest_fixtures_lists_fake_webhook_and_the_secret_it_signs_with(
             "    Factory of signed fake Helios webhooks: every kind, named variants, whole runs.",
         ]
     )
-    result.stdout.fnmatch_lines(["helios_webhook_secret -- *plugin.py:*"])
+    result.stdout.fnmatch_lines(
+        [
+            "helios_webhook_secret -- *plugin.py:*",
+            "    The test account's current webhook secret (live: HELIOS_WEBHOOK_SECRET).",
+        ]
+    )
 
 
 def test_a_user_verifies_a_fake_delivery_with_the_accounts_secret(
@@ -61,10 +66,17 @@ def test_a_user_verifies_a_fake_delivery_with_the_accounts_secret(
             assert (variant.expected, variant.error) == ("reject", "SignatureMismatch")
             with pytest.raises(SignatureMismatch):
                 verify_webhook(variant.body, variant.header_dict(), helios_webhook_secret)
+
+        def test_every_test_gets_a_fresh_secret(helios_webhook_secret, request):
+            seen = request.config.cache.get("seen", [])
+            assert helios_webhook_secret not in seen
+            request.config.cache.set("seen", seen + [helios_webhook_secret])
         """
     )
-    result = pytester.runpytest()
-    result.assert_outcomes(passed=6)
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=7)
+    result = pytester.runpytest("-k", "fresh")
+    result.assert_outcomes(passed=1)
 
 
 def test_a_failing_user_test_shows_the_variant_reason_and_never_the_secret(

@@ -304,3 +304,32 @@ def test_a_bad_value_from_the_client_options_hook_names_the_hook(
     result = pytester.runpytest()
     result.stdout.fnmatch_lines([f"E *pytest.UsageError: {message}"])
     result.assert_outcomes(errors=1)
+
+
+def test_a_failing_test_shows_keys_and_secrets_masked_in_its_traceback(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        """
+        def test_fails(helios_api_key, revoked_key, foreign_key, helios_webhook_secret,
+                       helios_account):
+            print("KEYS", helios_api_key, revoked_key, foreign_key, helios_webhook_secret)
+            assert helios_api_key == revoked_key
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "-s")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    printed = next(line for line in out.splitlines() if "KEYS " in line)
+    values = printed.split("KEYS ")[1].split()
+    assert len(values) == 4 and all(len(v) > 20 for v in values)
+    traceback = out[out.index("FAILURES") :]
+    assert not [v for v in values if v in traceback]
+    result.stdout.fnmatch_lines(
+        [
+            "helios_api_key = 'sk_live_…*', revoked_key = 'sk_live_…*'",
+            "E * AssertionError: assert 'sk_live_…*' == 'sk_live_…*'",
+            "E * (pytest-helios shows keys and secrets masked, never their values)",
+        ]
+    )
+    result.stdout.fnmatch_lines(["*, helios_webhook_secret = 'whsec_…*'"])

@@ -33,6 +33,8 @@ def pytest_unconfigure(config):
 # register options, the marker and the hookspecs.
 ALLOWED = {
     "pytest_helios",
+    "pytest_helios.cassettes",
+    "pytest_helios.cassettes.config",
     "pytest_helios._marker",
     "pytest_helios._settings",
     "pytest_helios.hookspecs",
