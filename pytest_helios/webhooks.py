@@ -124,7 +124,9 @@ class Delivery:
         """POST the exact signed bytes to a WSGI or ASGI ``app`` in-process, with no server.
 
         The interface is detected (an async callable is ASGI); pass ``interface`` to force it.
-        An exception raised by the app comes back as a 500 with ``app_exception`` set.
+        An exception raised by the app comes back as a 500 with ``app_exception`` set. ASGI
+        lifespan events are not run: an app that needs its startup hooks is best served on a
+        real server and reached with `send`.
         """
         return deliver(app, self.body, self.headers, path=path, interface=interface)
 
