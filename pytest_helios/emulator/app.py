@@ -81,7 +81,7 @@ def build_app(core: EmulatorCore) -> Starlette:
             headers = core.concurrency.slots(account, agent).headers() if agent else None
             return JSONResponse(exc.body(), 400, headers=headers)
         assert agent is not None  # a valid body names its agent
-        admitted, run_id, slots = core.admit(account, agent, body)
+        admitted, run_id, slots = core.admit(account, agent, body["webhookUrl"], raw)
         if not admitted:
             return JSONResponse(
                 payloads.rate_limit_error(agent, slots.active, slots.limit),

@@ -217,6 +217,8 @@ class Account:
             self.states.failures.append(Failure(message, code, at_step))
 
     def take_failure(self) -> Failure | None:
+        if not self.states.failures:  # the common case, without taking the lock
+            return None
         with self._registry.lock:
             return self.states.failures.pop(0) if self.states.failures else None
 
@@ -251,6 +253,8 @@ class Account:
             self.states.regenerate_secret_after_step = after_step
 
     def take_secret_regeneration(self) -> int | None:
+        if self.states.regenerate_secret_after_step is None:
+            return None
         with self._registry.lock:
             step = self.states.regenerate_secret_after_step
             self.states.regenerate_secret_after_step = None

@@ -14,6 +14,7 @@ import pytest
 from pytest_helios.emulator import HeliosEmulator
 
 from .conftest import lab_request
+from .receiver import Receiver
 
 
 def test_it_serves_on_a_free_loopback_port_and_releases_it_on_exit() -> None:
@@ -35,7 +36,7 @@ def test_two_emulators_run_side_by_side_on_different_ports() -> None:
 def test_a_stopped_emulator_says_how_to_use_it() -> None:
     emu = HeliosEmulator()
     assert repr(emu) == "<HeliosEmulator stopped>"
-    with pytest.raises(RuntimeError, match="the emulator is not running; use it as a context man"):
+    with pytest.raises(RuntimeError, match="emulator has not been started; use it as a context"):
         emu.create_account("acme")
 
 
@@ -92,3 +93,22 @@ def test_it_can_listen_on_ipv6_loopback() -> None:
     with HeliosEmulator(host="::1") as emu:
         assert emu.url.startswith("http://[::1]:")
         assert httpx.post(emu.url + "/api/v1/agent").status_code == 401
+
+
+def test_after_stopping_its_runs_and_deliveries_stay_readable(receiver: Receiver) -> None:
+    with HeliosEmulator() as emu:
+        key = emu.create_account("acme").create_key("ci")
+        httpx.post(
+            emu.url + "/api/v1/lab-results",
+            headers={"x-api-key": key.value},
+            json=lab_request(receiver.url),
+        )
+        emu.wait_for_deliveries()
+    assert repr(emu) == "<HeliosEmulator stopped>"
+    assert [run.status for run in emu.runs] == ["completed"]
+    assert len(emu.deliveries) == 8
+    with (
+        httpx.Client(transport=emu.transport(), base_url=emu.url) as client,
+        pytest.raises(RuntimeError, match="the emulator is not running"),
+    ):
+        client.post("/api/v1/lab-results")
