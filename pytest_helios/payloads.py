@@ -25,6 +25,7 @@ __all__ = [
     "UNAUTHORIZED_REASONS",
     "Agent",
     "accepted_response",
+    "check_agent",
     "ehr_completed",
     "error_webhook",
     "format_timestamp",
@@ -99,7 +100,8 @@ UNAUTHORIZED_REASONS: tuple[str, ...] = (
 )
 
 
-def _agent(agent: str) -> Agent:
+def check_agent(agent: str) -> Agent:
+    """``agent`` as an :data:`Agent`, or ``ValueError`` listing the valid agents."""
     for known in AGENTS:
         if agent == known:
             return known
@@ -154,9 +156,8 @@ def rate_limit_error(agent: str, active_count: int, limit: int) -> Payload:
     """The documented 429 body, e.g. "You have 7 active light agent requests. Maximum is 7."."""
     return {
         "error": "Too many concurrent requests",
-        "message": (
-            f"You have {active_count} active {_agent(agent)} agent requests. Maximum is {limit}."
-        ),
+        "message": f"You have {active_count} active {check_agent(agent)} agent requests. "
+        f"Maximum is {limit}.",
         "activeCount": active_count,
         "limit": limit,
     }
@@ -172,7 +173,7 @@ def status_update(
 ) -> Payload:
     """The assumed progress webhook for ``step`` (1-based); ``sequenceNumber`` defaults to
     the step number."""
-    names = STEP_NAMES[_agent(agent)]
+    names = STEP_NAMES[check_agent(agent)]
     if not 1 <= step <= len(names):
         raise ValueError(f"step must be between 1 and {len(names)} for agent {agent!r}, got {step}")
     return {
@@ -192,7 +193,7 @@ def status_updates(
 ) -> list[Payload]:
     """The status updates a run sends before its final payload: steps 1 .. ``until_step``
     (default: final sequence number - 1), one timestamp each."""
-    last = FINAL_SEQUENCE_NUMBER[_agent(agent)] - 1 if until_step is None else until_step
+    last = FINAL_SEQUENCE_NUMBER[check_agent(agent)] - 1 if until_step is None else until_step
     if len(timestamps) < last:
         raise ValueError(f"need {last} timestamps for steps 1..{last}, got {len(timestamps)}")
     return [
@@ -271,7 +272,7 @@ def ehr_completed(
 ) -> Payload:
     """The completion webhook of a light or deep EHR run. Deep results carry ``researchTasks``
     (a sample task unless given); light results never do. Unset parts get realistic samples."""
-    kind = _agent(agent)
+    kind = check_agent(agent)
     if kind == "lab-results":
         raise ValueError("ehr_completed builds light and deep payloads; use lab_results_completed")
     if kind == "light" and research_tasks is not None:
@@ -352,7 +353,7 @@ def error_webhook(
     return {
         "runId": run_id,
         "status": "error",
-        "agent": _agent(agent),
+        "agent": check_agent(agent),
         "timestamp": format_timestamp(timestamp),
         "sequenceNumber": sequence_number,
         "error": error,

@@ -90,6 +90,10 @@ class ContractViolation(AssertionError):
         self.value = first.value
         super().__init__(self._render())
 
+    def __reduce__(self) -> tuple[type[ContractViolation], tuple[str, tuple[Violation, ...]]]:
+        # rebuilt from its parts, so it survives pickling (multiprocessing, pytest-xdist)
+        return (type(self), (self.schema, self.violations))
+
     def _render(self) -> str:
         first, rest = self.violations[0], self.violations[1:]
         lines = [f"schema '{self.schema}' violated {first.describe()}"]
@@ -109,7 +113,7 @@ def validate(schema_name: str, instance: object) -> None:
     ``ValueError`` for a name that is not in :data:`SCHEMA_NAMES`.
     """
     __tracebackhide__ = True
-    validator = _validator(schema_name)
+    validator = _validator(_check_name(schema_name))
     try:
         if validator.is_valid(instance):
             return
@@ -130,8 +134,8 @@ def load_schema(name: str) -> dict[str, Any]:
     return copied
 
 
-def _check_name(name: str) -> str:
-    if name not in SCHEMA_NAMES:
+def _check_name(name: object) -> str:
+    if not isinstance(name, str) or name not in SCHEMA_NAMES:
         raise ValueError(
             f"unknown schema name {name!r}. Valid schema names: {', '.join(SCHEMA_NAMES)}"
         )
@@ -155,40 +159,15 @@ def _raw(name: str) -> dict[str, Any]:
 
 
 @functools.cache
-def _bundled(name: str) -> dict[str, Any]:
-    """The schema with every schema file it references embedded whole under ``$defs``.
+def _registry() -> Any:
+    import jsonschema_rs
 
-    Embedded resources keep their ``$id``, so references such as
-    ``definitions.json#/$defs/runId`` resolve inside the one document (a 2020-12 Compound
-    Schema Document) with any validator, no registry or retriever needed.
-    """
-    bundled = dict(_raw(name))
-    embedded: dict[str, Any] = {}
-    pending = sorted(_referenced_files(bundled))
-    while pending:
-        file_name = pending.pop()
-        if file_name in embedded or file_name == f"{name}.json":
-            continue
-        resource = _raw(file_name.removesuffix(".json"))
-        embedded[file_name] = resource
-        pending.extend(_referenced_files(resource))
-    bundled["$defs"] = {**bundled.get("$defs", {}), **embedded}
-    return bundled
+    resources = [(f"{BASE_URI}{path.name}", _raw(path.stem)) for path in _schema_files()]
+    return jsonschema_rs.Registry(resources)
 
 
-def _referenced_files(node: object) -> set[str]:
-    """The other schema files that ``$ref`` values inside ``node`` point into."""
-    found: set[str] = set()
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "$ref" and isinstance(value, str) and not value.startswith("#"):
-                found.add(value.partition("#")[0])
-            else:
-                found |= _referenced_files(value)
-    elif isinstance(node, list):
-        for item in node:
-            found |= _referenced_files(item)
-    return found
+def _schema_files() -> list[Path]:
+    return sorted(schema_directory().glob("*.json"))
 
 
 @functools.cache
@@ -196,8 +175,71 @@ def _validator(name: str) -> Any:
     import jsonschema_rs
 
     return jsonschema_rs.Draft202012Validator(
-        _bundled(_check_name(name)), validate_formats=True, ignore_unknown_formats=False
+        _raw(name),
+        registry=_registry(),
+        validate_formats=True,
+        ignore_unknown_formats=False,
     )
+
+
+@functools.cache
+def _bundled(name: str) -> dict[str, Any]:
+    """The schema with every schema file it references copied in under ``$defs/<file name>``
+    and each ``$ref`` rewritten to point there: one plain document, no ``$id`` to resolve, so
+    any 2020-12 validator takes it as it is, and quickly."""
+    embedded: dict[str, Any] = {}
+    pending = list(_referenced_files(_raw(name)) - {name})
+    while pending:
+        other = pending.pop()
+        if other in embedded:
+            continue
+        resource = {k: v for k, v in _raw(other).items() if k not in ("$id", "$schema")}
+        embedded[other] = _rewrite(resource, other, name)
+        pending.extend(_referenced_files(resource) - {name, *embedded})
+    bundled: dict[str, Any] = _rewrite(_raw(name), name, name)
+    defs = bundled.setdefault("$defs", {})
+    clash = set(defs) & set(embedded)
+    if clash:
+        raise RuntimeError(f"schema {name!r}: $defs names clash with schema files: {clash}")
+    defs.update(embedded)
+    return bundled
+
+
+def _split_ref(ref: str, owner: str) -> tuple[str, str]:
+    """``"definitions.json#/$defs/runId"`` -> ``("definitions", "/$defs/runId")``."""
+    file_name, _, fragment = ref.partition("#")
+    return (file_name.removesuffix(".json") if file_name else owner), fragment
+
+
+def _rewrite(node: Any, owner: str, root: str) -> Any:
+    """A copy of ``node`` (part of schema ``owner``) with its ``$ref`` values pointing inside
+    the bundle of ``root``."""
+    if isinstance(node, dict):
+        copied = {}
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                target, fragment = _split_ref(value, owner)
+                value = "#" + fragment if target == root else f"#/$defs/{target}{fragment}"
+            copied[key] = _rewrite(value, owner, root)
+        return copied
+    if isinstance(node, list):
+        return [_rewrite(item, owner, root) for item in node]
+    return node
+
+
+def _referenced_files(node: object) -> set[str]:
+    """The names of the other schema files that ``$ref`` values inside ``node`` point into."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str) and not value.startswith("#"):
+                found.add(_split_ref(value, "")[0])
+            else:
+                found |= _referenced_files(value)
+    elif isinstance(node, list):
+        for item in node:
+            found |= _referenced_files(item)
+    return found
 
 
 def json_path(parts: Iterable[str | int]) -> str:

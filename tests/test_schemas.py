@@ -520,6 +520,15 @@ def test_a_violation_message_lists_every_error_with_the_first_one_in_the_headlin
     assert caught.value.violations[0].schema_location == "definitions.json#/$defs/runId/format"
 
 
+def test_a_contract_violation_survives_pickling_with_all_its_parts() -> None:
+    import pickle
+
+    with pytest.raises(ContractViolation) as caught:
+        validate("accepted-response", _with(ACCEPTED, "runId", "run-1"))
+    copy_ = pickle.loads(pickle.dumps(caught.value))
+    assert (str(copy_), copy_.violations) == (str(caught.value), caught.value.violations)
+
+
 def test_the_offending_value_is_cut_short_and_the_body_is_never_printed_whole() -> None:
     notes = "patient reports " + "x" * 5000
     payload = _with(LAB_RESULTS_REQUEST, "labResults.0.notes", 12345)
@@ -572,6 +581,13 @@ def test_an_unknown_schema_name_is_refused_with_the_list_of_valid_names() -> Non
         "rate-limit-error, webhook-ehr-completed, webhook-lab-results-completed, webhook-error, "
         "webhook-status-update, webhook"
     )
+
+
+def test_a_schema_name_that_is_not_a_string_is_refused_the_same_way() -> None:
+    with pytest.raises(
+        ValueError, match=r"^unknown schema name \['webhook'\]\. Valid schema names: "
+    ):
+        validate(["webhook"], {})  # type: ignore[arg-type]
 
 
 def test_more_than_200_labs_are_accepted_because_the_server_keeps_the_200_most_recent() -> None:
@@ -647,6 +663,36 @@ def test_load_schema_is_self_contained_for_the_reference_jsonschema_library(
         jsonschema.validate(_with(payload, schema["required"][0], DELETE), schema)
 
 
+def _identifying(node: Any, path: str, root: dict[str, Any]) -> list[str]:
+    """Dotted paths marked x-helios-identifying, following local $refs (``*`` = array item)."""
+    if not isinstance(node, dict):
+        return []
+    found = [path] if node.get("x-helios-identifying") is True else []
+    ref = node.get("$ref")
+    if isinstance(ref, str):
+        target: Any = root
+        for part in ref.removeprefix("#/").split("/"):
+            target = target[part]
+        found += _identifying(target, path, root)
+    for name, sub in node.get("properties", {}).items():
+        found += _identifying(sub, f"{path}.{name}".lstrip("."), root)
+    if "items" in node:
+        found += _identifying(node["items"], f"{path}.*", root)
+    return found
+
+
+def test_patient_identifiers_and_free_text_are_marked_identifying_for_the_cassettes() -> None:
+    request = load_schema("lab-results-request")
+    webhook = load_schema("webhook-lab-results-completed")
+    assert sorted(_identifying(request, "", request)) == [
+        "labResults.*.notes",
+        "patientContext.clinicalNotes",
+        "patientContext.name",
+        "patientContext.socialHistory",
+    ]
+    assert _identifying(webhook, "", webhook) == ["result.labResults.*.notes"]
+
+
 def test_load_schema_returns_a_fresh_copy_each_time() -> None:
     first = load_schema("webhook")
     first["properties"].clear()
@@ -656,3 +702,26 @@ def test_load_schema_returns_a_fresh_copy_each_time() -> None:
 def test_load_schema_refuses_an_unknown_name() -> None:
     with pytest.raises(ValueError, match="unknown schema name 'definitions'"):
         load_schema("definitions")
+
+
+def test_a_contract_failure_in_a_users_test_reads_as_schema_path_keyword_and_value(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        """
+        from pytest_helios import validate
+
+        def test_webhook_contract():
+            payload = {"runId": "not-a-uuid", "status": "accepted", "notes": "x" * 10_000}
+            validate("accepted-response", payload)
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "E *pytest_helios.validation.ContractViolation: schema 'accepted-response' "
+            "violated at $.runId: keyword 'format': not a valid uuid; value: 'not-a-uuid'",
+        ]
+    )
+    assert "x" * 200 not in result.stdout.str()

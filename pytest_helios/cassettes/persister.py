@@ -1,0 +1,250 @@
+"""The on-disk format: readable YAML with provenance, read strictly, written atomically.
+
+A cassette file looks like this (bodies decompressed, JSON laid out sorted and indented so a
+re-recording shows a reviewable diff, volatile headers already dropped by the scrubber)::
+
+    # pytest-helios cassette. Secrets are redacted and patient identifiers pseudonymized.
+    helios:
+      format: 1
+      recorded_at: '2026-11-26T15:00:00Z'
+      target: emulator
+      plugin_version: 0.1.0
+      schemas: sha256:0123456789ab
+    interactions:
+    - request:
+        method: POST
+        uri: https://api.heliosai.health/api/v1/agent
+        headers:
+          content-type:
+          - application/json
+          x-api-key:
+          - '[REDACTED]'
+        body: |-
+          {
+            "agentType": "light",
+            ...
+          }
+      response:
+        status:
+          code: 200
+          message: OK
+        headers: {...}
+        body:
+          string: |-
+            {...}
+
+Writes go to a temporary file in the same directory, then ``os.replace``: a crash or two
+xdist workers never leave a half-written cassette.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, cast
+
+import yaml
+
+FORMAT = 1
+HEADER = (
+    "# pytest-helios cassette. Secrets are redacted and patient identifiers pseudonymized.\n"
+    "# Check it with: helios-cassettes lint <this file>\n"
+)
+
+
+class CassetteFormatError(Exception):
+    """A cassette file that cannot be used: names the file and the problem."""
+
+    def __init__(self, path: Path | str, problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"helios: cannot use cassette {path}: {problem}")
+
+
+#: libyaml's loader when PyYAML was built with it (several times faster). Writing keeps the
+#: Python emitter: libyaml's quotes and escapes any body with an emoji, the Python one keeps
+#: it as a readable literal block.
+SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Dumper(yaml.SafeDumper):
+    """Multi-line strings as literal blocks, so bodies read (and diff) line by line."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    if "\n" in value:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+
+
+def format_time(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str) -> dt.datetime:
+    return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
+
+
+def schemas_fingerprint() -> str:
+    """A short hash of the shipped schema files: which contract the cassette was recorded under."""
+    digest = hashlib.sha256()
+    directories = _schema_dirs()
+    for path in sorted(directories[0].glob("*.json")) if directories else ():
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return f"sha256:{digest.hexdigest()[:12]}"
+
+
+def _schema_dirs() -> list[Path]:
+    package = Path(__file__).resolve().parent.parent
+    candidates = [package / "schemas", package.parent / "schemas"]
+    return [c for c in candidates if c.is_dir() and any(c.glob("*.json"))]
+
+
+def provenance(target: str) -> dict[str, Any]:
+    import pytest_helios
+
+    return {
+        "format": FORMAT,
+        "recorded_at": format_time(utc_now()),
+        "target": target,
+        "plugin_version": pytest_helios.__version__,
+        "schemas": schemas_fingerprint(),
+    }
+
+
+def dump(document: Mapping[str, Any]) -> bytes:
+    """The exact bytes of a cassette or capture document."""
+    text = yaml.dump(
+        dict(document),
+        Dumper=_Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=1_000_000,
+        default_flow_style=False,
+    )
+    return (HEADER + text).encode("utf-8")
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115  # closed below, then renamed
+        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
+    )
+    try:
+        with handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(handle.name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(handle.name)
+        raise
+
+
+def _require(condition: bool, path: Path, problem: str) -> None:
+    if not condition:
+        raise CassetteFormatError(path, problem)
+
+
+def _check_headers(path: Path, where: str, headers: Any) -> None:
+    _require(isinstance(headers, dict), path, f"{where} headers must be a mapping")
+    for name, values in headers.items():
+        _require(
+            isinstance(values, list) and all(isinstance(v, str) for v in values),
+            path,
+            f"{where} header {name!r} must be a list of strings",
+        )
+
+
+def read_document(path: Path, *, items: str = "interactions") -> dict[str, Any]:
+    """Parse and check a cassette file (``items="deliveries"``: a webhook capture file);
+    any problem is a CassetteFormatError naming the file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise CassetteFormatError(path, f"not UTF-8 text ({error.reason})") from None
+    try:
+        document = yaml.load(text, Loader=SafeLoader)  # a safe loader
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise CassetteFormatError(path, f"invalid YAML: {where}{problem}") from None
+    _require(isinstance(document, dict), path, "not a mapping at the top level")
+    meta = document.get("helios")
+    _require(
+        isinstance(meta, dict),
+        path,
+        "not a pytest-helios cassette (no 'helios' provenance section); "
+        "re-record it with pytest-helios",
+    )
+    _require(
+        meta.get("format") == FORMAT,
+        path,
+        f"unsupported cassette format {meta.get('format')!r} (this version reads {FORMAT})",
+    )
+    recorded_at = meta.get("recorded_at")
+    try:
+        parse_time(str(recorded_at))
+    except ValueError:
+        raise CassetteFormatError(
+            path, f"recorded_at {recorded_at!r} is not a UTC time like 2026-01-31T12:00:00Z"
+        ) from None
+    if items == "deliveries":
+        deliveries = document.get("deliveries")
+        _require(isinstance(deliveries, list), path, "'deliveries' must be a list")
+        for index, delivery in enumerate(deliveries):
+            _require(
+                isinstance(delivery, dict)
+                and isinstance(delivery.get("run_id"), str)
+                and isinstance(delivery.get("body"), str),
+                path,
+                f"delivery {index} needs a 'run_id' and a 'body' string",
+            )
+        return cast(dict[str, Any], document)
+    interactions = document.get("interactions")
+    _require(isinstance(interactions, list), path, "'interactions' must be a list")
+    for index, interaction in enumerate(interactions):
+        where = f"interaction {index}"
+        _require(
+            isinstance(interaction, dict)
+            and isinstance(interaction.get("request"), dict)
+            and isinstance(interaction.get("response"), dict),
+            path,
+            f"{where} must have a 'request' and a 'response' mapping",
+        )
+        request, response = interaction["request"], interaction["response"]
+        _require(
+            isinstance(request.get("method"), str) and isinstance(request.get("uri"), str),
+            path,
+            f"{where} request needs a 'method' and a 'uri'",
+        )
+        _check_headers(path, f"{where} request", request.get("headers", {}))
+        status = response.get("status")
+        _require(
+            isinstance(status, dict) and isinstance(status.get("code"), int),
+            path,
+            f"{where} response needs 'status: {{code: <int>}}'",
+        )
+        _check_headers(path, f"{where} response", response.get("headers", {}))
+        body = response.get("body")
+        _require(
+            isinstance(body, dict) and isinstance(body.get("string", ""), (str, bytes)),
+            path,
+            f"{where} response needs 'body: {{string: ...}}'",
+        )
+    return cast(dict[str, Any], document)

@@ -1,0 +1,482 @@
+"""One cassette per test, on vcrpy: the glue that the pytest plugin drives.
+
+The plugin imports this module only inside the ``helios_cassette`` fixture, so vcrpy is
+loaded only by tests that use a cassette.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import re
+import time
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from vcr.cassette import Cassette
+from vcr.persisters.filesystem import CassetteNotFoundError
+from vcr.record_mode import RecordMode
+from vcr.request import Request
+
+from pytest_helios.cassettes import contract
+from pytest_helios.cassettes.config import (
+    CANONICAL_BASE_URL,
+    SESSION_KEY,
+    CassetteConfig,
+    marker_options,
+)
+from pytest_helios.cassettes.config import resolve as resolve_config
+from pytest_helios.cassettes.matching import MATCHERS, Recorded, miss_message
+from pytest_helios.cassettes.persister import (
+    CassetteFormatError,
+    dump,
+    parse_time,
+    provenance,
+    read_document,
+    utc_now,
+    write_atomically,
+)
+from pytest_helios.cassettes.scan import CassetteWriteRefused, scan_bytes
+from pytest_helios.cassettes.scrub import Rules, Scrubber, session_secrets
+
+_VCR_MODES = {
+    "none": RecordMode.NONE,
+    "once": RecordMode.ONCE,
+    "new_episodes": RecordMode.NEW_EPISODES,
+    "all": RecordMode.ALL,
+    "rewrite": RecordMode.ALL,
+}
+_LOADED = "helios_loaded"
+
+
+class CassetteExpiredWarning(UserWarning):
+    """A replayed cassette is older than its maximum age."""
+
+
+def cassette_path(item: pytest.Item, config: CassetteConfig, name: str | None) -> Path:
+    """``<cassette_dir>/<module>/<test>.yaml`` (classes prefix the test: ``TestX.test_y``)."""
+    module = Path(str(item.path)).stem
+    if name is None:
+        parts = item.nodeid.split("::")[1:]
+        name = ".".join(parts) or item.name
+    safe = re.sub(r'[<>:"/\\|?*\x00-\x1f]', "-", name)
+    return config.cassette_dir / module / f"{safe}.yaml"
+
+
+def _display(path: Path, rootpath: Path) -> str:
+    try:
+        return str(path.relative_to(rootpath))
+    except ValueError:
+        return str(path)
+
+
+class _HeliosCassette(Cassette):  # type: ignore[misc]  # vcrpy is untyped
+    """A vcrpy cassette that tells its session about every request it cannot answer."""
+
+    helios_session: CassetteSession | None = None
+
+    def can_play_response_for(self, request: Any) -> bool:
+        playable = bool(super().can_play_response_for(request))
+        if not playable and self.write_protected and self.helios_session is not None:
+            self.helios_session.note_miss(self, request)
+        return playable
+
+
+@dataclass
+class CassetteSession:
+    """The cassette of one test: what it loaded, recorded and missed, and whether to save."""
+
+    path: Path
+    display: str
+    config: CassetteConfig
+    nodeid: str
+    scrubber: Scrubber
+    hook: Callable[..., Any] | None = None
+    pytest_config: pytest.Config | None = None
+    misses: list[str] = field(default_factory=list)
+    #: set when the test failed: its cassette is not saved
+    discard: bool = False
+    loaded: dict[str, Any] | None = None
+    targets: set[str] = field(default_factory=set)
+    saved: bool = False
+    cassette: Any = None
+    #: webhook deliveries captured while recording, and those loaded for replay
+    captured: list[dict[str, Any]] = field(default_factory=list)
+    loaded_webhooks: list[dict[str, Any]] = field(default_factory=list)
+    _cache: dict[int, tuple[Any, Any]] = field(default_factory=dict)
+
+    # -- vcrpy callbacks -------------------------------------------------------------------
+    def before_record_request(self, request: Any) -> Any:
+        if getattr(request, "helios_scrubbed", False):
+            return request
+        cached = self._cache.get(id(request))
+        if cached is not None and cached[0] is request:
+            return cached[1]
+        if _is_delivery(request.headers):
+            # A webhook delivery (to the user's handler): never an API interaction, so it
+            # goes to the real handler; while recording, it is captured beside the cassette.
+            self._cache[id(request)] = (request, None)
+            if self.recording:
+                self.capture_webhook(request.body, dict(request.headers.items()))
+            return None
+        host = urlsplit(request.uri).netloc
+        self.targets.add("live" if request.uri.startswith(CANONICAL_BASE_URL) else host)
+        plain = {
+            "method": request.method,
+            "uri": request.uri,
+            "headers": {name: [value] for name, value in request.headers.items()},
+            "body": request.body,
+        }
+        scrubbed = self.scrubber.scrub_request(plain)
+        self._call_hook({"request": scrubbed})
+        new = Request(
+            scrubbed["method"],
+            scrubbed["uri"],
+            scrubbed["body"],
+            {name: ", ".join(values) for name, values in scrubbed["headers"].items()},
+        )
+        new.helios_scrubbed = True
+        self._cache[id(request)] = (request, new)
+        return new
+
+    def before_record_response(self, response: dict[str, Any]) -> dict[str, Any]:
+        if response.get(_LOADED):
+            return response
+        scrubbed = self.scrubber.scrub_response(response)
+        self._call_hook({"response": scrubbed})
+        body = scrubbed["body"]["string"]
+        scrubbed["body"]["string"] = body.encode("utf-8") if isinstance(body, str) else body
+        return scrubbed
+
+    def _call_hook(self, interaction: dict[str, Any]) -> None:
+        if self.hook is not None and self.pytest_config is not None:
+            self.hook(config=self.pytest_config, interaction=interaction)
+
+    # -- persister -------------------------------------------------------------------------
+    def load_cassette(self, cassette_path: Any, serializer: Any) -> tuple[list[Any], list[Any]]:
+        path = Path(cassette_path)
+        if self.config.record_mode == "rewrite" or not path.is_file():
+            raise CassetteNotFoundError()
+        try:
+            document = read_document(path)
+        except CassetteFormatError as error:
+            raise CassetteFormatError(self.display, error.problem) from None
+        self.loaded = document
+        self._check_age(document)
+        webhooks_path = self.webhooks_path
+        if webhooks_path.is_file():
+            try:
+                self.loaded_webhooks = read_webhooks(webhooks_path)
+            except CassetteFormatError as error:
+                raise CassetteFormatError(_sibling(self.display), error.problem) from None
+        if self.config.contract_check:
+            problems = contract.check_document(document)
+            problems += contract.check_webhooks(self.loaded_webhooks)
+            if problems:
+                pytest.fail(
+                    f"helios: cassette {self.display} breaks the contract in schemas/:\n"
+                    + "\n".join(f"  {p}" for p in problems)
+                    + f"\n  re-record it: pytest {self.nodeid} --helios-record-mode=rewrite",
+                    pytrace=False,
+                )
+        requests, responses = [], []
+        for interaction in document["interactions"]:
+            stored = interaction["request"]
+            request = Request(
+                stored["method"],
+                stored["uri"],
+                stored.get("body"),
+                {k: ", ".join(v) for k, v in (stored.get("headers") or {}).items()},
+            )
+            request.helios_scrubbed = True
+            requests.append(request)
+            reply = interaction["response"]
+            body = reply["body"].get("string", "")
+            responses.append(
+                {
+                    "status": {
+                        "code": reply["status"]["code"],
+                        "message": reply["status"].get("message", ""),
+                    },
+                    "headers": dict(reply.get("headers") or {}),
+                    "body": {"string": body.encode("utf-8") if isinstance(body, str) else body},
+                    _LOADED: True,
+                }
+            )
+        return requests, responses
+
+    def save_cassette(self, cassette_path: Any, cassette_dict: Any, serializer: Any) -> None:
+        if self.discard or self.saved:
+            return
+        interactions = []
+        for request, response in zip(
+            cassette_dict["requests"], cassette_dict["responses"], strict=True
+        ):
+            body = request.body
+            interactions.append(
+                {
+                    "request": {
+                        "method": request.method,
+                        "uri": request.uri,
+                        "headers": {k.lower(): [v] for k, v in request.headers.items()},
+                        "body": _text(body) if body not in (None, b"") else None,
+                    },
+                    "response": {
+                        "status": dict(response["status"]),
+                        "headers": {k: list(v) for k, v in response["headers"].items()},
+                        "body": {"string": _text(response["body"]["string"])},
+                    },
+                }
+            )
+        meta = provenance(self._target())
+        if self.loaded is not None and self.config.record_mode == "new_episodes":
+            meta["updated_at"] = meta["recorded_at"]
+            meta["recorded_at"] = self.loaded["helios"]["recorded_at"]
+        data = dump({"helios": meta, "interactions": interactions})
+        self._refuse_if_unsafe(self.display, data)
+        webhooks = None
+        deliveries = self.captured
+        if self.config.record_mode == "new_episodes":
+            deliveries = [*self.loaded_webhooks, *self.captured]
+        if deliveries:
+            webhooks = dump({"helios": meta, "deliveries": deliveries})
+            self._refuse_if_unsafe(_sibling(self.display), webhooks)
+        write_atomically(Path(cassette_path), data)
+        if webhooks is not None:
+            write_atomically(self.webhooks_path, webhooks)
+        self.saved = True
+
+    def _refuse_if_unsafe(self, shown: str, data: bytes) -> None:
+        findings = scan_bytes(
+            data,
+            secrets=self.scrubber.secrets.labels(),
+            identifiers=self.scrubber.identifier_labels(),
+        )
+        if findings:
+            raise CassetteWriteRefused(shown, findings)
+
+    def _target(self) -> str:
+        if "live" in self.targets:
+            return "live"
+        return "emulator" if self.targets else "unknown"
+
+    def _check_age(self, document: dict[str, Any]) -> None:
+        limit = self.config.max_age_days
+        if limit is None:
+            return
+        recorded = parse_time(document["helios"]["recorded_at"])
+        age = (utc_now() - recorded) / dt.timedelta(days=1)
+        if age <= limit:
+            return
+        message = (
+            f"helios: cassette {self.display} was recorded {age:.0f} days ago "
+            f"({document['helios']['recorded_at']}), more than its maximum age of "
+            f"{limit:g} days\n  re-record it: pytest {self.nodeid} --helios-record-mode=rewrite"
+        )
+        if self.config.on_expiry == "fail":
+            pytest.fail(message, pytrace=False)
+        warnings.warn(CassetteExpiredWarning(message), stacklevel=1)
+
+    # -- webhooks --------------------------------------------------------------------------
+    @property
+    def webhooks_path(self) -> Path:
+        """``<test>.webhooks.yaml`` beside the cassette: the deliveries the recording produced."""
+        return self.path.with_name(self.path.stem + ".webhooks.yaml")
+
+    @property
+    def recording(self) -> bool:
+        """Whether requests missing from the cassette go to the network (and get recorded)."""
+        return self.cassette is not None and not self.cassette.write_protected
+
+    def capture_webhook(self, body: bytes | str, headers: Mapping[str, str]) -> None:
+        """Keep one webhook delivery (scrubbed like a response) to save beside the cassette.
+
+        Deliveries that pass through the test process are captured automatically while
+        recording (the emulator's); a receiver that gets the live API's deliveries calls this.
+        Its signature and timestamp are dropped: replay signs afresh.
+        """
+        lowered = {k.lower(): v for k, v in headers.items()}
+        scrubbed = self.scrubber.scrub_response(
+            {
+                "status": {"code": 200, "message": "OK"},
+                "headers": {"content-type": [lowered.get("content-type", "application/json")]},
+                "body": {"string": body},
+            }
+        )
+        text = scrubbed["body"]["string"]
+        payload = json.loads(text) if isinstance(text, str) and text.strip() else {}
+        run_id = lowered.get("x-helios-run-id") or str(payload.get("runId", ""))
+        self.captured.append(
+            {
+                "run_id": run_id,
+                "sequence_number": payload.get("sequenceNumber"),
+                "body": _text(text),
+            }
+        )
+
+    @property
+    def webhooks(self) -> list[dict[str, Any]]:
+        """The recorded deliveries (loaded for replay, or captured so far while recording)."""
+        return [*self.loaded_webhooks, *self.captured] if self.loaded_webhooks else self.captured
+
+    def signed_webhooks(
+        self, secret: str, *, timestamp: int | None = None
+    ) -> list[tuple[bytes, dict[str, str]]]:
+        """Each recorded delivery as (body, headers), signed with ``secret`` at ``timestamp``
+        (default: now), exactly as Helios would send it today."""
+        from pytest_helios.signing import sign_webhook
+
+        now = int(time.time()) if timestamp is None else timestamp
+        signed = []
+        for delivery in self.webhooks:
+            body = str(delivery["body"]).encode("utf-8")
+            headers = sign_webhook(body, secret, timestamp=now, run_id=delivery["run_id"])
+            signed.append((body, headers))
+        return signed
+
+    def deliver_webhooks(self, url: str, secret: str, *, timestamp: int | None = None) -> list[int]:
+        """POST every recorded delivery, freshly signed, to the handler at ``url``; returns
+        the status codes. These requests pass the cassette by (they are deliveries)."""
+        import httpx
+
+        with httpx.Client(timeout=10) as client:
+            return [
+                client.post(url, content=body, headers=headers).status_code
+                for body, headers in self.signed_webhooks(secret, timestamp=timestamp)
+            ]
+
+    # -- misses ----------------------------------------------------------------------------
+    def note_miss(self, cassette: Any, request: Any) -> None:
+        asked = self.before_record_request(request)
+        if asked is None:
+            return
+        recorded = [
+            Recorded(
+                index=index,
+                method=stored.method,
+                uri=stored.uri,
+                body=stored.body,
+                played=cassette.play_counts[index] > 0,
+            )
+            for index, (stored, _) in enumerate(cassette.data)
+        ]
+        self.misses.append(
+            miss_message(
+                asked=asked,
+                recorded=recorded,
+                cassette=self.display,
+                cassette_exists=self.loaded is not None,
+                record_mode=self.config.record_mode,
+                nodeid=self.nodeid,
+            )
+        )
+
+
+def _is_delivery(headers: Any) -> bool:
+    return any(str(name).lower() == "x-helios-signature" for name in headers)
+
+
+def _sibling(display: str) -> str:
+    return display[: -len(".yaml")] + ".webhooks.yaml" if display.endswith(".yaml") else display
+
+
+def read_webhooks(path: Path) -> list[dict[str, Any]]:
+    """The deliveries of a ``.webhooks.yaml`` file, checked like a cassette."""
+    document = read_document(path, items="deliveries")
+    deliveries: list[dict[str, Any]] = document["deliveries"]
+    return deliveries
+
+
+def _text(body: Any) -> Any:
+    if isinstance(body, bytes):
+        try:
+            return body.decode("utf-8")
+        except UnicodeDecodeError:
+            return body
+    return body
+
+
+@contextlib.contextmanager
+def use_cassette(request: pytest.FixtureRequest, base: CassetteConfig) -> Iterator[CassetteSession]:
+    """Open the test's cassette for the duration of the test; save it only if it passed."""
+    item = request.node
+    marker = item.get_closest_marker("helios_cassette")
+    options = marker_options(marker.kwargs, marker.args) if marker is not None else None
+    config = resolve_config(base, options, request.config)
+    path = cassette_path(item, config, options.name if options is not None else None)
+    rules = Rules.with_additions(
+        secret_headers=config.secret_headers,
+        secret_keys=config.secret_keys,
+        identifying=(*config.identifying_keys, *contract.identifying_paths()),
+        target_urls=config.target_urls,
+        salt=config.pseudonym_salt,
+    )
+    hook = getattr(request.config.hook, "pytest_helios_scrub_interaction", None)
+    secrets = session_secrets(request.config)
+    for value in config.extra_secrets:
+        secrets.add(value, "a secret from helios_cassette_config")
+    session = CassetteSession(
+        path=path,
+        display=_display(path, request.config.rootpath),
+        config=config,
+        nodeid=item.nodeid,
+        scrubber=Scrubber(rules, secrets),
+        hook=hook,
+        pytest_config=request.config,
+    )
+    context = _HeliosCassette.use(
+        path=str(path),
+        persister=session,
+        record_mode=_VCR_MODES[config.record_mode],
+        match_on=MATCHERS,
+        before_record_request=session.before_record_request,
+        before_record_response=session.before_record_response,
+    )
+    item.stash[SESSION_KEY] = session
+    problem = None
+    try:
+        cassette = context.__enter__()
+    except CassetteFormatError as error:
+        problem = str(error)
+    if problem is not None:
+        pytest.fail(problem, pytrace=False)
+    cassette.helios_session = session
+    session.cassette = cassette
+    try:
+        yield session
+    finally:
+        try:
+            context.__exit__(None, None, None)
+        except CassetteWriteRefused as error:
+            pytest.fail(str(error), pytrace=False)
+
+
+def save_after_call(item: pytest.Item) -> None:
+    """Save the cassette as soon as the test body passed, so a refused write fails the test
+    itself (and names the place) rather than its teardown."""
+    session: CassetteSession = item.stash[SESSION_KEY]
+    if session.cassette is None or session.misses:
+        return
+    try:
+        session.cassette._save()
+    except CassetteWriteRefused as error:
+        session.discard = True
+        pytest.fail(str(error), pytrace=False)
+
+
+def annotate_report(item: pytest.Item, report: pytest.TestReport) -> None:
+    """Called for every report: a failed test's cassette is not saved, and a miss explains
+    itself (even when the code under test swallowed vcrpy's exception)."""
+    session: CassetteSession = item.stash[SESSION_KEY]
+    if report.failed and report.when in ("setup", "call"):
+        session.discard = True
+    if report.when == "call" and session.misses:
+        session.discard = True
+        report.outcome = "failed"
+        report.longrepr = "\n\n".join(session.misses)

@@ -1,0 +1,185 @@
+"""The independent scan of the exact bytes about to be written.
+
+It trusts nothing the scrubber did: it reads the bytes back (as YAML, then each body as JSON
+when it is JSON), looks in every string for every secret the session knows, every patient
+identifier the scrubber met, and every key-shaped string, and reports each hit by its *place*
+(interaction, request or response, header name or JSON path), never by its value. A hit the
+structured walk cannot place (say, in a comment) is still reported, by line number.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+#: Strings shaped like credentials, whoever issued them. Placeholders never match these.
+KEY_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("a Helios API key", re.compile(r"sk_(?:live|test)_[A-Za-z0-9]{8,}")),
+    ("a webhook signing secret", re.compile(r"whsec_[A-Za-z0-9+/=_-]{8,}")),
+    ("a webhook signature", re.compile(r"sha256=[0-9a-fA-F]{64}")),
+    ("a bearer token", re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/-]{8,}=*")),
+    ("a JSON Web Token", re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+")),
+    ("an AWS access key", re.compile(r"AKIA[0-9A-Z]{16}")),
+    ("a GitHub token", re.compile(r"gh[pousr]_[A-Za-z0-9]{30,}")),
+    ("a Slack token", re.compile(r"xox[abposr]-[A-Za-z0-9-]{10,}")),
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing that must not be written: where it is and what kind it is (never the value)."""
+
+    place: str
+    what: str
+
+    def __str__(self) -> str:
+        return f"{self.place}: {self.what}"
+
+
+class CassetteWriteRefused(Exception):
+    """The scan found a secret or identifier in the bytes about to be written; nothing was."""
+
+    def __init__(self, path: str, findings: list[Finding]) -> None:
+        self.path = path
+        self.findings = findings
+        lines = "\n".join(f"  {finding}" for finding in findings)
+        count = len(findings)
+        super().__init__(
+            f"helios: refused to write cassette {path}: {count} secret"
+            f"{'s' if count != 1 else ''} or identifier{'s' if count != 1 else ''} "
+            f"survived scrubbing\n{lines}\n"
+            "Nothing was written. Add a rule so the scrubber removes it (ini "
+            "helios_scrub_headers, helios_scrub_keys or helios_identifying_keys, or the "
+            "helios_cassette_config fixture)."
+        )
+
+
+def _json_strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            child = (
+                f"{path}.{key}"
+                if re.fullmatch(r"[A-Za-z_][\w-]*", str(key))
+                else (f"{path}[{json.dumps(str(key))}]")
+            )
+            yield child + " (key)", str(key)
+            yield from _json_strings(item, child)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _json_strings(item, f"{path}[{index}]")
+    elif value is not None:
+        yield path, value if isinstance(value, str) else json.dumps(value)
+
+
+def _body_strings(body: Any, place: str) -> Iterator[tuple[str, str]]:
+    if isinstance(body, dict) and "string" in body:
+        body = body["string"]
+    if isinstance(body, bytes):
+        body = body.decode("latin-1")
+    if not isinstance(body, str):
+        yield from _any_strings(body, f"{place} body")
+        return
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        yield f"{place} body", body
+        return
+    yield from _json_strings(parsed, f"{place} body $")
+
+
+def _any_strings(value: Any, place: str) -> Iterator[tuple[str, str]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield f"{place} (key {key!s:.40})", str(key)
+            yield from _any_strings(item, f"{place}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _any_strings(item, f"{place}[{index}]")
+    elif isinstance(value, bytes):
+        yield place, value.decode("latin-1")
+    elif value is not None:
+        yield place, str(value)
+
+
+def _message_strings(message: Any, place: str) -> Iterator[tuple[str, str]]:
+    if not isinstance(message, dict):
+        yield from _any_strings(message, place)
+        return
+    for key, value in message.items():
+        if key == "headers" and isinstance(value, dict):
+            for name, values in value.items():
+                yield f"{place}, header {name}", str(name)
+                for value in values if isinstance(values, list) else [values]:
+                    yield from _any_strings(value, f"{place}, header {name}")
+        elif key == "body":
+            yield from _body_strings(value, f"{place},")
+        elif key in ("uri", "url"):
+            yield f"{place}, uri", str(value)
+        else:
+            yield from _any_strings(value, f"{place}, {key}")
+
+
+def document_strings(document: Any) -> Iterator[tuple[str, str]]:
+    """Every string in a cassette or capture document, with a readable place for each."""
+    if not isinstance(document, dict):
+        yield from _any_strings(document, "document")
+        return
+    for key, value in document.items():
+        if key in ("interactions", "deliveries") and isinstance(value, list):
+            noun = "interaction" if key == "interactions" else "delivery"
+            for index, item in enumerate(value):
+                if not isinstance(item, dict):
+                    yield from _any_strings(item, f"{noun} {index}")
+                    continue
+                for part, message in item.items():
+                    yield from _message_strings(message, f"{noun} {index}, {part}")
+        else:
+            yield from _any_strings(value, str(key))
+
+
+def _hits(text: str, secrets: Mapping[str, str], identifiers: Mapping[str, str]) -> Iterator[str]:
+    for value, label in secrets.items():
+        if value and value in text:
+            yield f"a known secret ({label})"
+    for label, pattern in KEY_PATTERNS:
+        if pattern.search(text):
+            yield f"a key-shaped string ({label})"
+    for value, label in identifiers.items():
+        if value and re.search(rf"(?<!\w){re.escape(value)}(?!\w)", text):
+            yield f"a patient identifier ({label})"
+
+
+def scan_bytes(
+    data: bytes,
+    *,
+    secrets: Mapping[str, str],
+    identifiers: Mapping[str, str] | None = None,
+) -> list[Finding]:
+    """Every secret, key-shaped string or identifier in ``data``, by place; [] when clean.
+
+    ``secrets`` and ``identifiers`` map each value to a label that may be printed.
+    """
+    identifiers = identifiers or {}
+    text = data.decode("utf-8", errors="replace")
+    findings: list[Finding] = []
+    try:
+        document = yaml.load(text, Loader=_SafeLoader)  # a safe loader
+    except yaml.YAMLError:
+        document = None
+    if document is not None:
+        for place, string in document_strings(document):
+            findings.extend(Finding(place, what) for what in _hits(string, secrets, identifiers))
+    if not findings:
+        # Belt and braces: whatever the structure hides (comments, odd escapes), by line.
+        for number, line in enumerate(text.splitlines(), start=1):
+            findings.extend(
+                Finding(f"line {number}", what) for what in _hits(line, secrets, identifiers)
+            )
+    return list(dict.fromkeys(findings))

@@ -1,0 +1,544 @@
+"""Scrubbing: secrets become ``[REDACTED]``, patient identifiers deterministic pseudonyms.
+
+It works on interactions in the on-disk shape (plain dicts), so the recorder, the webhook
+capture and the linter share it:
+
+- request: ``{"method", "uri", "headers": {name: [values]}, "body": str | bytes | None}``
+- response: ``{"status": {"code", "message"}, "headers": {...}, "body": {"string": ...}}``
+
+Rules, all on by default and only ever added to:
+
+- secret headers, both ways, by name (``x-api-key``, ``authorization``, ``cookie``,
+  ``set-cookie``, ``x-helios-signature``, and any name containing secret, token, signature,
+  password, api-key, auth, cookie or session); every value seen there is remembered as a
+  secret of the session and replaced wherever else it appears (an error body echoing it);
+- secret JSON keys at any depth, and query and form parameters, by name;
+- key-shaped strings anywhere (``sk_live_...``, bearer tokens, JWTs, ...);
+- whatever the content type's parameters (``application/json; charset=utf-8``), any body
+  that parses as JSON is scrubbed as JSON; compressed bodies are decompressed first;
+- patient identifiers (names, free-text notes, and what the schemas mark with
+  ``"x-helios-identifying": true``) become ``pseudonym-id-<12 hex>`` or
+  ``pseudonym-text-<12 hex>``, an HMAC of the value: the same input always gives the same
+  pseudonym, so a replayed request still matches its recording.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import hmac
+import json
+import re
+import zlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import pytest
+
+from pytest_helios.cassettes.config import CANONICAL_BASE_URL, CANONICAL_WEBHOOK_URL
+from pytest_helios.cassettes.scan import KEY_PATTERNS
+
+REDACTED = "[REDACTED]"
+_SECRETS_KEY: pytest.StashKey[SecretBook] = pytest.StashKey()
+PSEUDONYM_RE = re.compile(r"pseudonym-(?:id|text)-[0-9a-f]{12}")
+#: Secrets shorter than this are not searched for in free text (too many false hits).
+MIN_SECRET_LENGTH = 8
+MIN_IDENTIFIER_LENGTH = 4
+
+SECRET_HEADERS = frozenset(
+    {
+        "x-api-key",
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "x-helios-signature",
+    }
+)
+_SECRET_HEADER_WORDS = ("secret", "token", "signature", "password", "api-key", "apikey", "auth")
+_SECRET_HEADER_WORDS_EXTRA = ("cookie", "session", "credential")
+
+#: Normalized (lowercase, letters and digits only) JSON keys / parameters that hold secrets.
+SECRET_KEYS = frozenset(
+    {
+        "apikey",
+        "xapikey",
+        "key",
+        "secret",
+        "password",
+        "passwd",
+        "token",
+        "auth",
+        "authorization",
+        "signature",
+        "sig",
+        "cookie",
+        "setcookie",
+        "session",
+        "sessionid",
+        "privatekey",
+        "credential",
+        "credentials",
+    }
+)
+_SECRET_KEY_SUFFIXES = ("secret", "token", "password", "apikey", "signature", "credential")
+
+#: Headers that change on every call and mean nothing on replay.
+VOLATILE_HEADERS = frozenset(
+    {
+        "date",
+        "server",
+        "x-request-id",
+        "request-id",
+        "x-amzn-requestid",
+        "x-amzn-trace-id",
+        "cf-ray",
+        "cf-cache-status",
+        "via",
+        "age",
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "content-length",
+        "content-encoding",
+        "x-runtime",
+        "x-envoy-upstream-service-time",
+        "alt-svc",
+        "nel",
+        "report-to",
+        "etag",
+        "last-modified",
+        "expires",
+        "user-agent",
+        "accept-encoding",
+        "host",
+        "x-powered-by",
+        "x-helios-timestamp",
+    }
+)
+
+#: Paths of patient identifiers (``**`` any number of keys or indexes, ``*`` exactly one).
+IDENTIFYING_PATHS: tuple[str, ...] = (
+    "**.patientContext.name",
+    "**.patientInfo.name",
+    "**.patientName",
+    "**.firstName",
+    "**.lastName",
+    "**.fullName",
+    "**.givenName",
+    "**.familyName",
+    "**.dateOfBirth",
+    "**.birthDate",
+    "**.dob",
+    "**.mrn",
+    "**.medicalRecordNumber",
+    "**.ssn",
+    "**.email",
+    "**.phone",
+    "**.phoneNumber",
+    "**.address",
+)
+#: Paths of free text about a patient, pseudonymized as a whole.
+FREE_TEXT_PATHS: tuple[str, ...] = ("**.notes", "**.note", "**.clinicalNotes", "**.socialHistory")
+
+#: JSON keys whose value is run-local and normalized, with what it becomes.
+RUN_LOCAL_KEYS: Mapping[str, str] = {"webhookUrl": CANONICAL_WEBHOOK_URL}
+
+
+def normalize_key(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def pseudonym(value: str, *, kind: str, salt: str) -> str:
+    """The deterministic pseudonym of ``value`` (``kind`` is ``id`` or ``text``)."""
+    digest = hmac.new(salt.encode(), f"{kind}\0{value}".encode(), hashlib.sha256)
+    return f"pseudonym-{kind}-{digest.hexdigest()[:12]}"
+
+
+def _segments(pattern: str) -> tuple[str, ...]:
+    return tuple(part for part in re.split(r"\.|(?=\[)", pattern) if part)
+
+
+def path_matches(pattern: tuple[str, ...], path: tuple[str, ...]) -> bool:
+    """Whether a JSON path (keys, and ``[n]`` for indexes) matches a pattern's segments."""
+    if not pattern:
+        return not path
+    head, rest = pattern[0], pattern[1:]
+    if head == "**":
+        return any(path_matches(rest, path[i:]) for i in range(len(path) + 1))
+    if not path:
+        return False
+    if head in ("*", "[*]") or head == path[0]:
+        return path_matches(rest, path[1:])
+    return False
+
+
+class SecretBook:
+    """The secrets a session knows: value -> printable label (the value is never printed)."""
+
+    def __init__(self) -> None:
+        self._labels: dict[str, str] = {}
+
+    def add(self, value: str, label: str) -> None:
+        value = value.strip()
+        if len(value) >= MIN_SECRET_LENGTH and value != REDACTED and value not in self._labels:
+            self._labels[value] = label
+
+    def labels(self) -> dict[str, str]:
+        return dict(self._labels)
+
+    def __len__(self) -> int:
+        return len(self._labels)
+
+    def __repr__(self) -> str:
+        return f"<SecretBook of {len(self._labels)} secret(s)>"
+
+
+@dataclass
+class Rules:
+    """The scrubbing rules in force: the defaults plus the user's additions."""
+
+    secret_headers: frozenset[str] = SECRET_HEADERS
+    secret_keys: frozenset[str] = SECRET_KEYS
+    identifying: tuple[tuple[str, ...], ...] = tuple(_segments(p) for p in IDENTIFYING_PATHS)
+    free_text: tuple[tuple[str, ...], ...] = tuple(_segments(p) for p in FREE_TEXT_PATHS)
+    target_urls: tuple[str, ...] = ()
+    salt: str = field(default="pytest-helios", repr=False)
+
+    @classmethod
+    def with_additions(
+        cls,
+        *,
+        secret_headers: Iterable[str] = (),
+        secret_keys: Iterable[str] = (),
+        identifying: Iterable[str] = (),
+        target_urls: Iterable[str] = (),
+        salt: str = "pytest-helios",
+    ) -> Rules:
+        base = cls()
+        return cls(
+            secret_headers=base.secret_headers | {h.lower() for h in secret_headers},
+            secret_keys=base.secret_keys | {normalize_key(k) for k in secret_keys},
+            identifying=(*base.identifying, *(_segments(p) for p in identifying)),
+            target_urls=tuple(url.rstrip("/") for url in target_urls),
+            salt=salt,
+        )
+
+    def is_secret_header(self, name: str) -> bool:
+        lowered = name.lower()
+        return lowered in self.secret_headers or any(
+            word in lowered for word in (*_SECRET_HEADER_WORDS, *_SECRET_HEADER_WORDS_EXTRA)
+        )
+
+    def is_secret_key(self, name: str) -> bool:
+        key = normalize_key(name)
+        return key in self.secret_keys or (key != "" and key.endswith(_SECRET_KEY_SUFFIXES))
+
+    def identifying_kind(self, path: tuple[str, ...]) -> str | None:
+        if any(path_matches(p, path) for p in self.free_text):
+            return "text"
+        if any(path_matches(p, path) for p in self.identifying):
+            return "id"
+        return None
+
+
+class Scrubber:
+    """Scrubs interactions for one cassette, remembering what it met.
+
+    ``secrets`` is the session's book (shared by every cassette); identifiers met in this
+    cassette's requests are replaced wherever they reappear in its responses.
+    """
+
+    def __init__(self, rules: Rules, secrets: SecretBook) -> None:
+        self.rules = rules
+        self.secrets = secrets
+        #: identifier value -> (pseudonym, label), for this cassette
+        self.identifiers: dict[str, tuple[str, str]] = {}
+
+    # -- text ------------------------------------------------------------------------------
+    def _text(self, text: str, identifiers: Mapping[str, tuple[str, str]]) -> str:
+        for value in sorted(self.secrets.labels(), key=len, reverse=True):
+            if value in text:
+                text = text.replace(value, REDACTED)
+        for _, pattern in KEY_PATTERNS:
+            text = pattern.sub(REDACTED, text)
+        for value in sorted(identifiers, key=len, reverse=True):
+            if len(value) >= MIN_IDENTIFIER_LENGTH and value in text:
+                text = re.sub(rf"(?<!\w){re.escape(value)}(?!\w)", identifiers[value][0], text)
+        return text
+
+    # -- JSON ------------------------------------------------------------------------------
+    def _pseudonymize(
+        self, value: Any, kind: str, label: str, found: dict[str, tuple[str, str]]
+    ) -> Any:
+        if isinstance(value, dict):
+            return {k: self._pseudonymize(v, kind, label, found) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._pseudonymize(v, kind, label, found) for v in value]
+        if value is None or isinstance(value, bool):
+            return value
+        text = value if isinstance(value, str) else json.dumps(value)
+        if PSEUDONYM_RE.fullmatch(text):
+            return text
+        alias = pseudonym(text, kind=kind, salt=self.rules.salt)
+        found[text] = (alias, label)
+        return alias
+
+    def _json(
+        self,
+        value: Any,
+        path: tuple[str, ...],
+        found: dict[str, tuple[str, str]],
+        text: Callable[[str], str],
+    ) -> Any:
+        if isinstance(value, dict):
+            result: dict[str, Any] = {}
+            for key, item in value.items():
+                child = (*path, str(key))
+                label = ".".join(child).replace(".[", "[")
+                if self.rules.is_secret_key(str(key)) and item not in (None, ""):
+                    self._learn(item, f"value of JSON key {label}")
+                    result[key] = REDACTED
+                elif key in RUN_LOCAL_KEYS and isinstance(item, str):
+                    result[key] = RUN_LOCAL_KEYS[key]
+                elif (kind := self.rules.identifying_kind(child)) is not None:
+                    result[key] = self._pseudonymize(item, kind, label, found)
+                else:
+                    result[key] = self._json(item, child, found, text)
+            return result
+        if isinstance(value, list):
+            return [self._json(v, (*path, f"[{i}]"), found, text) for i, v in enumerate(value)]
+        if isinstance(value, str):
+            return text(value)
+        return value
+
+    def _learn(self, value: Any, label: str) -> None:
+        if isinstance(value, str):
+            self.secrets.add(value, label)
+            for part in re.split(r"[\s;,]+", value):
+                # "Bearer <token>", "a=<x>; b=<y>": each token and cookie value on its own
+                self.secrets.add(part.split("=", 1)[-1] if "=" in part else part, label)
+        elif isinstance(value, (dict, list)):
+            for item in value.values() if isinstance(value, dict) else value:
+                self._learn(item, label)
+        elif value is not None:
+            self.secrets.add(str(value), label)
+
+    # -- bodies ----------------------------------------------------------------------------
+    def _body(
+        self,
+        body: str | bytes | None,
+        content_type: str,
+        encoding: str,
+        found: dict[str, tuple[str, str]],
+        identifiers: Mapping[str, tuple[str, str]],
+    ) -> str | bytes | None:
+        if body is None or body in (b"", ""):
+            return body
+        raw = body.encode() if isinstance(body, str) else bytes(body)
+        raw = decompress(raw, encoding)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            for value in self.secrets.labels():
+                raw = raw.replace(value.encode(), REDACTED.encode())
+            return raw
+        known = {**identifiers}
+
+        def scrub_text(s: str) -> str:
+            return self._text(s, {**known, **found})
+
+        stripped = text.lstrip()
+        if stripped[:1] in ("{", "["):
+            try:
+                parsed = json.loads(text)
+            except ValueError:
+                pass
+            else:
+                scrubbed = self._json(parsed, (), found, scrub_text)
+                # Second pass: identifiers found late in the walk are replaced everywhere.
+                scrubbed = _map_strings(scrubbed, scrub_text)
+                return json.dumps(scrubbed, indent=2, sort_keys=True, ensure_ascii=False)
+        media_type = content_type.split(";", 1)[0].strip().lower()
+        if media_type == "application/x-www-form-urlencoded":
+            return self._query(text, found, scrub_text)
+        return scrub_text(text)
+
+    def _query(
+        self, query: str, found: dict[str, tuple[str, str]], text: Callable[[str], str]
+    ) -> str:
+        pairs = []
+        for name, value in parse_qsl(query, keep_blank_values=True):
+            if self.rules.is_secret_key(name) and value:
+                self._learn(value, f"value of parameter {name}")
+                pairs.append((name, REDACTED))
+            elif name in RUN_LOCAL_KEYS:
+                pairs.append((name, RUN_LOCAL_KEYS[name]))
+            elif (kind := self.rules.identifying_kind((name,))) is not None:
+                pairs.append((name, self._pseudonymize(value, kind, name, found)))
+            else:
+                pairs.append((text(name), text(value)))
+        return urlencode(pairs, safe="[]/:")
+
+    # -- headers and URIs ------------------------------------------------------------------
+    def _headers(
+        self, headers: Mapping[str, Any], text: Callable[[str], str]
+    ) -> dict[str, list[str]]:
+        result: dict[str, list[str]] = {}
+        for name, values in headers.items():
+            lowered = str(name).lower()
+            listed = (
+                [str(v) for v in values] if isinstance(values, (list, tuple)) else [str(values)]
+            )
+            if lowered in VOLATILE_HEADERS:
+                continue
+            if self.rules.is_secret_header(lowered):
+                for value in listed:
+                    self._learn(value, f"value of header {lowered}")
+                result.setdefault(lowered, []).extend(REDACTED for _ in listed)
+            else:
+                result.setdefault(lowered, []).extend(text(v) for v in listed)
+        return result
+
+    def canonical_uri(self, uri: str) -> str:
+        for base in (*self.rules.target_urls, CANONICAL_BASE_URL):
+            if uri == base or uri.startswith((base + "/", base + "?")):
+                return CANONICAL_BASE_URL + uri[len(base) :]
+        return uri
+
+    def _uri(self, uri: str, found: dict[str, tuple[str, str]], text: Callable[[str], str]) -> str:
+        parts = urlsplit(self.canonical_uri(uri))
+        netloc = parts.netloc
+        if "@" in netloc:
+            userinfo, netloc = netloc.rsplit("@", 1)
+            self._learn(userinfo.split(":", 1)[-1], "password in a URL")
+            netloc = f"{REDACTED}@{netloc}"
+        query = self._query(parts.query, found, text) if parts.query else ""
+        return urlunsplit((parts.scheme, netloc, text(parts.path), query, ""))
+
+    # -- interactions ----------------------------------------------------------------------
+    def scrub_request(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """A scrubbed copy of a request. Only what the request itself holds decides its body,
+        so the same request always scrubs to the same bytes (replay matches)."""
+        found: dict[str, tuple[str, str]] = {}
+        headers = request.get("headers") or {}
+        content_type, encoding = _content_headers(headers)
+        # Headers first: a key learned there is redacted wherever the body repeats it.
+        scrubbed_headers = self._headers(headers, lambda s: self._text(s, {}))
+        body = self._body(request.get("body"), content_type, encoding, found, {})
+
+        def text(s: str) -> str:
+            return self._text(s, found)
+
+        result = {
+            "method": str(request.get("method", "GET")).upper(),
+            "uri": self._uri(str(request.get("uri", "")), found, text),
+            "headers": self._headers(scrubbed_headers, text),
+            "body": body,
+        }
+        self.identifiers.update(found)
+        return result
+
+    def scrub_response(self, response: Mapping[str, Any]) -> dict[str, Any]:
+        """A scrubbed copy of a response (identifiers met in requests are replaced too)."""
+        found: dict[str, tuple[str, str]] = {}
+        headers = response.get("headers") or {}
+        content_type, encoding = _content_headers(headers)
+        known = dict(self.identifiers)
+        scrubbed_headers = self._headers(headers, lambda s: self._text(s, known))
+        body_field = response.get("body") or {}
+        raw = body_field.get("string") if isinstance(body_field, Mapping) else body_field
+        body = self._body(raw, content_type, encoding, found, known)
+        self.identifiers.update(found)
+        status = response.get("status") or {}
+        return {
+            "status": {
+                "code": int(status.get("code", 0)),
+                "message": str(status.get("message", "")),
+            },
+            "headers": self._headers(scrubbed_headers, lambda s: self._text(s, self.identifiers)),
+            "body": {"string": body if body is not None else ""},
+        }
+
+    def identifier_labels(self) -> dict[str, str]:
+        """Identifiers met so far (value -> label), for the scan."""
+        return {
+            value: f"{label}, pseudonymized elsewhere"
+            for value, (_, label) in self.identifiers.items()
+            if len(value) >= MIN_IDENTIFIER_LENGTH
+        }
+
+
+def _map_strings(value: Any, text: Callable[[str], str]) -> Any:
+    if isinstance(value, dict):
+        return {text(str(k)): _map_strings(v, text) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_map_strings(v, text) for v in value]
+    if isinstance(value, str) and not PSEUDONYM_RE.fullmatch(value):
+        return text(value)
+    return value
+
+
+def _content_headers(headers: Mapping[str, Any]) -> tuple[str, str]:
+    content_type = encoding = ""
+    for name, values in headers.items():
+        value = values[0] if isinstance(values, (list, tuple)) and values else values
+        if str(name).lower() == "content-type":
+            content_type = str(value)
+        elif str(name).lower() == "content-encoding":
+            encoding = str(value)
+    return content_type, encoding
+
+
+def decompress(raw: bytes, encoding: str) -> bytes:
+    """The body decoded from its ``Content-Encoding`` (gzip, deflate, br when available)."""
+    for coding in reversed([c.strip().lower() for c in encoding.split(",") if c.strip()]):
+        try:
+            if coding in ("gzip", "x-gzip"):
+                raw = gzip.decompress(raw)
+            elif coding == "deflate":
+                try:
+                    raw = zlib.decompress(raw)
+                except zlib.error:
+                    raw = zlib.decompress(raw, -zlib.MAX_WBITS)
+            elif coding == "br":
+                import brotli  # type: ignore[import-not-found,unused-ignore]  # optional
+
+                raw = brotli.decompress(raw)
+        except (OSError, zlib.error, ImportError, EOFError):
+            break
+    return raw
+
+
+ENV_SECRET_WORDS = ("SECRET", "TOKEN", "PASSWORD", "API_KEY", "APIKEY", "PRIVATE_KEY")
+
+
+def environment_secrets() -> dict[str, str]:
+    """Values of environment variables whose names say they are secrets, by label."""
+    import os
+
+    return {
+        value.strip(): f"environment variable {name}"
+        for name, value in os.environ.items()
+        if any(word in name.upper() for word in ENV_SECRET_WORDS)
+        and len(value.strip()) >= MIN_SECRET_LENGTH
+    }
+
+
+def session_secrets(config: Any) -> SecretBook:
+    """The pytest session's secret book, created on first use.
+
+    It starts with every environment variable whose name says it is a secret
+    (``HELIOS_API_KEY``, ``HELIOS_WEBHOOK_SECRET``, ``*_TOKEN``, ...); fixtures that create
+    keys and secrets add theirs with ``session_secrets(config).add(value, label)``, and the
+    scrubber adds every value it meets in a secret header, key or parameter.
+    """
+    book: SecretBook | None = config.stash.get(_SECRETS_KEY, None)
+    if book is None:
+        book = SecretBook()
+        for value, label in environment_secrets().items():
+            book.add(value, label)
+        config.stash[_SECRETS_KEY] = book
+    return book

@@ -1,0 +1,512 @@
+"""httpx clients of the two documented Helios endpoints, and the errors they raise.
+
+``HeliosClient`` and ``AsyncHeliosClient`` take the documented request fields, return the
+accepted run, and turn the documented error statuses into exceptions: 401 ``HeliosAuthError``,
+400 ``HeliosValidationError``, 429 ``HeliosRateLimited``, anything else ``HeliosError``. The API
+key never appears in a repr, a log line or an exception message; only its masked form does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import os
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from pytest_helios.signing import mask_secret
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "AcceptedRun",
+    "AsyncHeliosClient",
+    "Concurrency",
+    "FieldError",
+    "HeliosAuthError",
+    "HeliosClient",
+    "HeliosError",
+    "HeliosRateLimited",
+    "HeliosValidationError",
+]
+
+DEFAULT_BASE_URL = "https://api.heliosai.health"
+AGENT_PATH = "/api/v1/agent"
+LAB_RESULTS_PATH = "/api/v1/lab-results"
+AGENT_TYPES = ("light", "deep")
+_USER_AGENT = "pytest-helios"
+
+
+@dataclass(frozen=True)
+class Concurrency:
+    """The documented ``X-Concurrent-*`` headers of a response (``None`` where absent)."""
+
+    limit: int | None
+    active: int | None
+    remaining: int | None
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> Concurrency:
+        return cls(
+            limit=_int_header(headers, "x-concurrent-limit"),
+            active=_int_header(headers, "x-concurrent-active"),
+            remaining=_int_header(headers, "x-concurrent-remaining"),
+        )
+
+
+@dataclass(frozen=True)
+class AcceptedRun:
+    """A run Helios accepted: its id, and the concurrency headers of the answer."""
+
+    run_id: str
+    status: str
+    message: str | None
+    concurrency: Concurrency
+    body: Mapping[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One bad field of a 400 answer: its dotted path and what is wrong with it."""
+
+    field: str
+    message: str
+
+
+class HeliosError(Exception):
+    """Helios answered with an error, or could not be reached, or the client is misconfigured.
+
+    ``status_code`` is the HTTP status (``None`` when there was no answer), ``body`` the parsed
+    JSON body when there was one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        body: Any = None,
+        concurrency: Concurrency | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.body = body
+        self.concurrency = concurrency
+
+
+class HeliosAuthError(HeliosError):
+    """401: the ``x-api-key`` header is missing, or the key is invalid, revoked or foreign."""
+
+
+class HeliosValidationError(HeliosError):
+    """400: the request failed validation; ``field_errors`` lists each bad field."""
+
+    def __init__(self, message: str, *, field_errors: Sequence[FieldError], **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.field_errors = list(field_errors)
+
+
+class HeliosRateLimited(HeliosError):
+    """429: the account's concurrency limit for this agent type is reached.
+
+    ``retry_after`` is the documented ``Retry-After`` in seconds (``None`` when absent),
+    ``active_count`` and ``limit`` come from the body, ``concurrency`` from the headers.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None,
+        active_count: int | None,
+        limit: int | None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+        self.active_count = active_count
+        self.limit = limit
+
+
+# --- requests -------------------------------------------------------------------------------
+
+
+def agent_request_body(
+    *, webhook_url: str, agent_type: str, data: Mapping[str, Any], extra: Mapping[str, Any]
+) -> dict[str, Any]:
+    if agent_type not in AGENT_TYPES:
+        raise HeliosError(
+            f"agent_type must be one of {', '.join(map(repr, AGENT_TYPES))}, not {agent_type!r}"
+        )
+    return {"webhookUrl": webhook_url, "agentType": agent_type, "data": dict(data), **extra}
+
+
+def lab_results_request_body(
+    *,
+    lab_results: Sequence[Mapping[str, Any]],
+    webhook_url: str | None,
+    patient_context: Mapping[str, Any] | None,
+    extra: Mapping[str, Any],
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"labResults": [dict(lab) for lab in lab_results]}
+    if webhook_url is not None:
+        body["webhookUrl"] = webhook_url
+    if patient_context is not None:
+        body["patientContext"] = dict(patient_context)
+    body.update(extra)
+    return body
+
+
+# --- responses ------------------------------------------------------------------------------
+
+
+def _int_header(headers: Mapping[str, str], name: str) -> int | None:
+    value = headers.get(name)
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    value = headers.get("retry-after")
+    try:
+        seconds = float(value) if value is not None else None
+    except ValueError:
+        return None
+    return seconds if seconds is not None and seconds >= 0 else None
+
+
+def _json_body(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _describe(body: Any, fallback: str) -> str:
+    if isinstance(body, Mapping):
+        error, message = body.get("error"), body.get("message")
+        parts = [str(p) for p in (error, message) if isinstance(p, str) and p]
+        if parts:
+            return ": ".join(parts)
+    return fallback
+
+
+def parse_response(response: httpx.Response, api_key: str) -> AcceptedRun:
+    """Turn an answer of either endpoint into an ``AcceptedRun`` or raise the matching error."""
+    body = _json_body(response)
+    concurrency = Concurrency.from_headers(response.headers)
+    status = response.status_code
+    where = f"{response.request.method} {response.request.url.path}"
+    common: dict[str, Any] = {"status_code": status, "body": body, "concurrency": concurrency}
+    if status == 200:
+        run_id = body.get("runId") if isinstance(body, Mapping) else None
+        if not isinstance(run_id, str) or not run_id:
+            raise HeliosError(
+                f"{where} answered 200 without a runId; body: {_short(response.text)}", **common
+            )
+        message = body.get("message")
+        return AcceptedRun(
+            run_id=run_id,
+            status=str(body.get("status")),
+            message=message if isinstance(message, str) else None,
+            concurrency=concurrency,
+            body=body,
+        )
+    if status == 401:
+        reason = _describe(body, "Unauthorized")
+        raise HeliosAuthError(
+            f"{where} refused the API key {mask_secret(api_key)} (401): {reason}", **common
+        )
+    if status == 400:
+        errors = _field_errors(body)
+        lines = [f"{where} rejected the request (400): {_describe(body, 'Bad Request')}"]
+        lines += [f"  {e.field or '<body>'}: {e.message}" for e in errors]
+        raise HeliosValidationError("\n".join(lines), field_errors=errors, **common)
+    if status == 429:
+        retry_after = _retry_after(response.headers)
+        active = body.get("activeCount") if isinstance(body, Mapping) else None
+        limit = body.get("limit") if isinstance(body, Mapping) else None
+        wait = f"; retry after {retry_after:g} s" if retry_after is not None else ""
+        raise HeliosRateLimited(
+            f"{where} is rate limited (429): {_describe(body, 'Too Many Requests')}{wait}",
+            retry_after=retry_after,
+            active_count=active if isinstance(active, int) else None,
+            limit=limit if isinstance(limit, int) else None,
+            **common,
+        )
+    detail = _describe(body, _short(response.text))
+    raise HeliosError(f"{where} answered {status}: {detail}", **common)
+
+
+def _field_errors(body: Any) -> list[FieldError]:
+    details = body.get("details") if isinstance(body, Mapping) else None
+    if not isinstance(details, list):
+        return []
+    return [
+        FieldError(field=str(d.get("field", "")), message=str(d.get("message", "")))
+        for d in details
+        if isinstance(d, Mapping)
+    ]
+
+
+def _short(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --- configuration --------------------------------------------------------------------------
+
+
+def _resolve(api_key: str | None, base_url: str | None) -> tuple[str, str]:
+    key = api_key if api_key is not None else os.environ.get("HELIOS_API_KEY")
+    if not key:
+        raise HeliosError("no Helios API key: pass api_key=... or set HELIOS_API_KEY")
+    url = base_url or os.environ.get("HELIOS_BASE_URL") or DEFAULT_BASE_URL
+    return key, url.rstrip("/")
+
+
+def _backoff(attempt: int, retry_after: float | None, max_wait: float) -> float:
+    """Seconds to wait before retry ``attempt`` (1-based): Retry-After if given, else 1, 2, 4…"""
+    wanted = retry_after if retry_after is not None else float(2 ** (attempt - 1))
+    return min(wanted, max_wait)
+
+
+class _ClientBase:
+    def __init__(
+        self,
+        api_key: str | None,
+        base_url: str | None,
+        timeout: float,
+        rate_limit_retries: int,
+        max_retry_wait: float,
+    ) -> None:
+        if rate_limit_retries < 0:
+            raise HeliosError(f"rate_limit_retries must be 0 or more, not {rate_limit_retries!r}")
+        self._api_key, self.base_url = _resolve(api_key, base_url)
+        self.timeout = timeout
+        self.rate_limit_retries = rate_limit_retries
+        self.max_retry_wait = max_retry_wait
+
+    def with_key(self, api_key: str) -> Self:
+        """The same client sending another key (a revoked one, say).
+
+        It shares this client's connections, so nothing new needs closing: closing either
+        client closes both.
+        """
+        clone = copy.copy(self)
+        clone._api_key = api_key
+        return clone
+
+    @property
+    def api_key(self) -> str:
+        """The key this client sends (kept out of reprs and messages)."""
+        return self._api_key
+
+    def _headers(self) -> dict[str, str]:
+        return {
+            "x-api-key": self._api_key,
+            "content-type": "application/json",
+            "accept": "application/json",
+            "user-agent": _USER_AGENT,
+        }
+
+    @staticmethod
+    def _encode(body: Mapping[str, Any]) -> bytes:
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(base_url={self.base_url!r}, "
+            f"api_key={mask_secret(self._api_key)!r})"
+        )
+
+
+class HeliosClient(_ClientBase):
+    """Synchronous client of the Helios API.
+
+    ``api_key`` and ``base_url`` default to ``HELIOS_API_KEY`` and ``HELIOS_BASE_URL`` (then the
+    real API). With ``rate_limit_retries=n`` a 429 is retried up to n times, waiting
+    ``Retry-After`` seconds (at most ``max_retry_wait``), else 1, 2, 4… seconds. ``transport``
+    lets a test route requests in-process, for example to the emulator's ASGI app.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float = 30.0,
+        rate_limit_retries: int = 0,
+        max_retry_wait: float = 60.0,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__(api_key, base_url, timeout, rate_limit_retries, max_retry_wait)
+        self._sleep = sleep
+        self._transport = transport
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport)
+
+    def submit_agent(
+        self,
+        *,
+        webhook_url: str,
+        agent_type: str,
+        data: Mapping[str, Any],
+        **extra: Any,
+    ) -> AcceptedRun:
+        """``POST /api/v1/agent``: start an EHR Agent run (``agent_type`` ``light`` or ``deep``)."""
+        body = agent_request_body(
+            webhook_url=webhook_url, agent_type=agent_type, data=data, extra=extra
+        )
+        return self.post(AGENT_PATH, body)
+
+    def submit_lab_results(
+        self,
+        *,
+        lab_results: Sequence[Mapping[str, Any]],
+        webhook_url: str | None = None,
+        patient_context: Mapping[str, Any] | None = None,
+        **extra: Any,
+    ) -> AcceptedRun:
+        """``POST /api/v1/lab-results``: start a Lab Results Agent run."""
+        body = lab_results_request_body(
+            lab_results=lab_results,
+            webhook_url=webhook_url,
+            patient_context=patient_context,
+            extra=extra,
+        )
+        return self.post(LAB_RESULTS_PATH, body)
+
+    def post(self, path: str, body: Mapping[str, Any]) -> AcceptedRun:
+        """POST a JSON body to ``path`` with the key, retrying 429s as configured."""
+        content = self._encode(body)
+        attempt = 0
+        while True:
+            try:
+                response = self._http.post(path, content=content, headers=self._headers())
+            except httpx.HTTPError as exc:
+                raise HeliosError(f"POST {path} failed: {type(exc).__name__}: {exc}") from None
+            try:
+                return parse_response(response, self._api_key)
+            except HeliosRateLimited as exc:
+                attempt += 1
+                if attempt > self.rate_limit_retries:
+                    raise
+                self._sleep(_backoff(attempt, exc.retry_after, self.max_retry_wait))
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> HeliosClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class AsyncHeliosClient(_ClientBase):
+    """Asynchronous twin of ``HeliosClient`` (same arguments, ``await``-able methods).
+
+    Each call opens and closes its own connection, so one client can be used from any event
+    loop (a sync fixture, pytest-asyncio, anyio) and never leaks a socket bound to a closed loop.
+    Helios runs take minutes; connection reuse would save nothing that matters.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float = 30.0,
+        rate_limit_retries: int = 0,
+        max_retry_wait: float = 60.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        super().__init__(api_key, base_url, timeout, rate_limit_retries, max_retry_wait)
+        self._sleep = sleep
+        self._transport = transport
+
+    async def submit_agent(
+        self,
+        *,
+        webhook_url: str,
+        agent_type: str,
+        data: Mapping[str, Any],
+        **extra: Any,
+    ) -> AcceptedRun:
+        """``POST /api/v1/agent``: start an EHR Agent run (``agent_type`` ``light`` or ``deep``)."""
+        body = agent_request_body(
+            webhook_url=webhook_url, agent_type=agent_type, data=data, extra=extra
+        )
+        return await self.post(AGENT_PATH, body)
+
+    async def submit_lab_results(
+        self,
+        *,
+        lab_results: Sequence[Mapping[str, Any]],
+        webhook_url: str | None = None,
+        patient_context: Mapping[str, Any] | None = None,
+        **extra: Any,
+    ) -> AcceptedRun:
+        """``POST /api/v1/lab-results``: start a Lab Results Agent run."""
+        body = lab_results_request_body(
+            lab_results=lab_results,
+            webhook_url=webhook_url,
+            patient_context=patient_context,
+            extra=extra,
+        )
+        return await self.post(LAB_RESULTS_PATH, body)
+
+    async def post(self, path: str, body: Mapping[str, Any]) -> AcceptedRun:
+        """POST a JSON body to ``path`` with the key, retrying 429s as configured."""
+        content = self._encode(body)
+        attempt = 0
+        while True:
+            try:
+                async with httpx.AsyncClient(
+                    base_url=self.base_url,
+                    timeout=self.timeout,
+                    transport=_Borrowed(self._transport) if self._transport else None,
+                ) as http:
+                    response = await http.post(path, content=content, headers=self._headers())
+            except httpx.HTTPError as exc:
+                raise HeliosError(f"POST {path} failed: {type(exc).__name__}: {exc}") from None
+            try:
+                return parse_response(response, self._api_key)
+            except HeliosRateLimited as exc:
+                attempt += 1
+                if attempt > self.rate_limit_retries:
+                    raise
+                await self._sleep(_backoff(attempt, exc.retry_after, self.max_retry_wait))
+
+    async def aclose(self) -> None:
+        """Nothing stays open between calls; kept so the client reads like any httpx client."""
+
+    async def __aenter__(self) -> AsyncHeliosClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+class _Borrowed(httpx.AsyncBaseTransport):
+    """Lends a caller's transport to a short-lived ``httpx.AsyncClient`` without closing it."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self._inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        pass

@@ -1,0 +1,672 @@
+"""Signed fake webhook deliveries: the logic behind the ``fake_webhook`` fixture.
+
+A `WebhookFactory` builds `Delivery` objects for every webhook kind, signed with a secret the
+way Helios signs them, and sends the same bytes it signed: to a URL with httpx, or in-process
+to a WSGI or ASGI app. Each delivery offers named `Variant` objects (tampered body, wrong
+secret, stale timestamp, malformed signatures, ...) that carry the verdict a correct receiver
+gives them and why. A `Run` is one run's deliveries in order: status updates, then the final
+payload; it can be shuffled and duplicated the way the network does.
+
+Verdicts: ``"accept"`` (2xx, processed), ``"reject"`` (4xx, not processed) or ``"either"`` (the
+documentation leaves it open; a receiver may accept or reject, but must not crash).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import secrets as _secrets
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from pytest_helios import payloads
+from pytest_helios.signing import (
+    DEFAULT_TOLERANCE,
+    RUN_ID_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    compute_signature,
+    mask_secret,
+    sign_webhook,
+)
+from pytest_helios.transport import DeliveryResponse, Interface, deliver
+
+__all__ = [
+    "ACCEPT",
+    "EITHER",
+    "KINDS",
+    "REJECT",
+    "Delivery",
+    "Run",
+    "Variant",
+    "Verdict",
+    "WebhookFactory",
+]
+
+Verdict = Literal["accept", "reject", "either"]
+Headers = tuple[tuple[str, str], ...]
+ACCEPT: Verdict = "accept"
+REJECT: Verdict = "reject"
+EITHER: Verdict = "either"
+
+KINDS = ("light", "deep", "lab-results", "status-update", "error")
+"""``fake_webhook(kind)``: the three completed payloads, a status update, an error."""
+
+AGENTS: tuple[str, ...] = payloads.AGENTS
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+def _iso(timestamp: int) -> str:
+    return payloads.format_timestamp(datetime.fromtimestamp(timestamp, tz=timezone.utc))
+
+
+def serialize(payload: object) -> bytes:
+    """Compact JSON with raw UTF-8, as JavaScript's ``JSON.stringify`` writes it."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+@dataclass(frozen=True, repr=False)
+class Delivery:
+    """One signed webhook delivery: the exact ``body`` bytes and the ``headers`` sent with it.
+
+    ``headers`` is a tuple of ``(name, value)`` pairs, so that a delivery can carry a header
+    twice; `header_dict` gives a plain ``dict``. ``payload`` is the JSON object before
+    serialization (``None`` when the body is not JSON). The secret never appears in the repr.
+    """
+
+    kind: str
+    payload: dict[str, Any] | None
+    body: bytes
+    headers: Headers
+    timestamp: int
+    run_id: str
+    secret: str = field(repr=False)
+    factory: WebhookFactory | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def sequence_number(self) -> int | None:
+        value = (self.payload or {}).get("sequenceNumber")
+        return value if isinstance(value, int) else None
+
+    @property
+    def key(self) -> tuple[str, int | None]:
+        """``(runId, sequenceNumber)``: what a receiver deduplicates on."""
+        return (self.run_id, self.sequence_number)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self._describe()}, run_id={self.run_id!r}, "
+            f"sequence_number={self.sequence_number!r}, timestamp={self.timestamp}, "
+            f"body={len(self.body)} bytes)"
+        )
+
+    def _describe(self) -> str:
+        return f"kind={self.kind!r}"
+
+    def header_dict(self) -> dict[str, str]:
+        """The headers as a ``dict`` (a repeated name keeps its last value)."""
+        return dict(self.headers)
+
+    def send(self, url: str, *, timeout: float = 10.0) -> DeliveryResponse:
+        """POST the exact signed bytes to ``url`` with httpx."""
+        return deliver(url, self.body, self.headers, interface="url", timeout=timeout)
+
+    def deliver_to(
+        self, app: object, *, path: str = "/", interface: Interface | None = None
+    ) -> DeliveryResponse:
+        """POST the exact signed bytes to a WSGI or ASGI ``app`` in-process, with no server.
+
+        The interface is detected (an async callable is ASGI); pass ``interface`` to force it.
+        An exception raised by the app comes back as a 500 with ``app_exception`` set.
+        """
+        return deliver(app, self.body, self.headers, path=path, interface=interface)
+
+    def variants(
+        self, *, now: int | None = None, tolerance: int = DEFAULT_TOLERANCE, margin: int = 0
+    ) -> list[Variant]:
+        """Every named variant of this delivery, with timestamps relative to ``now``.
+
+        ``now`` defaults to the factory's clock. The timestamp variants sit exactly at and one
+        second past ``tolerance``; a receiver that reads its own wall clock a moment later
+        needs ``margin`` seconds of slack, which moves the past boundary and the future
+        rejection ``margin`` seconds towards safety (their ``reason`` says where they are).
+        """
+        return _variants(self, self._factory(), now=now, tolerance=tolerance, margin=margin)
+
+    def variant(
+        self,
+        name: str,
+        *,
+        now: int | None = None,
+        tolerance: int = DEFAULT_TOLERANCE,
+        margin: int = 0,
+    ) -> Variant:
+        """The variant called ``name``; an unknown name lists the valid ones."""
+        found = {v.name: v for v in self.variants(now=now, tolerance=tolerance, margin=margin)}
+        if name not in found:
+            raise LookupError(f"no variant {name!r}; valid variants: {', '.join(found)}")
+        return found[name]
+
+    def _factory(self) -> WebhookFactory:
+        return self.factory or WebhookFactory(self.secret)
+
+
+@dataclass(frozen=True, repr=False)
+class Variant(Delivery):
+    """A named variation of a delivery, with the verdict a correct receiver gives it.
+
+    ``expected`` is ``"accept"``, ``"reject"`` or ``"either"``; ``reason`` says why in words;
+    ``error`` names the `WebhookVerificationError` subclass `verify_webhook` raises for it
+    (``None`` when it accepts); ``now`` is the clock the verdict assumes.
+    """
+
+    name: str = ""
+    expected: Verdict = ACCEPT
+    reason: str = ""
+    error: str | None = None
+    now: int = 0
+
+    def _describe(self) -> str:
+        return f"name={self.name!r}, expected={self.expected!r}, kind={self.kind!r}"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run's deliveries in sending order (status updates, then the final payload)."""
+
+    deliveries: tuple[Delivery, ...]
+
+    def __iter__(self) -> Iterator[Delivery]:
+        return iter(self.deliveries)
+
+    def __len__(self) -> int:
+        return len(self.deliveries)
+
+    def __getitem__(self, index: int) -> Delivery:
+        return self.deliveries[index]
+
+    @property
+    def final(self) -> Delivery:
+        """The delivery with the highest ``sequenceNumber``: the completed or error payload."""
+        return max(self.deliveries, key=lambda d: d.sequence_number or 0)
+
+    @property
+    def keys(self) -> list[tuple[str, int | None]]:
+        """The distinct ``(runId, sequenceNumber)`` pairs, in sequence order."""
+        return sorted(set(d.key for d in self.deliveries), key=lambda k: k[1] or 0)
+
+    def shuffled(self, seed: int | None = 0) -> Run:
+        """The same deliveries in another order, as the network may deliver them."""
+        order = list(self.deliveries)
+        rng = random.Random(seed)
+        original = list(order)
+        while len(order) > 1 and order == original:
+            rng.shuffle(order)
+        return Run(tuple(order))
+
+    def with_duplicates(self, times: int = 2, seed: int | None = 0) -> Run:
+        """Every delivery ``times`` times (byte-identical retries), interleaved at random."""
+        if times < 1:
+            raise ValueError(f"times must be at least 1, got {times}")
+        copies = [d for d in self.deliveries for _ in range(times)]
+        random.Random(seed).shuffle(copies)
+        return Run(tuple(copies))
+
+    def send(self, url: str, *, timeout: float = 10.0) -> list[DeliveryResponse]:
+        """Send every delivery to ``url`` in order; returns the responses in the same order."""
+        import httpx
+
+        with httpx.Client(timeout=timeout) as client:
+            return [
+                deliver(url, d.body, d.headers, interface="url", timeout=timeout, client=client)
+                for d in self.deliveries
+            ]
+
+    def deliver_to(
+        self, app: object, *, path: str = "/", interface: Interface | None = None
+    ) -> list[DeliveryResponse]:
+        """Deliver every delivery to a WSGI or ASGI ``app`` in order, in-process."""
+        return [d.deliver_to(app, path=path, interface=interface) for d in self.deliveries]
+
+
+class WebhookFactory:
+    """Builds signed deliveries for every webhook kind; ``fake_webhook`` is one of these.
+
+    ``fake_webhook("light")`` is a signed EHR light completed delivery (also ``"deep"``,
+    ``"lab-results"``, ``"status-update"`` and ``"error"``); keyword arguments override payload
+    fields (``sequenceNumber=9``, ``result={...}``). ``clock`` returns Unix seconds and is read
+    each time a delivery or variant is built. ``previous_secret`` is the secret before the last
+    regenerate (a fresh random one if not given), used by the ``previous-secret`` variant.
+    """
+
+    def __init__(
+        self,
+        secret: str,
+        *,
+        clock: Callable[[], int] | None = None,
+        previous_secret: str | None = None,
+    ) -> None:
+        if not isinstance(secret, str) or not secret:
+            raise ValueError("WebhookFactory needs a non-empty webhook secret")
+        self.secret = secret
+        self.clock: Callable[[], int] = clock or _now
+        self.previous_secret = previous_secret or "whsec_" + _secrets.token_hex(16)
+
+    def __repr__(self) -> str:
+        return f"WebhookFactory(secret={mask_secret(self.secret)!r})"
+
+    def __call__(
+        self,
+        kind: str = "light",
+        /,
+        *,
+        run_id: str | None = None,
+        agent: str | None = None,
+        step: int | None = None,
+        timestamp: int | None = None,
+        **fields: Any,
+    ) -> Delivery:
+        """A signed delivery of ``kind`` (one of `KINDS`), with payload ``fields`` overridden.
+
+        ``agent`` applies to ``"status-update"`` and ``"error"`` (default ``"light"``);
+        ``step`` picks the status update's step or the step an error run failed at.
+        ``timestamp`` (Unix seconds) defaults to the clock.
+        """
+        if kind not in KINDS:
+            raise ValueError(f"unknown webhook kind {kind!r}; valid kinds: {', '.join(KINDS)}")
+        if kind in AGENTS:
+            if agent is not None and agent != kind:
+                raise ValueError(f"agent={agent!r} contradicts kind {kind!r}")
+            agent = kind
+        agent = agent or "light"
+        if agent not in AGENTS:
+            raise ValueError(f"unknown agent {agent!r}; valid agents: {', '.join(AGENTS)}")
+        run_id = run_id or str(uuid.uuid4())
+        when = self.clock() if timestamp is None else timestamp
+        payload = _build_payload(kind, agent, run_id=run_id, step=step, timestamp=_iso(when))
+        payload.update(fields)
+        overridden = payload.get("runId")
+        if isinstance(overridden, str) and overridden:
+            run_id = overridden  # the header names the run the body names
+        return self.sign(payload, kind=kind, timestamp=when, run_id=run_id)
+
+    def completed(self, agent: str = "light", **fields: Any) -> Delivery:
+        """The final ``completed`` payload of ``agent`` (``light``, ``deep``, ``lab-results``)."""
+        if agent not in AGENTS:
+            raise ValueError(f"unknown agent {agent!r}; valid agents: {', '.join(AGENTS)}")
+        return self(agent, **fields)
+
+    def status_update(self, agent: str = "light", step: int = 1, **fields: Any) -> Delivery:
+        """The ``processing`` status update for ``step`` of an ``agent`` run."""
+        return self("status-update", agent=agent, step=step, **fields)
+
+    def error(self, agent: str = "light", step: int | None = None, **fields: Any) -> Delivery:
+        """An ``error`` payload for a run of ``agent`` that failed at ``step``."""
+        return self("error", agent=agent, step=step, **fields)
+
+    def run(
+        self, agent: str = "light", *, run_id: str | None = None, fail_at_step: int | None = None
+    ) -> Run:
+        """A whole run in sending order: a status update per step, then the final payload.
+
+        With ``fail_at_step`` the run ends with an error payload after that step's update.
+        """
+        if agent not in AGENTS:
+            raise ValueError(f"unknown agent {agent!r}; valid agents: {', '.join(AGENTS)}")
+        run_id = run_id or str(uuid.uuid4())
+        final = _final_sequence_number(agent)
+        last_update = final - 1 if fail_at_step is None else fail_at_step
+        if not 1 <= last_update <= final - 1:
+            raise ValueError(f"fail_at_step must be between 1 and {final - 1}, got {fail_at_step}")
+        deliveries = [
+            self.status_update(agent, step, run_id=run_id) for step in range(1, last_update + 1)
+        ]
+        if fail_at_step is None:
+            deliveries.append(self.completed(agent, run_id=run_id))
+        else:
+            deliveries.append(self.error(agent, fail_at_step, run_id=run_id))
+        return Run(tuple(deliveries))
+
+    def sign(
+        self,
+        payload: dict[str, Any] | bytes,
+        *,
+        kind: str = "custom",
+        timestamp: int | None = None,
+        run_id: str | None = None,
+        secret: str | None = None,
+    ) -> Delivery:
+        """Sign an arbitrary payload (serialized compactly) or exact body bytes."""
+        body = payload if isinstance(payload, bytes) else serialize(payload)
+        parsed = None if isinstance(payload, bytes) else payload
+        if run_id is None:
+            found = (parsed or {}).get("runId")
+            run_id = found if isinstance(found, str) and found else str(uuid.uuid4())
+        when = self.clock() if timestamp is None else timestamp
+        key = secret or self.secret
+        headers = sign_webhook(body, key, timestamp=when, run_id=run_id)
+        return Delivery(kind, parsed, body, tuple(headers.items()), when, run_id, key, self)
+
+
+# --- variants --------------------------------------------------------------------------------
+
+
+def _set_header(headers: Sequence[tuple[str, str]], name: str, value: str | None) -> Headers:
+    kept = [(k, v) for k, v in headers if k.lower() != name.lower()]
+    if value is not None:
+        kept.insert(0, (name, value))
+    return tuple(kept)
+
+
+def _canary_json(value: object, indent: str = "") -> str:
+    """Valid JSON that any re-serializer changes: odd spacing, reversed keys, ``\\u`` escapes."""
+    if isinstance(value, dict):
+        inner = indent + "   "
+        items = [
+            f"\n{inner}{_canary_string(str(k))} :  {_canary_json(v, inner)}"
+            for k, v in reversed(list(value.items()))
+        ]
+        return "{" + " ,".join(items) + f"\n{indent}}}"
+    if isinstance(value, list):
+        return "[ " + " , ".join(_canary_json(v, indent) for v in value) + " ]"
+    if isinstance(value, str):
+        return _canary_string(value)
+    return json.dumps(value)
+
+
+def _canary_string(text: str) -> str:
+    escaped = json.dumps(text, ensure_ascii=True)[1:-1]
+    return '"' + escaped.replace("/", "\\/").replace("-", "\\u002d").replace("é", "\\u00e9") + '"'
+
+
+def _tamper(payload: dict[str, Any] | None, body: bytes) -> bytes:
+    if payload is not None and isinstance(payload.get("sequenceNumber"), int):
+        return serialize({**payload, "sequenceNumber": payload["sequenceNumber"] + 1})
+    return body[:-1] + bytes([body[-1] ^ 1]) if body else b"{}"
+
+
+def _arabic_indic(number: int) -> str:
+    return "".join(chr(0x0660 + int(d)) for d in str(number))
+
+
+def _variants(
+    delivery: Delivery, factory: WebhookFactory, *, now: int | None, tolerance: int, margin: int
+) -> list[Variant]:
+    clock = factory.clock() if now is None else now
+    payload, body, secret = delivery.payload, delivery.body, delivery.secret
+    base = replace(
+        delivery,
+        timestamp=clock,
+        headers=_set_header(delivery.headers, TIMESTAMP_HEADER, str(clock)),
+    )
+    signature = compute_signature(body, secret)
+    digest = signature.removeprefix("sha256=")
+    out: list[Variant] = []
+
+    def add(
+        name: str,
+        expected: Verdict,
+        reason: str,
+        error: str | None = None,
+        *,
+        body: bytes | None = None,
+        headers: Headers | None = None,
+        timestamp: int | None = None,
+        keep_payload: bool = True,
+    ) -> None:
+        chosen = base
+        if body is not None:
+            chosen = replace(chosen, body=body)
+        if timestamp is not None:
+            chosen = replace(
+                chosen,
+                timestamp=timestamp,
+                headers=_set_header(chosen.headers, TIMESTAMP_HEADER, str(timestamp)),
+            )
+        if headers is not None:
+            chosen = replace(chosen, headers=headers)
+        if not keep_payload:
+            chosen = replace(chosen, payload=None)
+        fields = {f: getattr(chosen, f) for f in Delivery.__dataclass_fields__}
+        out.append(
+            Variant(**fields, name=name, expected=expected, reason=reason, error=error, now=clock)
+        )
+
+    def signed_headers(raw: bytes, key: str = secret, timestamp: int = clock) -> Headers:
+        return tuple(sign_webhook(raw, key, timestamp=timestamp, run_id=delivery.run_id).items())
+
+    def with_signature(value: str | None) -> Headers:
+        return _set_header(base.headers, SIGNATURE_HEADER, value)
+
+    add("valid", ACCEPT, "a correctly signed delivery")
+    add(
+        "lowercase-header-names",
+        ACCEPT,
+        "HTTP header names are case-insensitive; proxies and HTTP/2 lowercase them",
+        headers=tuple((k.lower(), v) for k, v in base.headers),
+    )
+    if payload is not None:
+        canary = _canary_json(payload).encode("utf-8")
+        add(
+            "reserialization-canary",
+            ACCEPT,
+            "valid, but spaced, key-reversed and \\u-escaped: a handler that verifies "
+            "re-serialized JSON instead of the raw bytes breaks on it",
+            body=canary,
+            headers=signed_headers(canary),
+        )
+        if not body.isascii():
+            add("non-ascii-body", ACCEPT, "raw UTF-8 text (emoji) in the body")
+    add(
+        "tampered-body",
+        REJECT,
+        "the body was changed after signing",
+        "SignatureMismatch",
+        body=_tamper(payload, body),
+    )
+    add(
+        "tampered-whitespace",
+        REJECT,
+        "a newline appended after signing: same JSON, different bytes",
+        "SignatureMismatch",
+        body=body + b"\n",
+    )
+    add(
+        "wrong-secret",
+        REJECT,
+        "signed with a secret that is not the account's",
+        "SignatureMismatch",
+        headers=signed_headers(body, "whsec_" + _secrets.token_hex(16)),
+    )
+    add(
+        "previous-secret",
+        REJECT,
+        "signed with the secret that Regenerate replaced (and so invalidated)",
+        "SignatureMismatch",
+        headers=signed_headers(body, factory.previous_secret),
+    )
+    for name, skew, expected, error in (
+        ("stale-timestamp", -(tolerance + 1), REJECT, "TimestampOutOfTolerance"),
+        ("future-timestamp", tolerance + 1 + margin, REJECT, "TimestampOutOfTolerance"),
+        ("timestamp-at-past-boundary", -tolerance + margin, ACCEPT, None),
+        ("timestamp-at-future-boundary", tolerance, ACCEPT, None),
+    ):
+        reason = f"sent {abs(skew)} s in the {'past' if skew < 0 else 'future'}; the tolerance "
+        reason += f"is {tolerance} s either way, boundary included"
+        add(name, expected, reason, error, timestamp=clock + skew)
+    add(
+        "millisecond-timestamp",
+        REJECT,
+        "the timestamp is in milliseconds, not seconds",
+        "TimestampOutOfTolerance",
+        timestamp=clock * 1000,
+    )
+    add(
+        "missing-signature",
+        REJECT,
+        f"no {SIGNATURE_HEADER} header",
+        "MissingHeader",
+        headers=with_signature(None),
+    )
+    add(
+        "missing-timestamp",
+        REJECT,
+        f"no {TIMESTAMP_HEADER} header",
+        "MissingHeader",
+        headers=_set_header(base.headers, TIMESTAMP_HEADER, None),
+    )
+    add(
+        "missing-run-id",
+        EITHER,
+        f"no {RUN_ID_HEADER} header; it is unsigned and the body carries runId",
+        headers=_set_header(base.headers, RUN_ID_HEADER, None),
+    )
+    add(
+        "missing-content-type",
+        EITHER,
+        "no Content-Type header; the signature alone authenticates the body",
+        headers=_set_header(base.headers, "Content-Type", None),
+    )
+    for name, value, reason in (
+        ("empty-signature", "", "an empty signature"),
+        ("signature-without-prefix", digest, "the hex digest without 'sha256='"),
+        ("signature-uppercase-prefix", "SHA256=" + digest, "'SHA256=' instead of 'sha256='"),
+        ("signature-uppercase-hex", "sha256=" + digest.upper(), "the digest in uppercase hex"),
+        ("signature-too-short", signature[:-1], "63 hex digits"),
+        ("signature-too-long", signature + "0", "65 hex digits"),
+        ("signature-non-ascii", signature[:-1] + "é", "a non-ASCII character in the digest"),
+        ("signature-sha1", "sha1=" + digest[:40], "another algorithm"),
+    ):
+        add(
+            name,
+            REJECT,
+            f"malformed signature: {reason}",
+            "MalformedHeader",
+            headers=with_signature(value),
+        )
+    duplicated = (*base.headers, (SIGNATURE_HEADER.lower(), "sha256=" + "0" * 64))
+    add(
+        "duplicate-signature-header",
+        EITHER,
+        "the signature header twice (a valid and a bogus one); rejecting is safest",
+        headers=duplicated,
+    )
+    for name, value, reason in (
+        ("timestamp-not-a-number", "yesterday", "a timestamp that is not a number"),
+        ("timestamp-non-ascii-digits", _arabic_indic(clock), "digits of another script"),
+        ("timestamp-with-fraction", f"{clock}.5", "fractional seconds"),
+    ):
+        add(
+            name,
+            REJECT,
+            f"malformed timestamp: {reason}",
+            "MalformedHeader",
+            headers=_set_header(base.headers, TIMESTAMP_HEADER, value),
+        )
+    non_utf8 = b'{"runId":"' + delivery.run_id.encode() + b'","note":"\xff\xfe"}'
+    add(
+        "non-utf8-body",
+        EITHER,
+        "correctly signed bytes that are not UTF-8: reject or accept, never crash",
+        body=non_utf8,
+        headers=signed_headers(non_utf8),
+        keep_payload=False,
+    )
+    add(
+        "json-array-body",
+        EITHER,
+        "a correctly signed JSON array instead of an object: reject or accept, never crash",
+        body=b"[]",
+        headers=signed_headers(b"[]"),
+        keep_payload=False,
+    )
+    add(
+        "replayed-with-fresh-timestamp",
+        ACCEPT,
+        "the timestamp is unsigned, so a captured body replayed now still verifies: "
+        "deduplicate on (runId, sequenceNumber)",
+        timestamp=clock + 1,
+    )
+    add("duplicate-delivery", ACCEPT, "a byte-identical retry of a delivery already sent")
+    number, agent = delivery.sequence_number, (payload or {}).get("agent")
+    if number is not None and number > 1 and agent in AGENTS:
+        earlier = factory.status_update(str(agent), number - 1, run_id=delivery.run_id)
+        add(
+            "out-of-order",
+            ACCEPT,
+            f"the status update with sequenceNumber {number - 1} arriving after this one: "
+            "order by sequenceNumber, do not reject",
+            body=earlier.body,
+            headers=_set_header(earlier.headers, TIMESTAMP_HEADER, str(clock)),
+        )
+        out[-1] = replace(out[-1], payload=earlier.payload)
+    return out
+
+
+# --- payloads --------------------------------------------------------------------------------
+
+#: The labs of the request behind a fake lab-results run (the documented example).
+SAMPLE_LABS: tuple[dict[str, str], ...] = (
+    {
+        "name": "Creatinine",
+        "value": "1.8 mg/dL",
+        "flag": "High",
+        "referenceRange": "0.7-1.3 mg/dL",
+        "date": "2025-01-15",
+        "category": "Renal",
+    },
+    {
+        "name": "eGFR",
+        "value": "38 mL/min/1.73m2",
+        "flag": "Low",
+        "referenceRange": ">60 mL/min/1.73m2",
+        "date": "2025-01-15",
+        "category": "Renal",
+    },
+)
+
+
+def _agent(agent: str) -> payloads.Agent:
+    for known in payloads.AGENTS:
+        if agent == known:
+            return known
+    raise ValueError(f"unknown agent {agent!r}; valid agents: {', '.join(payloads.AGENTS)}")
+
+
+def _final_sequence_number(agent: str) -> int:
+    return payloads.FINAL_SEQUENCE_NUMBER[_agent(agent)]
+
+
+def _build_payload(
+    kind: str, agent: str, *, run_id: str, step: int | None, timestamp: str
+) -> dict[str, Any]:
+    """A schema-valid payload from the shared builders in `pytest_helios.payloads`."""
+    if kind == "status-update":
+        return payloads.status_update(
+            run_id, agent, 1 if step is None else step, timestamp=timestamp
+        )
+    if kind == "error":
+        final = _final_sequence_number(agent)
+        failed = final - 1 if step is None else step
+        if not 1 <= failed <= final - 1:
+            raise ValueError(f"a {agent} run can fail at steps 1 to {final - 1}, not {step}")
+        step_name = payloads.STEP_NAMES[_agent(agent)][failed - 1]
+        return payloads.error_webhook(
+            run_id,
+            agent,
+            timestamp=timestamp,
+            sequence_number=failed + 1,
+            message=f"Processing failed during step {failed} ({step_name})",
+        )
+    if kind == "lab-results":
+        return payloads.lab_results_completed(
+            run_id, SAMPLE_LABS, timestamp=timestamp, insights_matched=1
+        )
+    return payloads.ehr_completed(run_id, kind, timestamp=timestamp)

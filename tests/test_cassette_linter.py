@@ -1,0 +1,124 @@
+"""The cassette linter (``pytest --helios-lint-cassettes`` and ``helios-cassettes lint``):
+one line per secret, unpseudonymized identifier, contract violation, age or format problem,
+and a non-zero exit on any."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cassette_helpers import (
+    FakeHelios,
+    new_api_key,
+    server_fixture,  # noqa: F401  # the `server` fixture
+    write_project,
+)
+
+from pytest_helios.cassettes.lint import main
+
+TEST = """
+    import os, httpx, pytest
+
+    @pytest.mark.helios_cassette
+    def test_calls():
+        with httpx.Client(headers={"x-api-key": os.environ["HELIOS_API_KEY"]}) as client:
+            assert client.post(URL + "/api/v1/lab-results", json=LAB_REQUEST).status_code == 200
+"""
+CASSETTE = "cassettes/test_api/test_calls.yaml"
+
+
+@pytest.fixture
+def recorded(pytester: pytest.Pytester, server: FakeHelios) -> Path:
+    write_project(pytester, server.url, TEST)
+    pytester.runpytest("--helios-record-mode=once").assert_outcomes(passed=1)
+    return pytester.path / CASSETTE
+
+
+def spoil(cassette: Path, key: str) -> None:
+    """What a hand edit (or another tool) could leave behind."""
+    text = cassette.read_text()
+    text = text.replace("'[REDACTED]'", key, 1)
+    text = text.replace('"gender": "male"', '"gender": "male",\n        "name": "Jane Roe"', 1)
+    text = text.replace('"status": "accepted"', '"status": "queued"')
+    cassette.write_text(text)
+
+
+def test_a_clean_cassette_directory_passes(pytester: pytest.Pytester, recorded: Path) -> None:
+    result = pytester.runpytest("--helios-lint-cassettes")
+
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["helios-cassettes: 1 cassette checked, no findings"])
+
+
+def test_every_finding_is_one_line_and_the_exit_status_is_non_zero(
+    pytester: pytest.Pytester, recorded: Path
+) -> None:
+    spoil(recorded, new_api_key())
+
+    result = pytester.runpytest("--helios-lint-cassettes")
+
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(
+        [
+            f"{CASSETTE}: interaction 0, request, header x-api-key: "
+            "a key-shaped string (a Helios API key)",
+            f"{CASSETTE}: interaction 0, request, header x-api-key: secret header not redacted",
+            f"{CASSETTE}: interaction 0, request body $.patientContext.name: "
+            "patient identifier not pseudonymized",
+            f"{CASSETTE}: interaction 0, response (accepted-response): *",
+            "helios-cassettes: 4 finding(s) in 1 cassette",
+        ]
+    )
+
+
+def test_the_console_command_lints_the_paths_it_is_given(recorded: Path, tmp_path: Path) -> None:
+    key = new_api_key()
+    spoil(recorded, key)
+    (tmp_path / "broken.yaml").write_text("helios: [unclosed\n")
+    command = Path(sys.executable).with_name("helios-cassettes")
+
+    result = subprocess.run(
+        [str(command), "lint", str(recorded.parent), str(tmp_path / "broken.yaml")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    broken = f"{tmp_path / 'broken.yaml'}: invalid YAML: line 2: "
+    assert [line for line in lines if line.startswith(broken) and "expected ',' or ']'" in line]
+    assert lines[-1] == "helios-cassettes: 5 finding(s) in 2 cassettes"
+    assert key not in result.stdout + result.stderr
+
+
+def test_the_maximum_age_is_checked_when_given(
+    recorded: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = recorded.read_text()
+    start = text.index("recorded_at: '") + len("recorded_at: '")
+    recorded.write_text(text[:start] + "2020-01-31T12:00:00Z" + text[start + 20 :])
+
+    assert main(["lint", str(recorded), "--max-age", "30"]) == 1
+
+    out = capsys.readouterr().out
+    assert f"{recorded}: recorded " in out
+    assert "days ago (2020-01-31T12:00:00Z), more than the maximum age of 30 days" in out
+
+
+def test_a_path_that_does_not_exist_is_a_finding(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["lint", str(tmp_path / "nowhere")]) == 1
+
+    assert f"{tmp_path / 'nowhere'}: no such file or directory" in capsys.readouterr().out
+
+
+def test_a_bad_maximum_age_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["lint", "--max-age", "-1"])
+
+    assert exit_info.value.code == 2
+    assert "argument --max-age: -1 is not a positive number" in capsys.readouterr().err

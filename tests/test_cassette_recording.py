@@ -1,0 +1,224 @@
+"""Recording and replay: one cassette per test, recorded against a real server once,
+replayed with the server gone, for httpx (sync and async) and requests."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+import yaml
+from cassette_helpers import (
+    FakeHelios,
+    new_api_key,
+    server_fixture,  # noqa: F401  # the `server` fixture
+    write_project,
+)
+
+CLIENTS = {
+    "httpx": """
+        import httpx
+
+        def submit(path, payload, key):
+            with httpx.Client() as client:
+                response = client.post(URL + path, json=payload, headers={"x-api-key": key})
+            return response.status_code, response.json()
+    """,
+    "httpx-async": """
+        import asyncio
+        import httpx
+
+        def submit(path, payload, key):
+            async def go():
+                async with httpx.AsyncClient() as client:
+                    return await client.post(URL + path, json=payload, headers={"x-api-key": key})
+            response = asyncio.run(go())
+            return response.status_code, response.json()
+    """,
+    "requests": """
+        import requests
+
+        def submit(path, payload, key):
+            with requests.Session() as session:
+                response = session.post(URL + path, json=payload, headers={"x-api-key": key})
+            return response.status_code, response.json()
+    """,
+}
+
+SUBMIT_TEST = """
+    import os
+    import pytest
+
+    @pytest.mark.helios_cassette
+    def test_submit_labs():
+        status, body = submit("/api/v1/lab-results", LAB_REQUEST, os.environ["HELIOS_API_KEY"])
+        assert status == 200
+        assert body["status"] == "accepted"
+"""
+
+
+def source(*parts: str) -> str:
+    return "".join(textwrap.dedent(part) for part in parts)
+
+
+@pytest.mark.parametrize("client", sorted(CLIENTS))
+def test_a_recorded_test_replays_with_the_server_gone(
+    pytester: pytest.Pytester, server: FakeHelios, client: str
+) -> None:
+    write_project(pytester, server.url, source(CLIENTS[client], SUBMIT_TEST))
+    pytester.runpytest("--helios-record-mode=once").assert_outcomes(passed=1)
+    assert server.hits == [("POST", "/api/v1/lab-results")]
+    server.close()
+
+    result = pytester.runpytest()
+
+    result.assert_outcomes(passed=1)
+    assert len(server.hits) == 1
+
+
+def test_the_cassette_is_stored_per_module_and_test_under_the_canonical_host(
+    pytester: pytest.Pytester, server: FakeHelios
+) -> None:
+    write_project(
+        pytester,
+        server.url,
+        source(
+            CLIENTS["httpx"],
+            SUBMIT_TEST,
+            """
+    class TestGroup:
+        @pytest.mark.helios_cassette
+        @pytest.mark.parametrize("n", [1])
+        def test_in_class(self, n):
+            key = os.environ["HELIOS_API_KEY"]
+            assert submit("/api/v1/lab-results", LAB_REQUEST, key)[0] == 200
+    """,
+        ),
+    )
+    pytester.runpytest("--helios-record-mode=once").assert_outcomes(passed=2)
+
+    cassette = pytester.path / "cassettes" / "test_api" / "test_submit_labs.yaml"
+    document = yaml.safe_load(cassette.read_text())
+    request = document["interactions"][0]["request"]
+    assert request["uri"] == "https://api.heliosai.health/api/v1/lab-results"
+    assert '"webhookUrl": "https://webhook.invalid/helios"' in request["body"]
+    assert (pytester.path / "cassettes/test_api/TestGroup.test_in_class[1].yaml").is_file()
+
+
+def test_a_cassette_recorded_against_one_server_replays_against_another_address(
+    pytester: pytest.Pytester, server: FakeHelios
+) -> None:
+    write_project(pytester, server.url, source(CLIENTS["requests"], SUBMIT_TEST))
+    pytester.runpytest("--helios-record-mode=once").assert_outcomes(passed=1)
+    server.close()
+
+    with FakeHelios(server.api_key) as elsewhere:
+        write_project(pytester, elsewhere.url, source(CLIENTS["requests"], SUBMIT_TEST))
+        result = pytester.runpytest()
+        assert elsewhere.hits == []
+
+    result.assert_outcomes(passed=1)
+
+
+def test_json_bodies_are_matched_whatever_their_key_order(
+    pytester: pytest.Pytester, server: FakeHelios
+) -> None:
+    tests = """
+        import json, os, httpx, pytest
+
+        @pytest.mark.helios_cassette
+        def test_submit(request):
+            recording = request.config.getoption("helios_record_mode") == "once"
+            payload = LAB_REQUEST if recording else dict(reversed(list(LAB_REQUEST.items())))
+            body = json.dumps(payload, indent=None if recording else 4)
+            with httpx.Client() as client:
+                response = client.post(
+                    URL + "/api/v1/lab-results",
+                    content=body,
+                    headers={"x-api-key": os.environ["HELIOS_API_KEY"],
+                             "content-type": "application/json"},
+                )
+            assert response.status_code == 200
+    """
+    write_project(pytester, server.url, tests)
+    pytester.runpytest("--helios-record-mode=once").assert_outcomes(passed=1)
+    server.close()
+
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_a_failing_test_leaves_no_cassette(pytester: pytest.Pytester, server: FakeHelios) -> None:
+    write_project(
+        pytester,
+        server.url,
+        source(
+            CLIENTS["httpx"],
+            """
+    import os, pytest
+
+    @pytest.mark.helios_cassette
+    def test_fails_after_calling():
+        submit("/api/v1/lab-results", LAB_REQUEST, os.environ["HELIOS_API_KEY"])
+        assert False, "the test itself fails"
+    """,
+        ),
+    )
+
+    result = pytester.runpytest("--helios-record-mode=once")
+
+    result.assert_outcomes(failed=1)
+    assert server.hits
+    assert not (pytester.path / "cassettes").exists()
+
+
+def test_a_failing_re_recording_keeps_the_old_cassette(
+    pytester: pytest.Pytester, server: FakeHelios, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_project(pytester, server.url, source(CLIENTS["httpx"], SUBMIT_TEST))
+    pytester.runpytest("--helios-record-mode=once").assert_outcomes(passed=1)
+    cassette = pytester.path / "cassettes" / "test_api" / "test_submit_labs.yaml"
+    before = cassette.read_bytes()
+    monkeypatch.setenv("HELIOS_API_KEY", new_api_key())  # the server now answers 401
+
+    result = pytester.runpytest("--helios-record-mode=rewrite")
+
+    result.assert_outcomes(failed=1)
+    assert cassette.read_bytes() == before
+
+
+def test_cassettes_are_readable_with_volatile_headers_dropped_and_bodies_decompressed(
+    pytester: pytest.Pytester, server: FakeHelios
+) -> None:
+    tests = """
+        import os, httpx, pytest
+
+        @pytest.mark.helios_cassette
+        def test_echo():
+            with httpx.Client(headers={"accept-encoding": "gzip"}) as client:
+                response = client.post(URL + "/echo", json={"b": 1, "a": [1, 2]})
+            assert response.json()["body"] == {"b": 1, "a": [1, 2]}
+    """
+    write_project(pytester, server.url, tests)
+    pytester.runpytest("--helios-record-mode=once").assert_outcomes(passed=1)
+
+    cassette = pytester.path / "cassettes" / "test_api" / "test_echo.yaml"
+    text = cassette.read_text()
+    response = yaml.safe_load(text)["interactions"][0]["response"]
+    assert set(response["headers"]) == {"content-type", "set-cookie"}
+    assert response["body"]["string"].startswith('{\n  "body": {\n    "a": [\n')
+    assert [p.name for p in cassette.parent.iterdir()] == ["test_echo.yaml"]
+    server.close()
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_the_helios_cassette_fixture_works_without_the_marker(
+    pytester: pytest.Pytester, server: FakeHelios
+) -> None:
+    tests = source(CLIENTS["httpx"], SUBMIT_TEST).replace(
+        "@pytest.mark.helios_cassette\ndef test_submit_labs():",
+        "def test_submit_labs(helios_cassette):",
+    )
+    assert "(helios_cassette)" in tests
+    write_project(pytester, server.url, tests)
+    pytester.runpytest("--helios-record-mode=once").assert_outcomes(passed=1)
+
+    assert (pytester.path / "cassettes" / "test_api" / "test_submit_labs.yaml").is_file()

@@ -1,0 +1,91 @@
+"""Webhooks too: recording against the emulator captures the run's deliveries beside the
+cassette; replay re-signs them with the test's secret and a fresh timestamp and delivers
+them to the user's handler, so the whole asynchronous flow replays offline."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+import yaml
+from cassette_helpers import write_project
+
+from pytest_helios import HeliosEmulator
+
+FLOW_TEST = """
+    import json, os, time, httpx, pytest
+    from cassette_helpers import Receiver
+    from pytest_helios import verify_webhook
+
+    @pytest.mark.helios_cassette
+    def test_a_whole_run(helios_cassette):
+        secret = os.environ["HELIOS_WEBHOOK_SECRET"]
+        with Receiver() as handler:
+            payload = {**LAB_REQUEST, "patientContext": {"name": "Ruth Abernathy-Quist"},
+                       "webhookUrl": handler.url}
+            with httpx.Client(headers={"x-api-key": os.environ["HELIOS_API_KEY"]}) as client:
+                accepted = client.post(URL + "/api/v1/lab-results", json=payload).json()
+            if helios_cassette.recording:
+                deadline = time.monotonic() + 10
+                while len(handler.deliveries) < 8 and time.monotonic() < deadline:
+                    time.sleep(0.05)
+            else:
+                assert helios_cassette.deliver_webhooks(handler.url, secret) == [200] * 8
+        payloads = [verify_webhook(body, headers, secret) for body, headers in handler.deliveries]
+        final = max(payloads, key=lambda p: p["sequenceNumber"])
+        assert final["status"] == "completed"
+        assert final["runId"] == accepted["runId"]
+        assert len(payloads) == 8
+"""
+
+
+@pytest.fixture
+def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[HeliosEmulator]:
+    with HeliosEmulator() as emu:
+        account = emu.create_account("cassettes")
+        monkeypatch.setenv("HELIOS_API_KEY", account.create_key("ci").value)
+        monkeypatch.setenv("HELIOS_WEBHOOK_SECRET", account.webhook_secret)
+        yield emu
+
+
+def test_recording_captures_the_runs_deliveries_beside_the_cassette(
+    pytester: pytest.Pytester, emulator: HeliosEmulator
+) -> None:
+    write_project(pytester, emulator.url, FLOW_TEST)
+
+    pytester.runpytest("--helios-record-mode=once").assert_outcomes(passed=1)
+
+    capture = pytester.path / "cassettes" / "test_api" / "test_a_whole_run.webhooks.yaml"
+    deliveries = yaml.safe_load(capture.read_text())["deliveries"]
+    assert [d["sequence_number"] for d in deliveries] == list(range(1, 9))
+    final = json.loads(deliveries[-1]["body"])
+    assert final["status"] == "completed"
+    written = capture.read_bytes() + capture.with_name("test_a_whole_run.yaml").read_bytes()
+    assert b"Abernathy" not in written
+    assert b"x-helios-signature" not in written.lower()
+
+
+def test_replay_re_signs_the_deliveries_with_the_tests_secret_and_delivers_them_offline(
+    pytester: pytest.Pytester, emulator: HeliosEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_project(pytester, emulator.url, FLOW_TEST)
+    pytester.runpytest("--helios-record-mode=once").assert_outcomes(passed=1)
+    emulator.stop()
+    monkeypatch.setenv("HELIOS_WEBHOOK_SECRET", "whsec_a_different_secret_for_replay")
+
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_a_recorded_delivery_that_breaks_the_contract_fails_on_replay(
+    pytester: pytest.Pytester, emulator: HeliosEmulator
+) -> None:
+    write_project(pytester, emulator.url, FLOW_TEST)
+    pytester.runpytest("--helios-record-mode=once").assert_outcomes(passed=1)
+    capture = pytester.path / "cassettes" / "test_api" / "test_a_whole_run.webhooks.yaml"
+    capture.write_text(capture.read_text().replace('"status": "completed"', '"status": "done"'))
+
+    result = pytester.runpytest()
+
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*  delivery 7 (webhook): *"])
