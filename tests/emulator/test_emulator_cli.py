@@ -10,12 +10,11 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from pytest_helios.emulator.cli import main
 
-from .conftest import agent_request
+from .conftest import agent_request, get, post
 
 SCRIPT = str(Path(sys.executable).with_name("helios-emulator"))
 
@@ -45,13 +44,13 @@ def test_the_command_prints_a_ready_key_secret_and_url_as_json(
     assert facts["apiKey"].startswith("sk_live_")
     assert facts["webhookSecret"].startswith("whsec_")
     assert facts["adminUrl"] == facts["url"] + "/_emulator"
-    response = httpx.post(
+    response = post(
         facts["url"] + "/api/v1/agent",
         headers={"x-api-key": facts["apiKey"]},
         json=agent_request("light", "https://example.org/hook"),
     )
     assert response.status_code == 200
-    account = httpx.get(f"{facts['adminUrl']}/accounts/{facts['accountId']}").json()
+    account = get(f"{facts['adminUrl']}/accounts/{facts['accountId']}").json()
     assert account["name"] == "cli-account"
     started.send_signal(signal.SIGINT)
     assert started.wait(timeout=10) == 0

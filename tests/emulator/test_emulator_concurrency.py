@@ -7,7 +7,7 @@ import pytest
 
 from pytest_helios.emulator import Account, HeliosEmulator
 
-from .conftest import agent_request, lab_request
+from .conftest import agent_request, lab_request, post
 
 
 def test_an_exhausted_agent_type_gets_the_documented_429(
@@ -40,7 +40,7 @@ def test_another_account_is_not_limited_by_this_one(
 ) -> None:
     account.exhaust_concurrency("lab-results")
     other = emulator.create_account("other").create_key("ci")
-    response = httpx.post(
+    response = post(
         emulator.url + "/api/v1/lab-results", headers={"x-api-key": other.value}, json=lab_request()
     )
     assert response.status_code == 200
@@ -70,7 +70,7 @@ def test_the_limit_is_configurable() -> None:
         account = emu.create_account("acme")
         key = account.create_key("ci")
         account.exhaust_concurrency("light")
-        response = httpx.post(
+        response = post(
             emu.url + "/api/v1/agent", headers={"x-api-key": key.value}, json=agent_request()
         )
     assert response.json()["message"] == "You have 2 active light agent requests. Maximum is 2."

@@ -13,7 +13,7 @@ import pytest
 
 from pytest_helios.emulator import HeliosEmulator
 
-from .conftest import lab_request
+from .conftest import lab_request, plain_client, post
 from .receiver import Receiver
 
 
@@ -22,7 +22,7 @@ def test_it_serves_on_a_free_loopback_port_and_releases_it_on_exit() -> None:
     with HeliosEmulator() as emu:
         assert emu.url.startswith("http://127.0.0.1:")
         port = int(emu.url.rsplit(":", 1)[1])
-        assert httpx.post(emu.url + "/api/v1/agent").status_code == 401
+        assert post(emu.url + "/api/v1/agent").status_code == 401
     assert set(threading.enumerate()) == threads_before
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", port)) != 0
@@ -48,7 +48,7 @@ def test_it_cannot_be_started_twice() -> None:
 def test_a_sync_in_process_transport_needs_no_socket() -> None:
     with HeliosEmulator(serve=False) as emu:
         key = emu.create_account("acme").create_key("ci")
-        with httpx.Client(transport=emu.transport(), base_url=emu.url) as client:
+        with plain_client(transport=emu.transport(), base_url=emu.url) as client:
             response = client.post(
                 "/api/v1/lab-results", headers={"x-api-key": key.value}, json=lab_request()
             )
@@ -92,13 +92,13 @@ def test_it_refuses_to_listen_beyond_loopback() -> None:
 def test_it_can_listen_on_ipv6_loopback() -> None:
     with HeliosEmulator(host="::1") as emu:
         assert emu.url.startswith("http://[::1]:")
-        assert httpx.post(emu.url + "/api/v1/agent").status_code == 401
+        assert post(emu.url + "/api/v1/agent").status_code == 401
 
 
 def test_after_stopping_its_runs_and_deliveries_stay_readable(receiver: Receiver) -> None:
     with HeliosEmulator() as emu:
         key = emu.create_account("acme").create_key("ci")
-        httpx.post(
+        post(
             emu.url + "/api/v1/lab-results",
             headers={"x-api-key": key.value},
             json=lab_request(receiver.url),
@@ -108,7 +108,7 @@ def test_after_stopping_its_runs_and_deliveries_stay_readable(receiver: Receiver
     assert [run.status for run in emu.runs] == ["completed"]
     assert len(emu.deliveries) == 8
     with (
-        httpx.Client(transport=emu.transport(), base_url=emu.url) as client,
+        plain_client(transport=emu.transport(), base_url=emu.url) as client,
         pytest.raises(RuntimeError, match="the emulator is not running"),
     ):
         client.post("/api/v1/lab-results")
