@@ -6,7 +6,7 @@ import asyncio
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from .state import utcnow
 
@@ -59,7 +59,7 @@ def final_sequence(agent: str) -> int:
     """The final payload's sequence number: the run's number of webhooks."""
     import pytest_helios.payloads as payloads
 
-    return payloads.FINAL_SEQUENCE_NUMBER[cast("payloads.Agent", agent)]
+    return payloads.FINAL_SEQUENCE_NUMBER[payloads.check_agent(agent)]
 
 
 def step_pause(agent: str, time_scale: float) -> float:

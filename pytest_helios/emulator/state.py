@@ -264,12 +264,10 @@ class Account:
         return f"<Account {self.name!r} {self.id}>"
 
 
-AGENTS = ("light", "deep", "lab-results")
-
-
 def _check_agent(agent: str) -> None:
-    if agent not in AGENTS:
-        raise ValueError(f"{agent!r} is not an agent; valid agents: {', '.join(AGENTS)}")
+    from pytest_helios.payloads import check_agent
+
+    check_agent(agent)
 
 
 def _new_secret() -> str:

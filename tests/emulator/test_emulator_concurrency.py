@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
@@ -84,7 +86,6 @@ def test_a_limit_below_one_is_refused_at_construction(limit: int) -> None:
 
 
 def test_an_unknown_agent_in_a_provider_state_is_refused(account: Account) -> None:
-    with pytest.raises(
-        ValueError, match="'ehr' is not an agent; valid agents: light, deep, lab-res"
-    ):
+    message = "unknown agent 'ehr'. Valid agents: light, deep, lab-results"
+    with pytest.raises(ValueError, match=re.escape(message)):
         account.exhaust_concurrency("ehr")
