@@ -69,11 +69,14 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 @pytest.fixture
-def fake_webhook(helios_webhook_secret: str) -> WebhookFactory:
+def fake_webhook(request: pytest.FixtureRequest, helios_webhook_secret: str) -> WebhookFactory:
     """Factory of signed fake Helios webhooks: every kind, named variants, whole runs."""
+    from pytest_helios import _hooks
     from pytest_helios.webhooks import WebhookFactory
 
-    return WebhookFactory(helios_webhook_secret)
+    return WebhookFactory(
+        helios_webhook_secret, customize=_hooks.webhook_customizer(request.config)
+    )
 
 
 # --- target: the embedded emulator by default, the real API with --helios-live ---------------
