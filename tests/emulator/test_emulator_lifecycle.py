@@ -13,7 +13,7 @@ import pytest
 
 from pytest_helios.emulator import HeliosEmulator
 
-from .conftest import lab_request, plain_client, post
+from .conftest import agent_request, lab_request, plain_client, post
 from .receiver import Receiver
 
 
@@ -112,3 +112,22 @@ def test_after_stopping_its_runs_and_deliveries_stay_readable(receiver: Receiver
         pytest.raises(RuntimeError, match="the emulator is not running"),
     ):
         client.post("/api/v1/lab-results")
+
+
+def test_stopping_with_retries_pending_cancels_them_and_leaves_no_thread(
+    receiver: Receiver,
+) -> None:
+    receiver.answer(1, 500)
+    threads_before = set(threading.enumerate())
+    with HeliosEmulator(delivery_backoff=30) as emu:  # the retry would come 30 s later
+        key = emu.create_account("acme").create_key("ci")
+        post(
+            emu.url + "/api/v1/agent",
+            headers={"x-api-key": key.value},
+            json=agent_request("light", receiver.url),
+        )
+        emu.core.active_runs.wait(10)  # the run has ended; its first webhook awaits a retry
+        assert not emu.core.deliverer.activity.idle
+    assert set(threading.enumerate()) == threads_before
+    assert [a.attempt for a in emu.deliveries if a.sequence_number == 1] == [1]
+    assert emu.wait_for_deliveries(timeout=1) == emu.deliveries  # nothing left pending
