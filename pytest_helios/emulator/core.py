@@ -89,8 +89,8 @@ class EmulatorCore:
         if not admitted:
             return False, "", slots
         run = Run(run_id, account.id, agent, webhook_url, raw)
-        run.failure = account.take_failure()
-        run.regenerate_after = account.take_secret_regeneration()
+        run.failure = account._take_failure()
+        run.regenerate_after = account._take_secret_regeneration()
         self.runs[run_id] = run
         self.active_runs.begin()
         loop = self.loop.loop

@@ -216,7 +216,7 @@ class Account:
         with self._registry.lock:
             self.states.failures.append(Failure(message, code, at_step))
 
-    def take_failure(self) -> Failure | None:
+    def _take_failure(self) -> Failure | None:
         if not self.states.failures:  # the common case, without taking the lock
             return None
         with self._registry.lock:
@@ -237,7 +237,7 @@ class Account:
         with self._registry.lock:
             self.states.dropped_deliveries = count
 
-    def take_dropped_delivery(self) -> bool:
+    def _take_dropped_delivery(self) -> bool:
         with self._registry.lock:
             if self.states.dropped_deliveries > 0:
                 self.states.dropped_deliveries -= 1
@@ -252,7 +252,7 @@ class Account:
         with self._registry.lock:
             self.states.regenerate_secret_after_step = after_step
 
-    def take_secret_regeneration(self) -> int | None:
+    def _take_secret_regeneration(self) -> int | None:
         if self.states.regenerate_secret_after_step is None:
             return None
         with self._registry.lock:
