@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from .state import utcnow
 
@@ -14,21 +15,32 @@ if TYPE_CHECKING:
     from .state import Account, Failure
 
 
-@dataclass
+@dataclass(slots=True)
 class Run:
-    """One accepted request. ``status`` goes accepted → processing → completed | error."""
+    """One accepted request. ``status`` goes accepted → processing → completed | error
+    (or cancelled when the emulator stops first).
+
+    The request is kept as its raw bytes, not parsed: thousands of waiting runs then hold
+    no containers for the garbage collector to walk. ``request`` parses it on access.
+    """
 
     id: str
     account_id: str
     agent: str
     webhook_url: str
-    request: dict[str, Any]
+    raw_request: bytes = field(repr=False)
     accepted_at: datetime = field(default_factory=utcnow)
     status: str = "accepted"
     finished_at: datetime | None = None
-    sent: list[dict[str, Any]] = field(default_factory=list)
+    sent: list[dict[str, Any]] = field(default_factory=list, repr=False)
     failure: Failure | None = field(default=None, repr=False)
     regenerate_after: int | None = field(default=None, repr=False)
+
+    @property
+    def request(self) -> dict[str, Any]:
+        """The request body as accepted."""
+        parsed: dict[str, Any] = json.loads(self.raw_request)
+        return parsed
 
     @property
     def ended(self) -> bool:
@@ -47,7 +59,7 @@ def final_sequence(agent: str) -> int:
     """The final payload's sequence number: the run's number of webhooks."""
     import pytest_helios.payloads as payloads
 
-    return payloads.FINAL_SEQUENCE_NUMBER[cast("payloads.Agent", agent)]
+    return payloads.FINAL_SEQUENCE_NUMBER[payloads.check_agent(agent)]
 
 
 def step_pause(agent: str, time_scale: float) -> float:
@@ -97,9 +109,10 @@ async def execute(run: Run, account: Account, deliverer: Deliverer, pause: float
             if run.regenerate_after == sequence:
                 account.regenerate_webhook_secret()
             continue
+        request = run.request
         if run.agent == "lab-results":
-            result = lab_result(run.id, run.request, timestamp=now, sequence=sequence)
+            result = lab_result(run.id, request, timestamp=now, sequence=sequence)
         else:
-            result = ehr_result(run.id, run.agent, run.request, timestamp=now, sequence=sequence)
+            result = ehr_result(run.id, run.agent, request, timestamp=now, sequence=sequence)
         run.status = "completed"
         await send(result)
