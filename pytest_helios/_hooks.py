@@ -81,3 +81,22 @@ def webhook_customizer(config: pytest.Config) -> Callable[[str, dict[str, Any]],
             ) from None
 
     return customize
+
+
+def emulator_result_hook(
+    config: pytest.Config,
+) -> Callable[[str, dict[str, Any], dict[str, Any]], None] | None:
+    """What the emulator calls on each completed result, or None without implementations.
+
+    The emulator checks the payload afterwards: a hook that raises or breaks the contract ends
+    the run with an error webhook whose message says so (it runs in the emulator's thread,
+    where raising into the test is impossible).
+    """
+    hook = config.hook.pytest_helios_emulator_result
+    if not hook.get_hookimpls():
+        return None
+
+    def customise(agent: str, request: dict[str, Any], result: dict[str, Any]) -> None:
+        hook(config=config, agent=agent, request=request, result=result)
+
+    return customise

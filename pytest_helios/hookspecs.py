@@ -55,5 +55,7 @@ def pytest_helios_emulator_result(
     Called in the emulator when a run completes, with the agent (``"light"``, ``"deep"`` or
     ``"lab-results"``), the request body the run was started with (do not change it) and the
     ``result`` object of the completed webhook, which may be changed in place. The payload must
-    stay valid against the webhook schemas; the emulator checks it.
+    stay valid against the webhook schemas: the emulator checks it, and a hook that raises or
+    breaks the contract ends the run with an ``error`` webhook (code ``result_hook_failed``)
+    whose message says why. It runs in the emulator's thread.
     """

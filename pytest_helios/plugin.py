@@ -108,9 +108,10 @@ def helios_emulator(request: pytest.FixtureRequest) -> Iterator[HeliosEmulator]:
     """The embedded Helios emulator, started on first use, one per session (or xdist worker)."""
     if _is_live(request):
         pytest.skip("helios_emulator needs the embedded emulator, and the target is --helios-live")
+    from pytest_helios import _hooks
     from pytest_helios.emulator import HeliosEmulator
 
-    with HeliosEmulator() as emulator:
+    with HeliosEmulator(result_hook=_hooks.emulator_result_hook(request.config)) as emulator:
         yield emulator
 
 

@@ -56,3 +56,64 @@ def test_a_webhook_payload_hook_that_breaks_the_contract_names_the_hook(
             "payload: schema 'webhook' violated at $.sequenceNumber: keyword 'type'*"
         ]
     )
+
+
+def test_the_emulator_result_hook_customises_what_runs_deliver(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        def pytest_helios_emulator_result(config, agent, request, result):
+            if agent == "lab-results":
+                names = [lab["name"] for lab in request["labResults"]]
+                result["clinicianResponse"] = "Reviewed: " + ", ".join(names)
+        """
+    )
+    pytester.makepyfile(
+        """
+        def test_run(helios_client, helios_webhook_receiver):
+            run = helios_client.submit_lab_results(
+                lab_results=[{"name": "Ferritin", "value": "8 ng/mL", "flag": "Low"}],
+                webhook_url=helios_webhook_receiver.url,
+            )
+            final = helios_webhook_receiver.wait_for_final(run.run_id)
+            assert final["status"] == "completed"
+            assert final["result"]["clinicianResponse"] == "Reviewed: Ferritin"
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            'result["labResults"] = "none"',
+            "the emulator's result hook left an invalid payload: schema 'webhook' violated at "
+            "$.result.labResults: keyword 'type'*",
+        ),
+        ('raise KeyError("patientResponse")', "the emulator's result hook raised KeyError: *"),
+    ],
+)
+def test_a_failing_emulator_result_hook_ends_the_run_with_an_error_webhook_saying_why(
+    pytester: pytest.Pytester, body: str, message: str
+) -> None:
+    pytester.makeconftest(
+        f"""
+        def pytest_helios_emulator_result(config, agent, request, result):
+            {body}
+        """
+    )
+    pytester.makepyfile(
+        """
+        def test_run(helios_client, helios_webhook_receiver):
+            run = helios_client.submit_lab_results(
+                lab_results=[{"name": "Ferritin", "value": "8 ng/mL"}],
+                webhook_url=helios_webhook_receiver.url,
+            )
+            final = helios_webhook_receiver.wait_for_final(run.run_id)
+            assert final["error"]["code"] == "result_hook_failed"
+            print("MESSAGE:", final["error"]["message"])
+        """
+    )
+    result = pytester.runpytest("-s")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([f"*MESSAGE: {message}"])

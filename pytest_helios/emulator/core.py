@@ -20,6 +20,8 @@ from .state import Account, Registry, utcnow
 if TYPE_CHECKING:
     import httpx
 
+    from .runs import ResultHook
+
 
 NOT_LOOPBACK = (
     "{!r} is not a loopback address; the emulator (and its unauthenticated admin API) "
@@ -36,6 +38,7 @@ class EmulatorConfig:
     max_body_bytes: int = 5 * 1024 * 1024
     time_scale: float = 0.0
     delivery: DeliveryPolicy = field(default_factory=DeliveryPolicy)
+    result_hook: ResultHook | None = None
 
     def __post_init__(self) -> None:
         Concurrency(self.concurrency_limit)  # raises on a bad limit
@@ -135,7 +138,7 @@ class EmulatorCore:
 
     async def _execute(self, run: Run, account: Account, pause: float) -> None:
         try:
-            await execute(run, account, self.deliverer, pause)
+            await execute(run, account, self.deliverer, pause, self.config.result_hook)
         except asyncio.CancelledError:
             run.status = "cancelled"
             raise
@@ -185,6 +188,9 @@ class HeliosEmulator:
     to that many times, waiting ``backoff * 2**(n-1)`` seconds before retry n, each attempt
     given ``delivery_timeout`` seconds.
     ``serve=False`` starts no server: use :meth:`transport` / :meth:`async_transport`.
+    ``result_hook(agent, request, result)`` may change each completed run's synthetic ``result``
+    in place (``request`` is a copy of the run's request body); a hook that raises, or leaves
+    a payload the webhook schema refuses, ends the run with an error webhook that says why.
     """
 
     def __init__(
@@ -200,6 +206,7 @@ class HeliosEmulator:
         delivery_backoff: float = 0.05,
         delivery_timeout: float = 5.0,
         serve: bool = True,
+        result_hook: ResultHook | None = None,
     ) -> None:
         self.config = EmulatorConfig(
             concurrency_limit=concurrency_limit,
@@ -207,6 +214,7 @@ class HeliosEmulator:
             max_body_bytes=max_body_bytes,
             time_scale=time_scale,
             delivery=DeliveryPolicy(delivery_attempts, delivery_backoff, delivery_timeout),
+            result_hook=result_hook,
         )
         from .requests import is_loopback
 

@@ -11,8 +11,12 @@ from typing import TYPE_CHECKING, Any
 from .state import utcnow
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .delivery import Deliverer
     from .state import Account, Failure
+
+    ResultHook = Callable[[str, dict[str, Any], dict[str, Any]], None]
 
 
 @dataclass(slots=True)
@@ -67,7 +71,13 @@ def step_pause(agent: str, time_scale: float) -> float:
     return DOCUMENTED_SECONDS[agent] * time_scale / final_sequence(agent)
 
 
-async def execute(run: Run, account: Account, deliverer: Deliverer, pause: float) -> None:
+async def execute(
+    run: Run,
+    account: Account,
+    deliverer: Deliverer,
+    pause: float,
+    result_hook: ResultHook | None = None,
+) -> None:
     """Play a run: one status update per step, then the final payload or the error webhook.
 
     The caller has waited ``pause`` before the first step; later steps wait ``pause`` each.
@@ -114,5 +124,34 @@ async def execute(run: Run, account: Account, deliverer: Deliverer, pause: float
             result = lab_result(run.id, request, timestamp=now, sequence=sequence)
         else:
             result = ehr_result(run.id, run.agent, request, timestamp=now, sequence=sequence)
+        problem = None if result_hook is None else customise(result_hook, run, result)
+        if problem is not None:
+            run.status = "error"
+            await send(
+                payloads.error_webhook(
+                    run.id,
+                    run.agent,
+                    timestamp=now,
+                    sequence_number=sequence,
+                    message=problem,
+                    code="result_hook_failed",
+                )
+            )
+            return
         run.status = "completed"
         await send(result)
+
+
+def customise(hook: ResultHook, run: Run, payload: dict[str, Any]) -> str | None:
+    """Let ``hook`` change the completed payload's result; what went wrong, or None."""
+    from pytest_helios.validation import ContractViolation, validate
+
+    try:
+        hook(run.agent, run.request, payload["result"])
+    except Exception as exc:  # a user's hook: any failure is reported in the run, not lost
+        return f"the emulator's result hook raised {type(exc).__name__}: {exc}"
+    try:
+        validate("webhook", payload)
+    except ContractViolation as violation:
+        return f"the emulator's result hook left an invalid payload: {violation}"
+    return None
