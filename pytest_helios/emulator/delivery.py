@@ -10,7 +10,6 @@ seconds, up to ``attempts`` attempts in all.
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import threading
 import time
@@ -22,8 +21,6 @@ from .loop import Activity
 from .state import utcnow
 
 if TYPE_CHECKING:
-    import ssl
-
     import httpx
 
     from .state import Account
@@ -122,13 +119,15 @@ class Deliverer:
         if self._client is None:
             import httpx
 
+            from pytest_helios.client import tls_context
+
             limits = httpx.Limits(
                 max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS
             )
             # waiting for a free connection is queueing, not a failed attempt: no pool timeout
             timeout = httpx.Timeout(self.policy.timeout, pool=None)
             self._client = httpx.AsyncClient(
-                limits=limits, timeout=timeout, trust_env=False, verify=_tls_context()
+                limits=limits, timeout=timeout, trust_env=False, verify=tls_context()
             )
             # queue here rather than in httpcore's pool, which rescans every waiting request
             # against every connection each time one frees up
@@ -232,15 +231,6 @@ class Deliverer:
             headers=headers,
             body=body,
         )
-
-
-@functools.cache
-def _tls_context() -> ssl.SSLContext:
-    """httpx's default TLS context, built once per process: loading the CA bundle costs about
-    0.2 s, which every emulator start would otherwise pay on its first delivery."""
-    import httpx
-
-    return httpx.create_ssl_context()
 
 
 def _connect_error(exc: BaseException) -> str:
