@@ -57,15 +57,21 @@ BODY = json.dumps(
 
 
 @contextmanager
-def process(cmd: list[str], env: dict[str, str] | None = None) -> Iterator[str]:
-    """Start ``cmd``, yield its first line of output, stop it at the end."""
+def process(cmd: list[str], env: dict[str, str] | None = None) -> Iterator[tuple[str, int]]:
+    """Start ``cmd``, yield its first line of output and its pid, stop it at the end."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
     assert proc.stdout is not None
     try:
-        yield proc.stdout.readline().strip()
+        yield proc.stdout.readline().strip(), proc.pid
     finally:
         proc.terminate()
         proc.communicate(timeout=30)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def request_bytes(port: int, key: str) -> bytes:
@@ -112,35 +118,45 @@ def accept_benchmark(seconds: float, rounds: int) -> float:
     ]  # fmt: skip
     env = {**os.environ, "HELIOS_BENCH_KEY": key}
     with (
-        process(emulator_cmd) as emu_line,
-        process([sys.executable, str(HERE / "baseline_app.py")], env) as base_line,
+        process(emulator_cmd) as (emu_line, emu_pid),
+        process([sys.executable, str(HERE / "baseline_app.py")], env) as (base_line, base_pid),
     ):
         emu = json.loads(emu_line)
-        emu_port = int(emu["url"].rsplit(":", 1)[1])
-        base_port = int(base_line)
+        servers = (
+            ("baseline", int(base_line), key, base_pid),
+            ("emulator", int(emu["url"].rsplit(":", 1)[1]), emu["apiKey"], emu_pid),
+        )
         rates: dict[str, list[float]] = {"emulator": [], "baseline": []}
+        per_cpu: dict[str, list[float]] = {"emulator": [], "baseline": []}
         errors: Counter[str] = Counter()
-        servers = (("baseline", base_port, key), ("emulator", emu_port, emu["apiKey"]))
-        for _name, port, api_key in servers:
+        for _name, port, api_key, _pid in servers:
             asyncio.run(load(port, api_key, 1.0))  # warm-up
         for _ in range(rounds):
-            for name, port, api_key in servers:
+            for name, port, api_key, pid in servers:
+                cpu = cpu_seconds(pid)
                 rate, statuses = asyncio.run(load(port, api_key, seconds))
+                used = cpu_seconds(pid) - cpu
                 rates[name].append(rate)
+                per_cpu[name].append(sum(statuses.values()) / used if used else float("nan"))
                 errors[name] += sum(n for status, n in statuses.items() if status != 200)
-    emulator, baseline = (statistics.median(rates[n]) for n in ("emulator", "baseline"))
     print(f"accept endpoint, {CONNECTIONS} connections, {rounds} x {seconds:g} s per server")
-    print(
-        f"  baseline (Starlette+uvicorn, hashed key + schema): {baseline:8.0f} req/s  "
-        f"non-200: {errors['baseline']}"
-    )
-    print(
-        f"  emulator:                                          {emulator:8.0f} req/s  "
-        f"non-200: {errors['emulator']}"
-    )
-    ratio = emulator / baseline
+    labels = {
+        "baseline": "baseline (Starlette+uvicorn, hashed key + schema)",
+        "emulator": "emulator",
+    }
+    for name, label in labels.items():
+        print(
+            f"  {label:50s} {statistics.median(rates[name]):6.0f} req/s  "
+            f"{statistics.median(per_cpu[name]):6.0f} req per server CPU-s  "
+            f"non-200: {errors[name]}"
+        )
+    ratio = statistics.median(rates["emulator"]) / statistics.median(rates["baseline"])
+    cpu_ratio = statistics.median(per_cpu["emulator"]) / statistics.median(per_cpu["baseline"])
     verdict = "ok" if ratio >= 0.6 and not errors["emulator"] else "BELOW TARGET"
-    print(f"  ratio emulator/baseline: {ratio:.2f}  (target >= 0.60, no errors): {verdict}")
+    print(
+        f"  ratio emulator/baseline: {ratio:.2f} req/s, {cpu_ratio:.2f} per CPU-second  "
+        f"(target >= 0.60 req/s, no errors): {verdict}"
+    )
     return ratio
 
 
@@ -150,7 +166,7 @@ def delivery_benchmark(runs: int) -> None:
         sys.executable, "-m", "pytest_helios.emulator.cli", "--json",
         "--concurrency-limit", "100000000", "--delivery-attempts", "1",
     ]  # fmt: skip
-    with process(receiver_cmd) as receiver_port, process(emulator_cmd) as emu_line:
+    with process(receiver_cmd) as (receiver_port, _), process(emulator_cmd) as (emu_line, _):
         emu = json.loads(emu_line)
         hook = f"http://127.0.0.1:{receiver_port}/webhook"
         body = json.loads(BODY)

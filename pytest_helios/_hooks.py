@@ -6,6 +6,7 @@ mistake in a conftest.py fails loudly at the first test that uses it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypedDict
 
 import pytest
@@ -54,3 +55,48 @@ def client_options(config: pytest.Config) -> ClientOptions:
         rate_limit_retries=int(options["rate_limit_retries"]),
         max_retry_wait=float(options["max_retry_wait"]),
     )
+
+
+def webhook_customizer(config: pytest.Config) -> Callable[[str, dict[str, Any]], None] | None:
+    """What ``fake_webhook`` calls on each payload it builds, or None without implementations.
+
+    After the ``pytest_helios_webhook_payload`` implementations ran, the payload must still be
+    valid against the ``webhook`` schema: a hook that breaks it is a UsageError naming the hook
+    and the violation. (Fields a test passes explicitly come later and are not checked: tests
+    send invalid payloads on purpose.)
+    """
+    hook = config.hook.pytest_helios_webhook_payload
+    if not hook.get_hookimpls():
+        return None
+
+    def customize(kind: str, payload: dict[str, Any]) -> None:
+        from pytest_helios.validation import ContractViolation, validate
+
+        hook(config=config, kind=kind, payload=payload)
+        try:
+            validate("webhook", payload)
+        except ContractViolation as violation:
+            raise pytest.UsageError(
+                f"pytest_helios_webhook_payload left an invalid {kind!r} payload: {violation}"
+            ) from None
+
+    return customize
+
+
+def emulator_result_hook(
+    config: pytest.Config,
+) -> Callable[[str, dict[str, Any], dict[str, Any]], None] | None:
+    """What the emulator calls on each completed result, or None without implementations.
+
+    The emulator checks the payload afterwards: a hook that raises or breaks the contract ends
+    the run with an error webhook whose message says so (it runs in the emulator's thread,
+    where raising into the test is impossible).
+    """
+    hook = config.hook.pytest_helios_emulator_result
+    if not hook.get_hookimpls():
+        return None
+
+    def customise(agent: str, request: dict[str, Any], result: dict[str, Any]) -> None:
+        hook(config=config, agent=agent, request=request, result=result)
+
+    return customise

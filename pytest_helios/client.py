@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import json
 import os
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -266,6 +268,16 @@ def _short(text: str, limit: int = 200) -> str:
 # --- configuration --------------------------------------------------------------------------
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """httpx's default TLS context, built once per process.
+
+    Loading the CA bundle costs about 0.2 s; without this every client (one per test with the
+    fixtures) and every emulator start would pay it again.
+    """
+    return httpx.create_ssl_context()
+
+
 def _resolve(api_key: str | None, base_url: str | None) -> tuple[str, str]:
     key = api_key if api_key is not None else os.environ.get("HELIOS_API_KEY")
     if not key:
@@ -353,7 +365,9 @@ class HeliosClient(_ClientBase):
         super().__init__(api_key, base_url, timeout, rate_limit_retries, max_retry_wait)
         self._sleep = sleep
         self._transport = transport
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport)
+        self._http = httpx.Client(
+            base_url=self.base_url, timeout=timeout, transport=transport, verify=tls_context()
+        )
 
     def submit_agent(
         self,
@@ -476,6 +490,7 @@ class AsyncHeliosClient(_ClientBase):
                 async with httpx.AsyncClient(
                     base_url=self.base_url,
                     timeout=self.timeout,
+                    verify=tls_context(),
                     transport=_Borrowed(self._transport) if self._transport else None,
                 ) as http:
                     response = await http.post(path, content=content, headers=self._headers())

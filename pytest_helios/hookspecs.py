@@ -40,8 +40,9 @@ def pytest_helios_webhook_payload(
 ) -> None:
     """Customise a payload that ``fake_webhook`` builds, before it is serialized and signed.
 
-    ``kind`` names the delivery (for example ``"lab-results-completed"`` or ``"status-update"``);
-    change ``payload`` in place. Fields a test passes explicitly are applied after this hook.
+    ``kind`` is the delivery's kind: ``"light"``, ``"deep"`` or ``"lab-results"`` (completed
+    payloads), ``"status-update"`` or ``"error"``; change ``payload`` in place. It must stay
+    valid against the ``webhook`` schema. Fields a test passes explicitly apply after this hook.
     """
 
 
@@ -54,5 +55,7 @@ def pytest_helios_emulator_result(
     Called in the emulator when a run completes, with the agent (``"light"``, ``"deep"`` or
     ``"lab-results"``), the request body the run was started with (do not change it) and the
     ``result`` object of the completed webhook, which may be changed in place. The payload must
-    stay valid against the webhook schemas; the emulator checks it.
+    stay valid against the webhook schemas: the emulator checks it, and a hook that raises or
+    breaks the contract ends the run with an ``error`` webhook (code ``result_hook_failed``)
+    whose message says why. It runs in the emulator's thread.
     """

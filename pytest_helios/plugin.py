@@ -69,11 +69,14 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 @pytest.fixture
-def fake_webhook(helios_webhook_secret: str) -> WebhookFactory:
+def fake_webhook(request: pytest.FixtureRequest, helios_webhook_secret: str) -> WebhookFactory:
     """Factory of signed fake Helios webhooks: every kind, named variants, whole runs."""
+    from pytest_helios import _hooks
     from pytest_helios.webhooks import WebhookFactory
 
-    return WebhookFactory(helios_webhook_secret)
+    return WebhookFactory(
+        helios_webhook_secret, customize=_hooks.webhook_customizer(request.config)
+    )
 
 
 # --- target: the embedded emulator by default, the real API with --helios-live ---------------
@@ -105,9 +108,10 @@ def helios_emulator(request: pytest.FixtureRequest) -> Iterator[HeliosEmulator]:
     """The embedded Helios emulator, started on first use, one per session (or xdist worker)."""
     if _is_live(request):
         pytest.skip("helios_emulator needs the embedded emulator, and the target is --helios-live")
+    from pytest_helios import _hooks
     from pytest_helios.emulator import HeliosEmulator
 
-    with HeliosEmulator() as emulator:
+    with HeliosEmulator(result_hook=_hooks.emulator_result_hook(request.config)) as emulator:
         yield emulator
 
 

@@ -20,6 +20,7 @@ from pytest_helios.contract._recorder import ContractRecorder
 from pytest_helios.contract._support import (
     AGENT,
     LAB_RESULTS,
+    NOWHERE,
     Target,
     api_key,
     contract,
@@ -40,9 +41,13 @@ ENDPOINTS = pytest.mark.parametrize("endpoint", [AGENT, LAB_RESULTS])
 
 
 def bodies(endpoint: str) -> st.SearchStrategy[dict[str, Any]]:
+    """Valid request bodies whose webhooks, should a refused key be accepted after all, go
+    nowhere (synthetic data only, but never to a real host the strategies happen to name)."""
     if endpoint == AGENT:
-        return strategies.agent_requests()
-    return strategies.lab_results_requests(max_labs=3)
+        valid = strategies.agent_requests()
+    else:
+        valid = strategies.lab_results_requests(max_labs=3)
+    return valid.map(lambda body: {**body, "webhookUrl": NOWHERE})
 
 
 def assert_refused(

@@ -89,11 +89,17 @@ def _field(body: dict[str, Any], name: str, kind: type | tuple[type, ...], defau
     value = body.get(name, default)
     if value is default:
         return value
-    if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
-        names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
-        expected = names.replace("str", "string").replace("int", "integer")
-        raise BadRequest([FieldError(name, f"expected {expected.replace('float', 'number')}")])
+    if isinstance(value, bool) or not isinstance(value, kind):
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        names = [_JSON_NAMES[k] for k in kinds]
+        if "number" in names:  # an integer is a number too
+            names.remove("integer")
+        expected = " or ".join(names)
+        raise BadRequest([FieldError(name, f"expected {expected}")])
     return value
+
+
+_JSON_NAMES = {str: "string", int: "integer", float: "number", type(None): "null"}
 
 
 _REQUIRED = object()

@@ -81,7 +81,7 @@ def build_app(core: EmulatorCore) -> Starlette:
             headers = core.concurrency.slots(account, agent).headers() if agent else None
             return JSONResponse(exc.body(), 400, headers=headers)
         assert agent is not None  # a valid body names its agent
-        admitted, run_id, slots = core.admit(account, agent, body)
+        admitted, run_id, slots = core.admit(account, agent, body["webhookUrl"], raw)
         if not admitted:
             return JSONResponse(
                 payloads.rate_limit_error(agent, slots.active, slots.limit),
@@ -94,10 +94,10 @@ def build_app(core: EmulatorCore) -> Starlette:
             headers=slots.headers(),
         )
 
-    async def agent(request: Request) -> Response:
+    async def agent_endpoint(request: Request) -> Response:
         return await accept(request, "agent")
 
-    async def lab_results(request: Request) -> Response:
+    async def lab_results_endpoint(request: Request) -> Response:
         return await accept(request, "lab-results")
 
     async def not_found(request: Request, exc: Exception) -> Response:
@@ -119,10 +119,10 @@ def build_app(core: EmulatorCore) -> Starlette:
         return error(500, "Internal Server Error", f"The emulator failed: {type(exc).__name__}")
 
     routes = [
-        Route("/api/v1/agent", agent, methods=["POST"]),
-        Route("/api/v1/lab-results", lab_results, methods=["POST"]),
-        Route("/accounts/{account_id}/api/v1/agent", agent, methods=["POST"]),
-        Route("/accounts/{account_id}/api/v1/lab-results", lab_results, methods=["POST"]),
+        Route("/api/v1/agent", agent_endpoint, methods=["POST"]),
+        Route("/api/v1/lab-results", lab_results_endpoint, methods=["POST"]),
+        Route("/accounts/{account_id}/api/v1/agent", agent_endpoint, methods=["POST"]),
+        Route("/accounts/{account_id}/api/v1/lab-results", lab_results_endpoint, methods=["POST"]),
         *admin_routes(core),
     ]
     return Starlette(

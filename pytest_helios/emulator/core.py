@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
-import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -18,6 +19,8 @@ from .state import Account, Registry, utcnow
 
 if TYPE_CHECKING:
     import httpx
+
+    from .runs import ResultHook
 
 
 NOT_LOOPBACK = (
@@ -35,6 +38,7 @@ class EmulatorConfig:
     max_body_bytes: int = 5 * 1024 * 1024
     time_scale: float = 0.0
     delivery: DeliveryPolicy = field(default_factory=DeliveryPolicy)
+    result_hook: ResultHook | None = None
 
     def __post_init__(self) -> None:
         Concurrency(self.concurrency_limit)  # raises on a bad limit
@@ -42,6 +46,15 @@ class EmulatorConfig:
             raise ValueError(f"time_scale must be 0 or more, got {self.time_scale}")
         if self.max_body_bytes < 1:
             raise ValueError(f"max_body_bytes must be at least 1, got {self.max_body_bytes}")
+
+
+def _uuid4() -> str:
+    """A random (version 4) UUID as text; ``str(uuid.uuid4())`` costs several times more."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40
+    raw[8] = raw[8] & 0x3F | 0x80
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
@@ -63,18 +76,24 @@ class EmulatorCore:
         self.log = DeliveryLog()
         self.deliverer = Deliverer(config.delivery, self.log)
         self._tasks: set[asyncio.Task[None]] = set()
+        # runs waiting for their first step, per agent: one agent's runs all wait the same
+        # pause, so each queue is in due order and one timer per agent serves all of them
+        self._waiting: dict[str, deque[tuple[float, Run, Account]]] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self.active_runs = Activity()
 
-    def admit(self, account: Account, agent: str, body: dict[str, Any]) -> tuple[bool, str, Slots]:
-        """Take a concurrency slot and start a run; ``(False, "", slots)`` at the limit."""
-        run_id = str(uuid.uuid4())
+    def admit(
+        self, account: Account, agent: str, webhook_url: str, raw: bytes
+    ) -> tuple[bool, str, Slots]:
+        """Take a concurrency slot and start a run of the validated request ``raw``;
+        ``(False, "", slots)`` at the limit."""
+        run_id = _uuid4()
         admitted, slots = self.concurrency.acquire(account, agent, run_id)
         if not admitted:
             return False, "", slots
-        run = Run(run_id, account.id, agent, str(body["webhookUrl"]), body)
-        run.failure = account.take_failure()
-        run.regenerate_after = account.take_secret_regeneration()
+        run = Run(run_id, account.id, agent, webhook_url, raw)
+        run.failure = account._take_failure()
+        run.regenerate_after = account._take_secret_regeneration()
         self.runs[run_id] = run
         self.active_runs.begin()
         loop = self.loop.loop
@@ -86,21 +105,40 @@ class EmulatorCore:
 
     def _start(self, run: Run, account: Account) -> None:
         pause = step_pause(run.agent, self.config.time_scale)
-        if pause:  # a timer until the first step is much lighter than a sleeping task
-            loop = asyncio.get_running_loop()
-            self._timers[run.id] = loop.call_later(pause, self._launch, run, account, pause)
-        else:
-            self._launch(run, account, pause)
+        if not pause:
+            self._launch(run, account)
+            return
+        loop = asyncio.get_running_loop()
+        queue = self._waiting.setdefault(run.agent, deque())
+        queue.append((loop.time() + pause, run, account))
+        if len(queue) == 1:
+            self._arm(run.agent)
 
-    def _launch(self, run: Run, account: Account, pause: float) -> None:
-        self._timers.pop(run.id, None)
+    def _arm(self, agent: str) -> None:
+        queue = self._waiting[agent]
+        if queue:
+            loop = asyncio.get_running_loop()
+            self._timers[agent] = loop.call_at(queue[0][0], self._due, agent)
+        else:
+            self._timers.pop(agent, None)
+
+    def _due(self, agent: str) -> None:
+        queue = self._waiting[agent]
+        now = asyncio.get_running_loop().time()
+        while queue and queue[0][0] <= now:
+            _, run, account = queue.popleft()
+            self._launch(run, account)
+        self._arm(agent)
+
+    def _launch(self, run: Run, account: Account) -> None:
+        pause = step_pause(run.agent, self.config.time_scale)
         task = asyncio.get_running_loop().create_task(self._execute(run, account, pause))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _execute(self, run: Run, account: Account, pause: float) -> None:
         try:
-            await execute(run, account, self.deliverer, pause)
+            await execute(run, account, self.deliverer, pause, self.config.result_hook)
         except asyncio.CancelledError:
             run.status = "cancelled"
             raise
@@ -118,12 +156,14 @@ class EmulatorCore:
 
     async def shutdown(self) -> None:
         """Cancel unfinished runs and pending retries; close the delivery client."""
-        for run_id, timer in list(self._timers.items()):
+        for timer in self._timers.values():
             timer.cancel()
-            run = self.runs[run_id]
-            run.status = "cancelled"
-            self._finish(run)
         self._timers.clear()
+        for queue in self._waiting.values():
+            for _, run, _account in queue:
+                run.status = "cancelled"
+                self._finish(run)
+            queue.clear()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -148,6 +188,9 @@ class HeliosEmulator:
     to that many times, waiting ``backoff * 2**(n-1)`` seconds before retry n, each attempt
     given ``delivery_timeout`` seconds.
     ``serve=False`` starts no server: use :meth:`transport` / :meth:`async_transport`.
+    ``result_hook(agent, request, result)`` may change each completed run's synthetic ``result``
+    in place (``request`` is a copy of the run's request body); a hook that raises, or leaves
+    a payload the webhook schema refuses, ends the run with an error webhook that says why.
     """
 
     def __init__(
@@ -163,6 +206,7 @@ class HeliosEmulator:
         delivery_backoff: float = 0.05,
         delivery_timeout: float = 5.0,
         serve: bool = True,
+        result_hook: ResultHook | None = None,
     ) -> None:
         self.config = EmulatorConfig(
             concurrency_limit=concurrency_limit,
@@ -170,6 +214,7 @@ class HeliosEmulator:
             max_body_bytes=max_body_bytes,
             time_scale=time_scale,
             delivery=DeliveryPolicy(delivery_attempts, delivery_backoff, delivery_timeout),
+            result_hook=result_hook,
         )
         from .requests import is_loopback
 
@@ -182,11 +227,13 @@ class HeliosEmulator:
         self._core: EmulatorCore | None = None
         self._server: Any = None
         self._app: Any = None
+        self._url = "http://emulator"
 
     # lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> HeliosEmulator:
-        if self._core is not None:
+        """Start serving; a restarted emulator begins with no accounts, runs or deliveries."""
+        if self._loop.running:
             raise RuntimeError("this HeliosEmulator is already running")
         from .app import build_app
         from .server import Server
@@ -198,20 +245,24 @@ class HeliosEmulator:
             if self._serve:
                 self._server = Server(self._app, self._loop, self._host, self._port)
                 self._server.start()
+                host = f"[{self._host}]" if ":" in self._host else self._host
+                self._url = f"http://{host}:{self._server.port}"
         except BaseException:
             self.stop()
             raise
         return self
 
     def stop(self) -> None:
-        """Stop serving, cancel unfinished runs and retries, and end the background thread."""
+        """Stop serving, cancel unfinished runs and retries, and end the background thread.
+
+        Accounts, runs and the delivery log stay readable afterwards, for assertions.
+        """
         if self._server is not None:
             self._server.stop()
             self._server = None
         if self._core is not None and self._loop.running:
             self._loop.run(self._core.shutdown())
         self._loop.stop()
-        self._core = None
 
     def __enter__(self) -> HeliosEmulator:
         return self.start()
@@ -227,16 +278,13 @@ class HeliosEmulator:
     @property
     def core(self) -> EmulatorCore:
         if self._core is None:
-            raise RuntimeError("the emulator is not running; use it as a context manager")
+            raise RuntimeError("the emulator has not been started; use it as a context manager")
         return self._core
 
     @property
     def url(self) -> str:
         """The base URL, ``http://127.0.0.1:<port>`` (``http://emulator`` without a server)."""
-        if self._server is None:
-            return "http://emulator"
-        host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"http://{host}:{self._server.port}"
+        return self._url
 
     @property
     def app(self) -> Any:
@@ -311,5 +359,5 @@ class HeliosEmulator:
         return httpx.ASGITransport(app=self.app)
 
     def __repr__(self) -> str:
-        state = self.url if self._core is not None else "stopped"
+        state = self.url if self._loop.running else "stopped"
         return f"<HeliosEmulator {state}>"

@@ -119,12 +119,16 @@ class Deliverer:
         if self._client is None:
             import httpx
 
+            from pytest_helios.client import tls_context
+
             limits = httpx.Limits(
                 max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS
             )
             # waiting for a free connection is queueing, not a failed attempt: no pool timeout
             timeout = httpx.Timeout(self.policy.timeout, pool=None)
-            self._client = httpx.AsyncClient(limits=limits, timeout=timeout, trust_env=False)
+            self._client = httpx.AsyncClient(
+                limits=limits, timeout=timeout, trust_env=False, verify=tls_context()
+            )
             # queue here rather than in httpcore's pool, which rescans every waiting request
             # against every connection each time one frees up
             self._in_flight = asyncio.Semaphore(CONNECTIONS)
@@ -201,7 +205,7 @@ class Deliverer:
         sent_at = utcnow()
         status_code: int | None = None
         error: str | None = None
-        if account.take_dropped_delivery():
+        if account._take_dropped_delivery():
             error = "dropped (provider state)"
         else:
             try:

@@ -23,7 +23,8 @@ class Activity:
     def begin(self) -> None:
         with self._lock:
             self._pending += 1
-            self._idle.clear()
+            if self._pending == 1:
+                self._idle.clear()
 
     def end(self) -> None:
         with self._lock:
@@ -73,6 +74,9 @@ class LoopThread:
         self._loop = loop
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        if self._loop is None:
+            coro.close()  # never started: no "coroutine was never awaited" warning
+            self.loop  # noqa: B018 - raises the "not running" error
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:

@@ -3,32 +3,48 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from .state import utcnow
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .delivery import Deliverer
     from .state import Account, Failure
 
+    ResultHook = Callable[[str, dict[str, Any], dict[str, Any]], None]
 
-@dataclass
+
+@dataclass(slots=True)
 class Run:
-    """One accepted request. ``status`` goes accepted → processing → completed | error."""
+    """One accepted request. ``status`` goes accepted → processing → completed | error
+    (or cancelled when the emulator stops first).
+
+    The request is kept as its raw bytes, not parsed: thousands of waiting runs then hold
+    no containers for the garbage collector to walk. ``request`` parses it on access.
+    """
 
     id: str
     account_id: str
     agent: str
     webhook_url: str
-    request: dict[str, Any]
+    raw_request: bytes = field(repr=False)
     accepted_at: datetime = field(default_factory=utcnow)
     status: str = "accepted"
     finished_at: datetime | None = None
-    sent: list[dict[str, Any]] = field(default_factory=list)
+    sent: list[dict[str, Any]] = field(default_factory=list, repr=False)
     failure: Failure | None = field(default=None, repr=False)
     regenerate_after: int | None = field(default=None, repr=False)
+
+    @property
+    def request(self) -> dict[str, Any]:
+        """The request body as accepted."""
+        parsed: dict[str, Any] = json.loads(self.raw_request)
+        return parsed
 
     @property
     def ended(self) -> bool:
@@ -47,7 +63,7 @@ def final_sequence(agent: str) -> int:
     """The final payload's sequence number: the run's number of webhooks."""
     import pytest_helios.payloads as payloads
 
-    return payloads.FINAL_SEQUENCE_NUMBER[cast("payloads.Agent", agent)]
+    return payloads.FINAL_SEQUENCE_NUMBER[payloads.check_agent(agent)]
 
 
 def step_pause(agent: str, time_scale: float) -> float:
@@ -55,7 +71,13 @@ def step_pause(agent: str, time_scale: float) -> float:
     return DOCUMENTED_SECONDS[agent] * time_scale / final_sequence(agent)
 
 
-async def execute(run: Run, account: Account, deliverer: Deliverer, pause: float) -> None:
+async def execute(
+    run: Run,
+    account: Account,
+    deliverer: Deliverer,
+    pause: float,
+    result_hook: ResultHook | None = None,
+) -> None:
     """Play a run: one status update per step, then the final payload or the error webhook.
 
     The caller has waited ``pause`` before the first step; later steps wait ``pause`` each.
@@ -97,9 +119,39 @@ async def execute(run: Run, account: Account, deliverer: Deliverer, pause: float
             if run.regenerate_after == sequence:
                 account.regenerate_webhook_secret()
             continue
+        request = run.request
         if run.agent == "lab-results":
-            result = lab_result(run.id, run.request, timestamp=now, sequence=sequence)
+            result = lab_result(run.id, request, timestamp=now, sequence=sequence)
         else:
-            result = ehr_result(run.id, run.agent, run.request, timestamp=now, sequence=sequence)
+            result = ehr_result(run.id, run.agent, request, timestamp=now, sequence=sequence)
+        problem = None if result_hook is None else customise(result_hook, run, result)
+        if problem is not None:
+            run.status = "error"
+            await send(
+                payloads.error_webhook(
+                    run.id,
+                    run.agent,
+                    timestamp=now,
+                    sequence_number=sequence,
+                    message=problem,
+                    code="result_hook_failed",
+                )
+            )
+            return
         run.status = "completed"
         await send(result)
+
+
+def customise(hook: ResultHook, run: Run, payload: dict[str, Any]) -> str | None:
+    """Let ``hook`` change the completed payload's result; what went wrong, or None."""
+    from pytest_helios.validation import ContractViolation, validate
+
+    try:
+        hook(run.agent, run.request, payload["result"])
+    except Exception as exc:  # a user's hook: any failure is reported in the run, not lost
+        return f"the emulator's result hook raised {type(exc).__name__}: {exc}"
+    try:
+        validate("webhook", payload)
+    except ContractViolation as violation:
+        return f"the emulator's result hook left an invalid payload: {violation}"
+    return None

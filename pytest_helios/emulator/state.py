@@ -216,7 +216,9 @@ class Account:
         with self._registry.lock:
             self.states.failures.append(Failure(message, code, at_step))
 
-    def take_failure(self) -> Failure | None:
+    def _take_failure(self) -> Failure | None:
+        if not self.states.failures:  # the common case, without taking the lock
+            return None
         with self._registry.lock:
             return self.states.failures.pop(0) if self.states.failures else None
 
@@ -235,7 +237,7 @@ class Account:
         with self._registry.lock:
             self.states.dropped_deliveries = count
 
-    def take_dropped_delivery(self) -> bool:
+    def _take_dropped_delivery(self) -> bool:
         with self._registry.lock:
             if self.states.dropped_deliveries > 0:
                 self.states.dropped_deliveries -= 1
@@ -250,7 +252,9 @@ class Account:
         with self._registry.lock:
             self.states.regenerate_secret_after_step = after_step
 
-    def take_secret_regeneration(self) -> int | None:
+    def _take_secret_regeneration(self) -> int | None:
+        if self.states.regenerate_secret_after_step is None:
+            return None
         with self._registry.lock:
             step = self.states.regenerate_secret_after_step
             self.states.regenerate_secret_after_step = None
@@ -260,12 +264,10 @@ class Account:
         return f"<Account {self.name!r} {self.id}>"
 
 
-AGENTS = ("light", "deep", "lab-results")
-
-
 def _check_agent(agent: str) -> None:
-    if agent not in AGENTS:
-        raise ValueError(f"{agent!r} is not an agent; valid agents: {', '.join(AGENTS)}")
+    from pytest_helios.payloads import check_agent
+
+    check_agent(agent)
 
 
 def _new_secret() -> str:

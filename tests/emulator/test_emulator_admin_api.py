@@ -11,13 +11,13 @@ import pytest
 from pytest_helios import validate, verify_webhook
 from pytest_helios.emulator import HeliosEmulator
 
-from .conftest import agent_request
+from .conftest import agent_request, plain_client, post
 from .receiver import Receiver
 
 
 @pytest.fixture
 def admin(emulator: HeliosEmulator) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=emulator.url + "/_emulator") as client:
+    with plain_client(base_url=emulator.url + "/_emulator") as client:
         yield client
 
 
@@ -35,7 +35,7 @@ def new_key(admin: httpx.Client, account_id: str, name: str = "ci") -> dict[str,
 
 
 def call_api(emulator: HeliosEmulator, key: str, webhook_url: str = "https://x.org/h") -> Any:
-    return httpx.post(
+    return post(
         emulator.url + "/api/v1/agent",
         headers={"x-api-key": key},
         json=agent_request("light", webhook_url),

@@ -9,7 +9,7 @@ import pytest
 
 from pytest_helios.emulator import Account, ApiKey, HeliosEmulator
 
-from .conftest import agent_request, lab_request, post_as
+from .conftest import agent_request, lab_request, plain_client, post, post_as
 
 ENDPOINTS = ["/api/v1/agent", "/api/v1/lab-results"]
 
@@ -22,7 +22,7 @@ def unauthorized(message: str) -> dict[str, str]:
 def test_a_request_without_a_key_gets_401_missing_header(
     emulator: HeliosEmulator, path: str
 ) -> None:
-    response = httpx.post(emulator.url + path, json=agent_request())
+    response = post(emulator.url + path, json=agent_request())
     assert response.status_code == 401
     assert response.json() == unauthorized("Missing x-api-key header")
 
@@ -30,7 +30,7 @@ def test_a_request_without_a_key_gets_401_missing_header(
 @pytest.mark.parametrize("value", ["", "   "])
 def test_an_empty_or_blank_key_counts_as_missing(emulator: HeliosEmulator, value: str) -> None:
     # in-process: httpx refuses to put a blank header value on a real socket
-    with httpx.Client(transport=emulator.transport(), base_url=emulator.url) as client:
+    with plain_client(transport=emulator.transport(), base_url=emulator.url) as client:
         response = client.post("/api/v1/agent", headers={"x-api-key": value}, json=agent_request())
     assert response.json() == unauthorized("Missing x-api-key header")
 
@@ -44,7 +44,7 @@ def test_an_unknown_key_gets_401_invalid_and_is_not_echoed(emulator: HeliosEmula
 
 
 def test_the_header_name_is_case_insensitive(emulator: HeliosEmulator, api_key: ApiKey) -> None:
-    response = httpx.post(
+    response = post(
         emulator.url + "/api/v1/agent", headers={"X-Api-KEY": api_key.value}, json=agent_request()
     )
     assert response.status_code == 200
@@ -101,7 +101,7 @@ def test_the_accounts_own_key_works_on_its_account_url(account: Account, api_key
 
 
 def test_an_account_url_of_no_account_is_404(emulator: HeliosEmulator, api_key: ApiKey) -> None:
-    response = httpx.post(
+    response = post(
         emulator.url + "/accounts/acct_nope/api/v1/agent",
         headers={"x-api-key": api_key.value},
         json=agent_request(),
@@ -121,7 +121,7 @@ def test_using_a_key_records_its_last_use(client: httpx.Client, api_key: ApiKey)
 
 
 def test_authentication_comes_before_body_validation(emulator: HeliosEmulator) -> None:
-    response = httpx.post(emulator.url + "/api/v1/agent", content=b"{not json")
+    response = post(emulator.url + "/api/v1/agent", content=b"{not json")
     assert response.json() == unauthorized("Missing x-api-key header")
 
 

@@ -10,10 +10,11 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from .conftest import agent_request
+from pytest_helios.emulator.cli import main
+
+from .conftest import agent_request, get, post
 
 SCRIPT = str(Path(sys.executable).with_name("helios-emulator"))
 
@@ -43,13 +44,13 @@ def test_the_command_prints_a_ready_key_secret_and_url_as_json(
     assert facts["apiKey"].startswith("sk_live_")
     assert facts["webhookSecret"].startswith("whsec_")
     assert facts["adminUrl"] == facts["url"] + "/_emulator"
-    response = httpx.post(
+    response = post(
         facts["url"] + "/api/v1/agent",
         headers={"x-api-key": facts["apiKey"]},
         json=agent_request("light", "https://example.org/hook"),
     )
     assert response.status_code == 200
-    account = httpx.get(f"{facts['adminUrl']}/accounts/{facts['accountId']}").json()
+    account = get(f"{facts['adminUrl']}/accounts/{facts['accountId']}").json()
     assert account["name"] == "cli-account"
     started.send_signal(signal.SIGINT)
     assert started.wait(timeout=10) == 0
@@ -83,10 +84,14 @@ def test_the_text_output_names_every_value_and_the_command_stops_on_sigterm() ->
         (["--concurrency-limit", "0"], "'0' is not a whole number of 1 or more"),
     ],
 )
-def test_bad_arguments_are_refused_with_the_option_named(args: list[str], message: str) -> None:
-    result = subprocess.run([SCRIPT, *args], capture_output=True, text=True, timeout=30)
-    assert result.returncode == 2
-    assert message in result.stderr
+def test_bad_arguments_are_refused_with_the_option_named(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # in-process: argument parsing needs no subprocess (the ones above prove the script runs)
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
 
 
 def test_a_port_in_use_is_reported_without_a_traceback() -> None:

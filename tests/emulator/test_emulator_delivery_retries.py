@@ -6,13 +6,12 @@ import socket
 import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from pytest_helios import verify_webhook
 from pytest_helios.emulator import HeliosEmulator
 
-from .conftest import agent_request
+from .conftest import agent_request, post
 from .receiver import Receiver
 
 
@@ -24,7 +23,7 @@ def fast_emulator() -> Iterator[HeliosEmulator]:
 
 def submit(emu: HeliosEmulator, webhook_url: str) -> str:
     key = emu.create_account("acme").create_key("ci")
-    response = httpx.post(
+    response = post(
         emu.url + "/api/v1/agent",
         headers={"x-api-key": key.value},
         json=agent_request("light", webhook_url),
@@ -91,7 +90,7 @@ def test_a_retry_is_signed_with_the_secret_current_at_sending_time(receiver: Rec
         account = emu.create_account("acme")
         key = account.create_key("ci")
         old = account.webhook_secret
-        httpx.post(
+        post(
             emu.url + "/api/v1/agent",
             headers={"x-api-key": key.value},
             json=agent_request("light", receiver.url),

@@ -11,7 +11,7 @@ import pytest
 
 from pytest_helios.emulator import HeliosEmulator
 
-from .conftest import agent_request, lab_request
+from .conftest import agent_request, lab_request, post
 
 ACCEPTED = "Request accepted. Results will be delivered to your webhook."
 
@@ -117,7 +117,7 @@ def test_https_and_loopback_http_webhook_urls_are_accepted(client: httpx.Client,
 def test_require_https_refuses_http_even_on_loopback() -> None:
     with HeliosEmulator(require_https=True) as emu:
         key = emu.create_account("acme").create_key("ci")
-        response = httpx.post(
+        response = post(
             emu.url + "/api/v1/agent",
             headers={"x-api-key": key.value},
             json=agent_request(webhook_url="http://127.0.0.1:8000/h"),
@@ -202,12 +202,12 @@ def test_a_body_over_the_size_limit_gets_413() -> None:
     with HeliosEmulator(max_body_bytes=1000) as emu:
         key = emu.create_account("acme").create_key("ci")
         big = json.dumps(lab_request() | {"padding": "x" * 2000}).encode()
-        response = httpx.post(
+        response = post(
             emu.url + "/api/v1/lab-results",
             headers={"x-api-key": key.value, "content-type": "application/json"},
             content=big,
         )
-        chunked = httpx.post(
+        chunked = post(
             emu.url + "/api/v1/lab-results",
             headers={"x-api-key": key.value, "content-type": "application/json"},
             content=iter([big[:600], big[600:]]),

@@ -13,7 +13,8 @@ import pytest
 
 from pytest_helios.emulator import HeliosEmulator
 
-from .conftest import lab_request
+from .conftest import agent_request, lab_request, plain_client, post
+from .receiver import Receiver
 
 
 def test_it_serves_on_a_free_loopback_port_and_releases_it_on_exit() -> None:
@@ -21,7 +22,7 @@ def test_it_serves_on_a_free_loopback_port_and_releases_it_on_exit() -> None:
     with HeliosEmulator() as emu:
         assert emu.url.startswith("http://127.0.0.1:")
         port = int(emu.url.rsplit(":", 1)[1])
-        assert httpx.post(emu.url + "/api/v1/agent").status_code == 401
+        assert post(emu.url + "/api/v1/agent").status_code == 401
     assert set(threading.enumerate()) == threads_before
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", port)) != 0
@@ -35,7 +36,7 @@ def test_two_emulators_run_side_by_side_on_different_ports() -> None:
 def test_a_stopped_emulator_says_how_to_use_it() -> None:
     emu = HeliosEmulator()
     assert repr(emu) == "<HeliosEmulator stopped>"
-    with pytest.raises(RuntimeError, match="the emulator is not running; use it as a context man"):
+    with pytest.raises(RuntimeError, match="emulator has not been started; use it as a context"):
         emu.create_account("acme")
 
 
@@ -47,7 +48,7 @@ def test_it_cannot_be_started_twice() -> None:
 def test_a_sync_in_process_transport_needs_no_socket() -> None:
     with HeliosEmulator(serve=False) as emu:
         key = emu.create_account("acme").create_key("ci")
-        with httpx.Client(transport=emu.transport(), base_url=emu.url) as client:
+        with plain_client(transport=emu.transport(), base_url=emu.url) as client:
             response = client.post(
                 "/api/v1/lab-results", headers={"x-api-key": key.value}, json=lab_request()
             )
@@ -91,4 +92,42 @@ def test_it_refuses_to_listen_beyond_loopback() -> None:
 def test_it_can_listen_on_ipv6_loopback() -> None:
     with HeliosEmulator(host="::1") as emu:
         assert emu.url.startswith("http://[::1]:")
-        assert httpx.post(emu.url + "/api/v1/agent").status_code == 401
+        assert post(emu.url + "/api/v1/agent").status_code == 401
+
+
+def test_after_stopping_its_runs_and_deliveries_stay_readable(receiver: Receiver) -> None:
+    with HeliosEmulator() as emu:
+        key = emu.create_account("acme").create_key("ci")
+        post(
+            emu.url + "/api/v1/lab-results",
+            headers={"x-api-key": key.value},
+            json=lab_request(receiver.url),
+        )
+        emu.wait_for_deliveries()
+    assert repr(emu) == "<HeliosEmulator stopped>"
+    assert [run.status for run in emu.runs] == ["completed"]
+    assert len(emu.deliveries) == 8
+    with (
+        plain_client(transport=emu.transport(), base_url=emu.url) as client,
+        pytest.raises(RuntimeError, match="the emulator is not running"),
+    ):
+        client.post("/api/v1/lab-results")
+
+
+def test_stopping_with_retries_pending_cancels_them_and_leaves_no_thread(
+    receiver: Receiver,
+) -> None:
+    receiver.answer(1, 500)
+    threads_before = set(threading.enumerate())
+    with HeliosEmulator(delivery_backoff=30) as emu:  # the retry would come 30 s later
+        key = emu.create_account("acme").create_key("ci")
+        post(
+            emu.url + "/api/v1/agent",
+            headers={"x-api-key": key.value},
+            json=agent_request("light", receiver.url),
+        )
+        emu.core.active_runs.wait(10)  # the run has ended; its first webhook awaits a retry
+        assert not emu.core.deliverer.activity.idle
+    assert set(threading.enumerate()) == threads_before
+    assert [a.attempt for a in emu.deliveries if a.sequence_number == 1] == [1]
+    assert emu.wait_for_deliveries(timeout=1) == emu.deliveries  # nothing left pending

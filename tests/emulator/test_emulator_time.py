@@ -7,7 +7,7 @@ import pytest
 
 from pytest_helios.emulator import HeliosEmulator
 
-from .conftest import agent_request, lab_request
+from .conftest import agent_request, lab_request, plain_client, post
 from .receiver import Receiver
 
 
@@ -27,7 +27,7 @@ def test_on_a_scaled_clock_runs_stay_active_and_fill_the_concurrency_limit(
     # time_scale=0.01: a light run takes 3.9 s instead of 6.5 min, far longer than 8 requests
     with HeliosEmulator(time_scale=0.01) as emu:
         key = emu.create_account("acme").create_key("ci")
-        with httpx.Client(base_url=emu.url, headers={"x-api-key": key.value}) as client:
+        with plain_client(base_url=emu.url, headers={"x-api-key": key.value}) as client:
             answers = [
                 client.post("/api/v1/agent", json=agent_request("light", receiver.url))
                 for _ in range(8)
@@ -40,10 +40,28 @@ def test_on_a_scaled_clock_runs_stay_active_and_fill_the_concurrency_limit(
     assert set(running) <= {"accepted", "processing"}
 
 
+def test_on_a_scaled_clock_runs_still_deliver_every_step_in_order(receiver: Receiver) -> None:
+    # time_scale=0.0005: a light run takes about 0.2 s, a deep one about 0.35 s
+    with HeliosEmulator(time_scale=0.0005) as emu:
+        key = emu.create_account("acme").create_key("ci")
+        with plain_client(base_url=emu.url, headers={"x-api-key": key.value}) as client:
+            ids = [
+                client.post("/api/v1/agent", json=agent_request(kind, receiver.url)).json()["runId"]
+                for kind in ("light", "deep", "light")
+            ]
+        emu.wait_for_deliveries()
+        for run_id in ids:
+            log = emu.deliveries_for(run_id)
+            assert [a.sequence_number for a in log] == list(range(1, len(log) + 1))
+            assert [a.sent_at for a in log] == sorted(a.sent_at for a in log)
+            assert emu.run(run_id).status == "completed"
+        assert [len(emu.deliveries_for(run_id)) for run_id in ids] == [7, 8, 7]
+
+
 def test_stopping_the_emulator_cancels_unfinished_runs(receiver: Receiver) -> None:
     with HeliosEmulator(time_scale=1.0) as emu:
         key = emu.create_account("acme").create_key("ci")
-        httpx.post(
+        post(
             emu.url + "/api/v1/agent",
             headers={"x-api-key": key.value},
             json=agent_request("deep", receiver.url),
@@ -56,7 +74,7 @@ def test_stopping_the_emulator_cancels_unfinished_runs(receiver: Receiver) -> No
 def test_waiting_for_a_run_longer_than_the_timeout_says_which_run(receiver: Receiver) -> None:
     with HeliosEmulator(time_scale=1.0) as emu:
         key = emu.create_account("acme").create_key("ci")
-        run_id = httpx.post(
+        run_id = post(
             emu.url + "/api/v1/lab-results",
             headers={"x-api-key": key.value},
             json=lab_request(receiver.url),
