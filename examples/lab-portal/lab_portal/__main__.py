@@ -29,7 +29,7 @@ def main() -> None:
     )
     port = int(os.environ.get("LAB_PORTAL_PORT", "8000"))
     with make_server("127.0.0.1", port, app, server_class=ThreadingWSGIServer) as server:
-        print(f"lab portal on http://127.0.0.1:{port}, webhooks at {app.webhook_url}")
+        print(f"lab portal on http://127.0.0.1:{port}, webhooks at {app.webhook_url}", flush=True)
         server.serve_forever()
 
 
