@@ -30,14 +30,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-TEST = '''
+TEST = """
 @pytest.mark.{marker}
 def test_case_{i}():
     payload = {{**LAB_REQUEST, "patientContext": {{"age": "{age}", "gender": "female"}}}}
     response = CLIENT.post(URL + "/api/v1/lab-results", json=payload)
     assert response.status_code == 200
     assert response.json()["status"] == "accepted"
-'''
+"""
 
 PRELUDE = """
 import os
