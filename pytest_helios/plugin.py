@@ -153,6 +153,9 @@ def pytest_collection_modifyitems_cassettes(items: list[pytest.Item]) -> None:
                 marker_options(marker.kwargs, marker.args)
             except pytest.UsageError as error:
                 raise pytest.UsageError(f"{item.nodeid}: {error}") from None
+            names = getattr(item, "fixturenames", None)
+            if names is not None and "helios_cassette" not in names:
+                names.append("helios_cassette")  # marked tests get the fixture
 
 
 @pytest.hookimpl(wrapper=True, specname="pytest_runtest_call")
@@ -192,13 +195,6 @@ def helios_cassette(request: pytest.FixtureRequest, helios_cassette_config: Any)
 
     with use_cassette(request, helios_cassette_config) as session:
         yield session
-
-
-@pytest.fixture(autouse=True)
-def _helios_cassette_marker(request: pytest.FixtureRequest) -> None:
-    """Tests marked helios_cassette get the helios_cassette fixture."""
-    if request.node.get_closest_marker("helios_cassette") is not None:
-        request.getfixturevalue("helios_cassette")
 
 
 # --- end cassettes ---

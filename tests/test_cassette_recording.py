@@ -4,6 +4,8 @@ replayed with the server gone, for httpx (sync and async) and requests."""
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import yaml
@@ -13,6 +15,9 @@ from cassette_helpers import (
     server_fixture,  # noqa: F401  # the `server` fixture
     write_project,
 )
+
+from pytest_helios import HeliosEmulator
+from pytest_helios.cassettes.persister import write_atomically
 
 CLIENTS = {
     "httpx": """
@@ -60,19 +65,47 @@ def source(*parts: str) -> str:
     return "".join(textwrap.dedent(part) for part in parts)
 
 
+@pytest.fixture
+def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[HeliosEmulator]:
+    with HeliosEmulator() as emu:
+        monkeypatch.setenv("HELIOS_API_KEY", emu.create_account("acme").create_key("ci").value)
+        yield emu
+
+
 @pytest.mark.parametrize("client", sorted(CLIENTS))
-def test_a_recorded_test_replays_with_the_server_gone(
-    pytester: pytest.Pytester, server: FakeHelios, client: str
+def test_a_test_recorded_against_the_emulator_replays_with_the_emulator_gone(
+    pytester: pytest.Pytester, emulator: HeliosEmulator, client: str
 ) -> None:
-    write_project(pytester, server.url, source(CLIENTS[client], SUBMIT_TEST))
+    write_project(pytester, emulator.url, source(CLIENTS[client], SUBMIT_TEST))
     pytester.runpytest("--helios-record-mode=once").assert_outcomes(passed=1)
-    assert server.hits == [("POST", "/api/v1/lab-results")]
-    server.close()
+    assert len(emulator.runs) == 1
+    emulator.stop()
 
     result = pytester.runpytest()
 
     result.assert_outcomes(passed=1)
-    assert len(server.hits) == 1
+
+
+def test_the_cassette_directory_can_be_moved(pytester: pytest.Pytester, server: FakeHelios) -> None:
+    write_project(pytester, server.url, source(CLIENTS["httpx"], SUBMIT_TEST))
+
+    pytester.runpytest(
+        "--helios-record-mode=once", "--helios-cassette-dir=recorded"
+    ).assert_outcomes(passed=1)
+
+    assert (pytester.path / "recorded" / "test_api" / "test_submit_labs.yaml").is_file()
+    assert not (pytester.path / "cassettes").exists()
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(tmp_path: Path) -> None:
+    target = tmp_path / "c.yaml"
+    write_atomically(target, b"old")
+
+    with pytest.raises(TypeError):
+        write_atomically(target, "not bytes")  # type: ignore[arg-type]
+
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["c.yaml"]
 
 
 def test_the_cassette_is_stored_per_module_and_test_under_the_canonical_host(

@@ -203,4 +203,10 @@ def resolve(
     cli_expiry = config.getoption("helios_cassette_on_expiry")
     if cli_expiry is not None:
         changes["on_expiry"] = cli_expiry
+    cli_dir = config.getoption("helios_cassette_dir")
+    if cli_dir:
+        directory = Path(cli_dir)
+        changes["cassette_dir"] = (
+            directory if directory.is_absolute() else (config.rootpath / directory)
+        )
     return dataclasses.replace(base, **changes)

@@ -24,6 +24,7 @@ Rules, all on by default and only ever added to:
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import hmac
@@ -38,7 +39,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import pytest
 
 from pytest_helios.cassettes.config import CANONICAL_BASE_URL, CANONICAL_WEBHOOK_URL
-from pytest_helios.cassettes.scan import KEY_PATTERNS
+from pytest_helios.cassettes.scan import ANY_KEY_PATTERN
 
 REDACTED = "[REDACTED]"
 _SECRETS_KEY: pytest.StashKey[SecretBook] = pytest.StashKey()
@@ -147,6 +148,7 @@ FREE_TEXT_PATHS: tuple[str, ...] = ("**.notes", "**.note", "**.clinicalNotes", "
 RUN_LOCAL_KEYS: Mapping[str, str] = {"webhookUrl": CANONICAL_WEBHOOK_URL}
 
 
+@functools.lru_cache(maxsize=4096)
 def normalize_key(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
@@ -175,16 +177,36 @@ def path_matches(pattern: tuple[str, ...], path: tuple[str, ...]) -> bool:
     return False
 
 
+def _shape(path: tuple[str, ...]) -> tuple[str, ...]:
+    """The path with every index as ``[*]``: what the rules can tell apart (and cache)."""
+    return tuple("[*]" if part.startswith("[") else part for part in path)
+
+
+@functools.lru_cache(maxsize=8192)
+def _identifying_kind(rules: Rules, path: tuple[str, ...]) -> str | None:
+    if any(path_matches(p, path) for p in rules.free_text):
+        return "text"
+    if any(path_matches(p, path) for p in rules.identifying):
+        return "id"
+    return None
+
+
 class SecretBook:
     """The secrets a session knows: value -> printable label (the value is never printed)."""
 
     def __init__(self) -> None:
         self._labels: dict[str, str] = {}
+        self._ordered: tuple[str, ...] = ()
 
     def add(self, value: str, label: str) -> None:
         value = value.strip()
         if len(value) >= MIN_SECRET_LENGTH and value != REDACTED and value not in self._labels:
             self._labels[value] = label
+            self._ordered = tuple(sorted(self._labels, key=len, reverse=True))
+
+    def longest_first(self) -> tuple[str, ...]:
+        """The secrets, longest first (so a secret containing another is replaced whole)."""
+        return self._ordered
 
     def labels(self) -> dict[str, str]:
         return dict(self._labels)
@@ -196,7 +218,7 @@ class SecretBook:
         return f"<SecretBook of {len(self._labels)} secret(s)>"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Rules:
     """The scrubbing rules in force: the defaults plus the user's additions."""
 
@@ -208,6 +230,7 @@ class Rules:
     salt: str = field(default="pytest-helios", repr=False)
 
     @classmethod
+    @functools.lru_cache(maxsize=64)
     def with_additions(
         cls,
         *,
@@ -237,11 +260,7 @@ class Rules:
         return key in self.secret_keys or (key != "" and key.endswith(_SECRET_KEY_SUFFIXES))
 
     def identifying_kind(self, path: tuple[str, ...]) -> str | None:
-        if any(path_matches(p, path) for p in self.free_text):
-            return "text"
-        if any(path_matches(p, path) for p in self.identifying):
-            return "id"
-        return None
+        return _identifying_kind(self, _shape(path))
 
 
 class Scrubber:
@@ -259,11 +278,10 @@ class Scrubber:
 
     # -- text ------------------------------------------------------------------------------
     def _text(self, text: str, identifiers: Mapping[str, tuple[str, str]]) -> str:
-        for value in sorted(self.secrets.labels(), key=len, reverse=True):
+        for value in self.secrets.longest_first():
             if value in text:
                 text = text.replace(value, REDACTED)
-        for _, pattern in KEY_PATTERNS:
-            text = pattern.sub(REDACTED, text)
+        text = ANY_KEY_PATTERN.sub(REDACTED, text)
         for value in sorted(identifiers, key=len, reverse=True):
             if len(value) >= MIN_IDENTIFIER_LENGTH and value in text:
                 text = re.sub(rf"(?<!\w){re.escape(value)}(?!\w)", identifiers[value][0], text)
