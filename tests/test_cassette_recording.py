@@ -255,3 +255,22 @@ def test_the_helios_cassette_fixture_works_without_the_marker(
     pytester.runpytest("--helios-record-mode=once").assert_outcomes(passed=1)
 
     assert (pytester.path / "cassettes" / "test_api" / "test_submit_labs.yaml").is_file()
+
+
+def test_a_suite_that_uses_no_cassette_never_imports_vcrpy_nor_writes_a_file(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        """
+        import sys
+
+        def test_plain():
+            assert not [m for m in sys.modules if m == "vcr" or m.startswith("vcr.")]
+            assert "pytest_helios.cassettes.recorder" not in sys.modules
+        """
+    )
+
+    result = pytester.runpytest_subprocess("-p", "no:recording")
+
+    result.assert_outcomes(passed=1)
+    assert not (pytester.path / "cassettes").exists()
