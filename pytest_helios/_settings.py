@@ -88,7 +88,7 @@ def _raw(config: pytest.Config, option: Option) -> tuple[Any, str] | None:
 
 
 def invalid(source: str, value: object, valid: str) -> pytest.UsageError:
-    return pytest.UsageError(f"{source}: {value!r} is not a valid value; valid values: {valid}")
+    return pytest.UsageError(f"{value!r} is not a valid {source}. Valid values: {valid}.")
 
 
 def resolve(config: pytest.Config, option: Option, parse: Callable[[Any, str], T], default: T) -> T:

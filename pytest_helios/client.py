@@ -9,6 +9,7 @@ key never appears in a repr, a log line or an exception message; only its masked
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import os
 import time
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from pytest_helios._redact import mask_secret
+from pytest_helios.signing import mask_secret
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -280,9 +281,6 @@ def _backoff(attempt: int, retry_after: float | None, max_wait: float) -> float:
 
 
 class _ClientBase:
-    _transport: Any
-    _sleep: Any
-
     def __init__(
         self,
         api_key: str | None,
@@ -299,17 +297,13 @@ class _ClientBase:
         self.max_retry_wait = max_retry_wait
 
     def with_key(self, api_key: str) -> Self:
-        """A client with the same settings that sends another key (for example a revoked one)."""
-        make: Any = type(self)  # the subclass takes transport= and sleep= too
-        clone: Self = make(
-            api_key,
-            base_url=self.base_url,
-            timeout=self.timeout,
-            rate_limit_retries=self.rate_limit_retries,
-            max_retry_wait=self.max_retry_wait,
-            transport=self._transport,
-            sleep=self._sleep,
-        )
+        """The same client sending another key (a revoked one, say).
+
+        It shares this client's connections, so nothing new needs closing: closing either
+        client closes both.
+        """
+        clone = copy.copy(self)
+        clone._api_key = api_key
         return clone
 
     @property

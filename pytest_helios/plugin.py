@@ -11,10 +11,21 @@ from typing import TYPE_CHECKING
 import pytest
 
 import pytest_helios
-from pytest_helios import _settings
+from pytest_helios import _marker, _settings
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from pytest_helios.client import AsyncHeliosClient, HeliosClient
+    from pytest_helios.emulator import Account, HeliosEmulator
+    from pytest_helios.receiver import WebhookReceiver
     from pytest_helios.webhooks import WebhookFactory
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from pytest_helios import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -24,6 +35,28 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_settings.settings_key] = _settings.read(config)
+    config.addinivalue_line("markers", _marker.MARKER_HELP)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _marker.skip_for_target(item)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_assertrepr_compare(op: str, left: object, right: object) -> list[str] | None:
+    """Keep keys and secrets masked in assertion explanations: pytest diffs strings by value."""
+    import sys
+
+    signing = sys.modules.get("pytest_helios.signing")
+    if signing is None:  # no MaskedSecret can exist yet
+        return None
+    masked = signing.MaskedSecret
+    if not (isinstance(left, masked) or isinstance(right, masked)):
+        return None
+    return [
+        f"{left!r} {op} {right!r}",
+        "(pytest-helios shows keys and secrets masked, never their values)",
+    ]
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -35,24 +68,139 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"helios: {pytest_helios.__version__}, {target}"
 
 
-# provisional: replaced when the emulator-backed account fixtures land
-@pytest.fixture
-def helios_webhook_secret() -> str:
-    """The test account's webhook secret (for now a fresh random secret for each test)."""
-    import secrets
-
-    return "whsec_" + secrets.token_hex(24)
-
-
-# end provisional
-
-
 @pytest.fixture
 def fake_webhook(helios_webhook_secret: str) -> WebhookFactory:
     """Factory of signed fake Helios webhooks: every kind, named variants, whole runs."""
     from pytest_helios.webhooks import WebhookFactory
 
     return WebhookFactory(helios_webhook_secret)
+
+
+# --- target: the embedded emulator by default, the real API with --helios-live ---------------
+
+
+def _live_only_value(variable: str, needed_for: str) -> str:
+    """A value --helios-live reads from the environment; skip naming the variable if unset."""
+    import os
+
+    value = os.environ.get(variable, "")
+    if not value:
+        pytest.skip(f"{variable} is not set: --helios-live needs it for {needed_for}")
+    return _masked(value)
+
+
+def _masked(secret: str) -> str:
+    """The secret as a str whose repr is masked, so pytest's tracebacks never show it."""
+    from pytest_helios.signing import MaskedSecret
+
+    return MaskedSecret(secret)
+
+
+def _is_live(request: pytest.FixtureRequest) -> bool:
+    return _settings.of(request.config).live
+
+
+@pytest.fixture(scope="session")
+def helios_emulator(request: pytest.FixtureRequest) -> Iterator[HeliosEmulator]:
+    """The embedded Helios emulator, started on first use, one per session (or xdist worker)."""
+    if _is_live(request):
+        pytest.skip("helios_emulator needs the embedded emulator, and the target is --helios-live")
+    from pytest_helios.emulator import HeliosEmulator
+
+    with HeliosEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def helios_account(request: pytest.FixtureRequest, helios_emulator: HeliosEmulator) -> Account:
+    """A fresh emulator account for this test, with its own keys and webhook secret."""
+    return helios_emulator.create_account(f"pytest {request.node.nodeid}")
+
+
+@pytest.fixture
+def helios_api_key(request: pytest.FixtureRequest) -> str:
+    """An API key of the test account (live: HELIOS_API_KEY)."""
+    if _is_live(request):
+        return _live_only_value("HELIOS_API_KEY", "the API key of the account under test")
+    account: Account = request.getfixturevalue("helios_account")
+    return _masked(account.create_key("pytest").value)
+
+
+@pytest.fixture
+def helios_webhook_secret(request: pytest.FixtureRequest) -> str:
+    """The test account's current webhook secret (live: HELIOS_WEBHOOK_SECRET)."""
+    if _is_live(request):
+        return _live_only_value("HELIOS_WEBHOOK_SECRET", "the account's webhook secret")
+    account: Account = request.getfixturevalue("helios_account")
+    return _masked(account.webhook_secret)
+
+
+@pytest.fixture
+def revoked_key(request: pytest.FixtureRequest) -> str:
+    """A key the target refuses as revoked (live: HELIOS_REVOKED_API_KEY)."""
+    if _is_live(request):
+        return _live_only_value("HELIOS_REVOKED_API_KEY", "a revoked key of the account")
+    account: Account = request.getfixturevalue("helios_account")
+    key = account.create_key("revoked by pytest")
+    account.revoke_key(key)
+    return _masked(key.value)
+
+
+@pytest.fixture
+def foreign_key(request: pytest.FixtureRequest) -> str:
+    """A valid key of another account, refused by the target (live: HELIOS_FOREIGN_API_KEY)."""
+    if _is_live(request):
+        return _live_only_value("HELIOS_FOREIGN_API_KEY", "a valid key of a different account")
+    emulator: HeliosEmulator = request.getfixturevalue("helios_emulator")
+    other = emulator.create_account(f"pytest foreign {request.node.nodeid}")
+    return _masked(other.create_key("foreign").value)
+
+
+def _base_url(request: pytest.FixtureRequest) -> str:
+    if _is_live(request):
+        return _settings.of(request.config).base_url
+    account: Account = request.getfixturevalue("helios_account")
+    return account.base_url
+
+
+@pytest.fixture
+def helios_client(request: pytest.FixtureRequest, helios_api_key: str) -> Iterator[HeliosClient]:
+    """A HeliosClient of the target, ready to call with the test account's key."""
+    from pytest_helios import _hooks
+    from pytest_helios.client import HeliosClient
+
+    options = _hooks.client_options(request.config)
+    with HeliosClient(helios_api_key, base_url=_base_url(request), **options) as client:
+        yield client
+
+
+@pytest.fixture
+def helios_async_client(request: pytest.FixtureRequest, helios_api_key: str) -> AsyncHeliosClient:
+    """An AsyncHeliosClient of the target, ready to await with the test account's key."""
+    from pytest_helios import _hooks
+    from pytest_helios.client import AsyncHeliosClient
+
+    options = _hooks.client_options(request.config)
+    return AsyncHeliosClient(helios_api_key, base_url=_base_url(request), **options)
+
+
+@pytest.fixture
+def helios_webhook_receiver(request: pytest.FixtureRequest) -> Iterator[WebhookReceiver]:
+    """A local webhookUrl endpoint that captures and verifies the test account's deliveries."""
+    from pytest_helios.receiver import WebhookReceiver
+
+    timeout = (
+        _marker.options(request.node).webhook_timeout
+        or _settings.of(request.config).webhook_timeout
+    )
+    if _is_live(request):
+        secret = _live_only_value("HELIOS_WEBHOOK_SECRET", "the account's webhook secret")
+        receiver = WebhookReceiver(secret, default_timeout=timeout)
+    else:
+        account: Account = request.getfixturevalue("helios_account")
+        receiver = WebhookReceiver(lambda: account.webhook_secret, default_timeout=timeout)
+    with receiver:
+        yield receiver
 
 
 # --- cassettes ---

@@ -12,13 +12,15 @@ import asyncio
 import inspect
 import io
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-__all__ = ["DeliveryResponse", "Interface", "deliver", "detect_interface"]
+__all__ = ["DeliveryResponse", "Interface", "deliver", "detect_interface", "run_sync", "serve_wsgi"]
 
 Interface = Literal["url", "wsgi", "asgi"]
+T = TypeVar("T")
 HeaderPairs = Sequence[tuple[str, str]]
 
 
@@ -72,14 +74,16 @@ def deliver(
     path: str = "/",
     interface: Interface | None = None,
     timeout: float = 10.0,
+    client: Any = None,
 ) -> DeliveryResponse:
     """POST ``body`` with ``headers`` to ``target``: a URL, a WSGI app or an ASGI app.
 
-    For an app, ``path`` is the request path (a URL carries its own).
+    For an app, ``path`` is the request path (a URL carries its own). For a URL, ``client``
+    is an ``httpx.Client`` to reuse (a new one per call by default).
     """
     kind = interface or detect_interface(target)
     if kind == "url":
-        return _deliver_to_url(str(target), body, headers, timeout)
+        return _deliver_to_url(str(target), body, headers, timeout, client)
     if kind == "wsgi":
         return _deliver_to_wsgi(target, body, headers, path)
     return _deliver_to_asgi(target, body, headers, path)
@@ -90,11 +94,14 @@ def _encoded(headers: HeaderPairs) -> list[tuple[bytes, bytes]]:
 
 
 def _deliver_to_url(
-    url: str, body: bytes, headers: HeaderPairs, timeout: float
+    url: str, body: bytes, headers: HeaderPairs, timeout: float, client: Any
 ) -> DeliveryResponse:
     import httpx
 
-    response = httpx.post(url, content=body, headers=_encoded(headers), timeout=timeout)
+    if client is None:
+        with httpx.Client(timeout=timeout) as own:
+            return _deliver_to_url(url, body, headers, timeout, own)
+    response = client.post(url, content=body, headers=_encoded(headers), timeout=timeout)
     return DeliveryResponse(
         status_code=response.status_code,
         headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw],
@@ -169,25 +176,37 @@ def _deliver_to_wsgi(app: Any, body: bytes, headers: HeaderPairs, path: str) -> 
 
 
 def _deliver_to_asgi(app: Any, body: bytes, headers: HeaderPairs, path: str) -> DeliveryResponse:
-    coroutine = _asgi_request(app, body, headers, path)
+    return run_sync(_asgi_request(app, body, headers, path))
+
+
+def run_sync(awaitable: Awaitable[T]) -> T:
+    """Run ``awaitable`` to completion from synchronous code, even inside a running loop.
+
+    With no running event loop it uses ``asyncio.run``; called from inside one (an async
+    test), it runs a loop of its own in a short-lived thread and waits for it.
+    """
+
+    async def wrapper() -> T:
+        return await awaitable
+
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coroutine)
-    # called from inside an event loop (an async test): run the app on a loop of its own
-    outcome: list[DeliveryResponse | BaseException] = []
+        return asyncio.run(wrapper())
+    outcome: list[T] = []
+    failure: list[BaseException] = []
 
     def run() -> None:
         try:
-            outcome.append(asyncio.run(coroutine))
+            outcome.append(asyncio.run(wrapper()))
         except BaseException as exc:  # re-raised in the calling thread
-            outcome.append(exc)
+            failure.append(exc)
 
-    thread = threading.Thread(target=run, name="pytest-helios-asgi-delivery")
+    thread = threading.Thread(target=run, name="pytest-helios-run-sync")
     thread.start()
     thread.join()
-    if isinstance(outcome[0], BaseException):
-        raise outcome[0]
+    if failure:
+        raise failure[0]
     return outcome[0]
 
 
@@ -245,3 +264,29 @@ async def _asgi_request(app: Any, body: bytes, headers: HeaderPairs, path: str) 
     if not status:
         return DeliveryResponse(500, [], b"", "the app returned without sending a response")
     return DeliveryResponse(status[0], response_headers, b"".join(chunks))
+
+
+@contextmanager
+def serve_wsgi(app: Callable[..., Iterable[bytes]], *, path: str = "/") -> Iterator[str]:
+    """Serve a WSGI ``app`` on a free loopback port for the ``with`` block; yields its URL.
+
+    A real HTTP server (the standard library's ``wsgiref``) in a background thread, shut down
+    and closed on exit, so that nothing leaks.
+    """
+    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:  # no access log on stderr
+            pass
+
+    server = make_server("127.0.0.1", 0, app, server_class=WSGIServer, handler_class=QuietHandler)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="pytest-helios-wsgi"
+    )
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}{path}"
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()

@@ -56,7 +56,7 @@ EITHER: Verdict = "either"
 KINDS = ("light", "deep", "lab-results", "status-update", "error")
 """``fake_webhook(kind)``: the three completed payloads, a status update, an error."""
 
-AGENTS = ("light", "deep", "lab-results")
+AGENTS: tuple[str, ...] = payloads.AGENTS
 
 
 def _now() -> int:
@@ -64,7 +64,7 @@ def _now() -> int:
 
 
 def _iso(timestamp: int) -> str:
-    return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return payloads.format_timestamp(datetime.fromtimestamp(timestamp, tz=timezone.utc))
 
 
 def serialize(payload: object) -> bytes:
@@ -72,7 +72,7 @@ def serialize(payload: object) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Delivery:
     """One signed webhook delivery: the exact ``body`` bytes and the ``headers`` sent with it.
 
@@ -100,6 +100,16 @@ class Delivery:
         """``(runId, sequenceNumber)``: what a receiver deduplicates on."""
         return (self.run_id, self.sequence_number)
 
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self._describe()}, run_id={self.run_id!r}, "
+            f"sequence_number={self.sequence_number!r}, timestamp={self.timestamp}, "
+            f"body={len(self.body)} bytes)"
+        )
+
+    def _describe(self) -> str:
+        return f"kind={self.kind!r}"
+
     def header_dict(self) -> dict[str, str]:
         """The headers as a ``dict`` (a repeated name keeps its last value)."""
         return dict(self.headers)
@@ -119,16 +129,27 @@ class Delivery:
         return deliver(app, self.body, self.headers, path=path, interface=interface)
 
     def variants(
-        self, *, now: int | None = None, tolerance: int = DEFAULT_TOLERANCE
+        self, *, now: int | None = None, tolerance: int = DEFAULT_TOLERANCE, margin: int = 0
     ) -> list[Variant]:
-        """Every named variant of this delivery, with timestamps relative to ``now``."""
-        return _variants(self, self._factory(), now=now, tolerance=tolerance)
+        """Every named variant of this delivery, with timestamps relative to ``now``.
+
+        ``now`` defaults to the factory's clock. The timestamp variants sit exactly at and one
+        second past ``tolerance``; a receiver that reads its own wall clock a moment later
+        needs ``margin`` seconds of slack, which moves the past boundary and the future
+        rejection ``margin`` seconds towards safety (their ``reason`` says where they are).
+        """
+        return _variants(self, self._factory(), now=now, tolerance=tolerance, margin=margin)
 
     def variant(
-        self, name: str, *, now: int | None = None, tolerance: int = DEFAULT_TOLERANCE
+        self,
+        name: str,
+        *,
+        now: int | None = None,
+        tolerance: int = DEFAULT_TOLERANCE,
+        margin: int = 0,
     ) -> Variant:
         """The variant called ``name``; an unknown name lists the valid ones."""
-        found = {v.name: v for v in self.variants(now=now, tolerance=tolerance)}
+        found = {v.name: v for v in self.variants(now=now, tolerance=tolerance, margin=margin)}
         if name not in found:
             raise LookupError(f"no variant {name!r}; valid variants: {', '.join(found)}")
         return found[name]
@@ -137,7 +158,7 @@ class Delivery:
         return self.factory or WebhookFactory(self.secret)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Variant(Delivery):
     """A named variation of a delivery, with the verdict a correct receiver gives it.
 
@@ -151,6 +172,9 @@ class Variant(Delivery):
     reason: str = ""
     error: str | None = None
     now: int = 0
+
+    def _describe(self) -> str:
+        return f"name={self.name!r}, expected={self.expected!r}, kind={self.kind!r}"
 
 
 @dataclass(frozen=True)
@@ -197,7 +221,13 @@ class Run:
 
     def send(self, url: str, *, timeout: float = 10.0) -> list[DeliveryResponse]:
         """Send every delivery to ``url`` in order; returns the responses in the same order."""
-        return [d.send(url, timeout=timeout) for d in self.deliveries]
+        import httpx
+
+        with httpx.Client(timeout=timeout) as client:
+            return [
+                deliver(url, d.body, d.headers, interface="url", timeout=timeout, client=client)
+                for d in self.deliveries
+            ]
 
     def deliver_to(
         self, app: object, *, path: str = "/", interface: Interface | None = None
@@ -262,10 +292,15 @@ class WebhookFactory:
         when = self.clock() if timestamp is None else timestamp
         payload = _build_payload(kind, agent, run_id=run_id, step=step, timestamp=_iso(when))
         payload.update(fields)
+        overridden = payload.get("runId")
+        if isinstance(overridden, str) and overridden:
+            run_id = overridden  # the header names the run the body names
         return self.sign(payload, kind=kind, timestamp=when, run_id=run_id)
 
     def completed(self, agent: str = "light", **fields: Any) -> Delivery:
         """The final ``completed`` payload of ``agent`` (``light``, ``deep``, ``lab-results``)."""
+        if agent not in AGENTS:
+            raise ValueError(f"unknown agent {agent!r}; valid agents: {', '.join(AGENTS)}")
         return self(agent, **fields)
 
     def status_update(self, agent: str = "light", step: int = 1, **fields: Any) -> Delivery:
@@ -362,7 +397,7 @@ def _arabic_indic(number: int) -> str:
 
 
 def _variants(
-    delivery: Delivery, factory: WebhookFactory, *, now: int | None, tolerance: int
+    delivery: Delivery, factory: WebhookFactory, *, now: int | None, tolerance: int, margin: int
 ) -> list[Variant]:
     clock = factory.clock() if now is None else now
     payload, body, secret = delivery.payload, delivery.body, delivery.secret
@@ -459,8 +494,8 @@ def _variants(
     )
     for name, skew, expected, error in (
         ("stale-timestamp", -(tolerance + 1), REJECT, "TimestampOutOfTolerance"),
-        ("future-timestamp", tolerance + 1, REJECT, "TimestampOutOfTolerance"),
-        ("timestamp-at-past-boundary", -tolerance, ACCEPT, None),
+        ("future-timestamp", tolerance + 1 + margin, REJECT, "TimestampOutOfTolerance"),
+        ("timestamp-at-past-boundary", -tolerance + margin, ACCEPT, None),
         ("timestamp-at-future-boundary", tolerance, ACCEPT, None),
     ):
         reason = f"sent {abs(skew)} s in the {'past' if skew < 0 else 'future'}; the tolerance "
@@ -621,7 +656,7 @@ def _build_payload(
         final = _final_sequence_number(agent)
         failed = final - 1 if step is None else step
         if not 1 <= failed <= final - 1:
-            raise ValueError(f"an {agent} run can fail at steps 1 to {final - 1}, not {step}")
+            raise ValueError(f"a {agent} run can fail at steps 1 to {final - 1}, not {step}")
         step_name = payloads.STEP_NAMES[_agent(agent)][failed - 1]
         return payloads.error_webhook(
             run_id,

@@ -66,8 +66,8 @@ def test_a_bad_ini_boolean_names_the_ini_value_and_lists_the_valid_ones(
     result = passing_test.runpytest()
     result.stderr.fnmatch_lines(
         [
-            "ERROR: helios_live: 'maybe' is not a valid value; "
-            "valid values: true, yes, on, 1, false, no, off, 0"
+            "ERROR: 'maybe' is not a valid helios_live. "
+            "Valid values: true, yes, on, 1, false, no, off, 0."
         ]
     )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
@@ -77,8 +77,8 @@ def test_a_bad_base_url_names_the_option(passing_test: pytest.Pytester) -> None:
     result = passing_test.runpytest("--helios-base-url", "api.heliosai.health")
     result.stderr.fnmatch_lines(
         [
-            "ERROR: --helios-base-url: 'api.heliosai.health' is not a valid value; "
-            "valid values: an http:// or https:// URL such as https://api.heliosai.health"
+            "ERROR: 'api.heliosai.health' is not a valid --helios-base-url. "
+            "Valid values: an http:// or https:// URL such as https://api.heliosai.health."
         ]
     )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
@@ -89,7 +89,9 @@ def test_a_bad_base_url_in_the_environment_names_the_variable(
 ) -> None:
     monkeypatch.setenv("HELIOS_BASE_URL", "ftp://x")
     result = passing_test.runpytest()
-    result.stderr.fnmatch_lines(["ERROR: HELIOS_BASE_URL: 'ftp://x' is not a valid value; *"])
+    result.stderr.fnmatch_lines(
+        ["ERROR: 'ftp://x' is not a valid HELIOS_BASE_URL. Valid values: *"]
+    )
 
 
 @pytest.mark.parametrize("value", ["0", "-3", "soon", "inf", "nan"])
@@ -99,7 +101,7 @@ def test_a_webhook_timeout_that_is_not_a_positive_number_is_refused(
     result = passing_test.runpytest(f"--helios-webhook-timeout={value}")
     result.stderr.fnmatch_lines(
         [
-            f"ERROR: --helios-webhook-timeout: '{value}' is not a valid value; "
-            "valid values: a number of seconds greater than 0, such as 10 or 2.5"
+            f"ERROR: '{value}' is not a valid --helios-webhook-timeout. "
+            "Valid values: a number of seconds greater than 0, such as 10 or 2.5."
         ]
     )

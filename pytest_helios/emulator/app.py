@@ -32,6 +32,8 @@ def build_app(core: EmulatorCore) -> Starlette:
 
     import pytest_helios.payloads as payloads
 
+    from .admin import admin_routes
+
     async def read_body(request: Request) -> bytes:
         limit = core.config.max_body_bytes
         declared = request.headers.get("content-length")
@@ -121,6 +123,7 @@ def build_app(core: EmulatorCore) -> Starlette:
         Route("/api/v1/lab-results", lab_results, methods=["POST"]),
         Route("/accounts/{account_id}/api/v1/agent", agent, methods=["POST"]),
         Route("/accounts/{account_id}/api/v1/lab-results", lab_results, methods=["POST"]),
+        *admin_routes(core),
     ]
     return Starlette(
         routes=routes,

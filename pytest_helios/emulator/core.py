@@ -12,12 +12,18 @@ from typing import TYPE_CHECKING, Any
 
 from .concurrency import Concurrency, Slots
 from .delivery import Deliverer, DeliveryAttempt, DeliveryLog, DeliveryPolicy
-from .loop import LoopThread
-from .runs import Run, execute
+from .loop import Activity, LoopThread
+from .runs import Run, execute, step_pause
 from .state import Account, Registry, utcnow
 
 if TYPE_CHECKING:
     import httpx
+
+
+NOT_LOOPBACK = (
+    "{!r} is not a loopback address; the emulator (and its unauthenticated admin API) "
+    "listens on loopback only, e.g. 127.0.0.1 or ::1"
+)
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,13 @@ class EmulatorConfig:
             raise ValueError(f"max_body_bytes must be at least 1, got {self.max_body_bytes}")
 
 
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 class EmulatorCore:
     """The state behind the HTTP app, shared by the server and the Python API."""
 
@@ -50,6 +63,8 @@ class EmulatorCore:
         self.log = DeliveryLog()
         self.deliverer = Deliverer(config.delivery, self.log)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self.active_runs = Activity()
 
     def admit(self, account: Account, agent: str, body: dict[str, Any]) -> tuple[bool, str, Slots]:
         """Take a concurrency slot and start a run; ``(False, "", slots)`` at the limit."""
@@ -58,28 +73,57 @@ class EmulatorCore:
         if not admitted:
             return False, "", slots
         run = Run(run_id, account.id, agent, str(body["webhookUrl"]), body)
+        run.failure = account.take_failure()
+        run.regenerate_after = account.take_secret_regeneration()
         self.runs[run_id] = run
-        self.loop.loop.call_soon_threadsafe(self._start, run, account)
+        self.active_runs.begin()
+        loop = self.loop.loop
+        if _running_loop() is loop:
+            self._start(run, account)
+        else:  # an in-process transport, on the caller's thread or loop
+            loop.call_soon_threadsafe(self._start, run, account)
         return True, run_id, slots
 
     def _start(self, run: Run, account: Account) -> None:
-        task = asyncio.get_running_loop().create_task(self._execute(run, account))
+        pause = step_pause(run.agent, self.config.time_scale)
+        if pause:  # a timer until the first step is much lighter than a sleeping task
+            loop = asyncio.get_running_loop()
+            self._timers[run.id] = loop.call_later(pause, self._launch, run, account, pause)
+        else:
+            self._launch(run, account, pause)
+
+    def _launch(self, run: Run, account: Account, pause: float) -> None:
+        self._timers.pop(run.id, None)
+        task = asyncio.get_running_loop().create_task(self._execute(run, account, pause))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _execute(self, run: Run, account: Account) -> None:
+    async def _execute(self, run: Run, account: Account, pause: float) -> None:
         try:
-            await execute(run, account, self.deliverer, self.config.time_scale)
+            await execute(run, account, self.deliverer, pause)
         except asyncio.CancelledError:
             run.status = "cancelled"
             raise
         finally:
-            self.concurrency.release(run.account_id, run.agent, run.id)
-            run.finished_at = utcnow()
-            run.done.set()
+            self._finish(run)
+
+    def _finish(self, run: Run) -> None:
+        self.concurrency.release(run.account_id, run.agent, run.id)
+        run.finished_at = utcnow()
+        self.active_runs.end()
+
+    def settled(self) -> bool:
+        """Whether every run has ended and no delivery is pending."""
+        return self.active_runs.idle and self.deliverer.activity.idle
 
     async def shutdown(self) -> None:
         """Cancel unfinished runs and pending retries; close the delivery client."""
+        for run_id, timer in list(self._timers.items()):
+            timer.cancel()
+            run = self.runs[run_id]
+            run.status = "cancelled"
+            self._finish(run)
+        self._timers.clear()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -127,6 +171,10 @@ class HeliosEmulator:
             time_scale=time_scale,
             delivery=DeliveryPolicy(delivery_attempts, delivery_backoff, delivery_timeout),
         )
+        from .requests import is_loopback
+
+        if not is_loopback(host):
+            raise ValueError(NOT_LOOPBACK.format(host))
         self._host = host
         self._port = port
         self._serve = serve
@@ -230,11 +278,12 @@ class HeliosEmulator:
 
         Returns the delivery log; raises ``TimeoutError`` naming what is still pending.
         """
+        core = self.core
         deadline = time.monotonic() + timeout
-        for run in self.runs:
-            if not run.done.wait(max(deadline - time.monotonic(), 0)):
-                raise TimeoutError(f"run {run.id} ({run.agent}) did not end within {timeout} s")
-        if not self.core.deliverer.wait_idle(max(deadline - time.monotonic(), 0)):
+        if not core.active_runs.wait(timeout):
+            run = next(r for r in self.runs if not r.ended)
+            raise TimeoutError(f"run {run.id} ({run.agent}) did not end within {timeout} s")
+        if not core.deliverer.activity.wait(max(deadline - time.monotonic(), 0)):
             raise TimeoutError(f"webhook deliveries still retrying after {timeout} s")
         return self.deliveries
 

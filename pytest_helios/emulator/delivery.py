@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from .loop import Activity
 from .state import utcnow
 
 if TYPE_CHECKING:
@@ -95,6 +96,10 @@ class DeliveryLog:
             self._attempts.clear()
 
 
+#: Concurrent delivery connections (all receivers together).
+CONNECTIONS = 16
+
+
 def encode(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
@@ -107,17 +112,22 @@ class Deliverer:
         self.log = log
         self._client: httpx.AsyncClient | None = None
         self._retries: set[asyncio.Task[None]] = set()
-        self._idle = threading.Event()
-        self._idle.set()
-        self._counter_lock = threading.Lock()
-        self._pending = 0
+        self._in_flight: asyncio.Semaphore | None = None
+        self.activity = Activity()
 
     def _client_for_loop(self) -> httpx.AsyncClient:
         if self._client is None:
             import httpx
 
-            limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
-            self._client = httpx.AsyncClient(limits=limits, trust_env=False)
+            limits = httpx.Limits(
+                max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS
+            )
+            # waiting for a free connection is queueing, not a failed attempt: no pool timeout
+            timeout = httpx.Timeout(self.policy.timeout, pool=None)
+            self._client = httpx.AsyncClient(limits=limits, timeout=timeout, trust_env=False)
+            # queue here rather than in httpcore's pool, which rescans every waiting request
+            # against every connection each time one frees up
+            self._in_flight = asyncio.Semaphore(CONNECTIONS)
         return self._client
 
     async def close(self) -> None:
@@ -128,32 +138,20 @@ class Deliverer:
             await self._client.aclose()
             self._client = None
 
-    def _busy(self, delta: int) -> None:
-        with self._counter_lock:
-            self._pending += delta
-            if self._pending:
-                self._idle.clear()
-            else:
-                self._idle.set()
-
-    def wait_idle(self, timeout: float) -> bool:
-        """Wait until no delivery (first attempt or retry) is pending."""
-        return self._idle.wait(timeout)
-
     async def deliver(self, account: Account, url: str, payload: dict[str, Any]) -> bool:
         """Make the first attempt now; retries continue in the background.
 
         Returns whether the first attempt delivered the webhook.
         """
         body = encode(payload)
-        self._busy(+1)
+        self.activity.begin()
         try:
             delivered = await self._attempt(account, url, payload, body, 1)
         except BaseException:
-            self._busy(-1)
+            self.activity.end()
             raise
         if delivered or self.policy.attempts == 1:
-            self._busy(-1)
+            self.activity.end()
             return delivered
         task = asyncio.get_running_loop().create_task(self._retry(account, url, payload, body))
         self._retries.add(task)
@@ -169,18 +167,33 @@ class Deliverer:
                 if await self._attempt(account, url, payload, body, attempt):
                     return
         finally:
-            self._busy(-1)
+            self.activity.end()
 
     async def _attempt(
         self, account: Account, url: str, payload: dict[str, Any], body: bytes, attempt: int
     ) -> bool:
+        if account.states.delivery_delay:
+            await asyncio.sleep(account.states.delivery_delay)
+        client = self._client_for_loop()
+        assert self._in_flight is not None
+        async with self._in_flight:  # sign at sending time, after any wait for a connection
+            record = await self._send(client, account, url, payload, body, attempt)
+        self.log.add(record)
+        return record.error is None
+
+    async def _send(
+        self,
+        client: httpx.AsyncClient,
+        account: Account,
+        url: str,
+        payload: dict[str, Any],
+        body: bytes,
+        attempt: int,
+    ) -> DeliveryAttempt:
         import httpx
 
         from pytest_helios.signing import sign_webhook
 
-        states = account.states
-        if states.delivery_delay:
-            await asyncio.sleep(states.delivery_delay)
         run_id = str(payload["runId"])
         headers = sign_webhook(
             body, account.webhook_secret, timestamp=int(time.time()), run_id=run_id
@@ -192,9 +205,7 @@ class Deliverer:
             error = "dropped (provider state)"
         else:
             try:
-                response = await self._client_for_loop().post(
-                    url, content=body, headers=headers, timeout=self.policy.timeout
-                )
+                response = await client.post(url, content=body, headers=headers)
                 status_code = response.status_code
                 if not 200 <= status_code < 300:
                     error = f"HTTP {status_code}"
@@ -204,25 +215,24 @@ class Deliverer:
                 error = _connect_error(exc)
             except httpx.HTTPError as exc:
                 error = f"{type(exc).__name__}: {exc}"
-        self.log.add(
-            DeliveryAttempt(
-                run_id=run_id,
-                sequence_number=int(payload["sequenceNumber"]),
-                status=str(payload["status"]),
-                url=url,
-                attempt=attempt,
-                sent_at=sent_at,
-                status_code=status_code,
-                error=error,
-                headers=headers,
-                body=body,
-            )
+        return DeliveryAttempt(
+            run_id=run_id,
+            sequence_number=int(payload["sequenceNumber"]),
+            status=str(payload["status"]),
+            url=url,
+            attempt=attempt,
+            sent_at=sent_at,
+            status_code=status_code,
+            error=error,
+            headers=headers,
+            body=body,
         )
-        return error is None
 
 
-def _connect_error(exc: Exception) -> str:
-    text = str(exc).lower()
-    if "refused" in text:
-        return "connection refused"
+def _connect_error(exc: BaseException) -> str:
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ConnectionRefusedError) or "refused" in str(cause).lower():
+            return "connection refused"
+        cause = cause.__cause__ or cause.__context__
     return f"connection failed: {exc}"

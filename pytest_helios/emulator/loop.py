@@ -11,6 +11,35 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
+class Activity:
+    """A thread-safe count of pending work, and a way to wait until there is none."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending = 0
+        self._idle = threading.Event()
+        self._idle.set()
+
+    def begin(self) -> None:
+        with self._lock:
+            self._pending += 1
+            self._idle.clear()
+
+    def end(self) -> None:
+        with self._lock:
+            self._pending -= 1
+            if not self._pending:
+                self._idle.set()
+
+    @property
+    def idle(self) -> bool:
+        return self._idle.is_set()
+
+    def wait(self, timeout: float) -> bool:
+        """Wait until nothing is pending; ``False`` after ``timeout`` seconds."""
+        return self._idle.wait(timeout)
+
+
 class LoopThread:
     """An event loop running in a daemon thread, started and stopped explicitly."""
 

@@ -92,7 +92,8 @@ def parse_json(raw: bytes, content_type: str | None) -> Any:
         raise BadRequest(
             [FieldError("", str(exc).split(":")[0])], "Request body is not valid JSON"
         ) from None
-    if _depth(value) > MAX_DEPTH:
+    # a body with few brackets cannot be deep: skip the walk for every ordinary request
+    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and _depth(value) > MAX_DEPTH:
         raise BadRequest(
             [FieldError("", f"JSON nesting deeper than {MAX_DEPTH} levels")],
             "Request body is nested too deeply",
@@ -118,12 +119,13 @@ def webhook_url_error(url: str, *, require_https: bool) -> str | None:
         return None
     if require_https:
         return "must use https"
-    if not _is_loopback(host):
+    if not is_loopback(host):
         return "must use https (http is accepted only for loopback hosts)"
     return None
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an IP address) is this machine's loopback."""
     if host.lower() in LOOPBACK_HOSTS:
         return True
     try:
@@ -141,11 +143,11 @@ def schema_errors(schema_name: str, instance: Any) -> list[FieldError]:
     The wording is :mod:`pytest_helios.validation`'s; a missing required property is reported
     under its own path (``data``), not under the object that lacks it.
     """
-    from pytest_helios.validation import ContractViolation, validate
+    from pytest_helios import validation
 
     try:
-        validate(schema_name, instance)
-    except ContractViolation as exc:
+        validation.validate(schema_name, instance)
+    except validation.ContractViolation as exc:
         return [_field_error(v.path, v.keyword, v.message) for v in exc.violations]
     return []
 

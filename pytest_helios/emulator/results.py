@@ -123,7 +123,7 @@ def ehr_result(
         tasks = [f"Research current guidelines for {item}" for item in findings] or [
             "Research preventive care guidelines for the patient's profile"
         ]
-    return payloads.ehr_completed(
+    payload = payloads.ehr_completed(
         run_id,
         agent,
         timestamp=timestamp,
@@ -134,6 +134,9 @@ def ehr_result(
         citations=_citations(request, findings),
         research_tasks=tasks,
     )
+    # ehr_completed fills an empty selection with a sample; a run that found nothing says so.
+    payload["result"]["selectedElements"] = elements
+    return payload
 
 
 def lab_result(

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .state import utcnow
 
 if TYPE_CHECKING:
     from .delivery import Deliverer
-    from .state import Account
+    from .state import Account, Failure
 
 
 @dataclass
@@ -28,7 +27,13 @@ class Run:
     status: str = "accepted"
     finished_at: datetime | None = None
     sent: list[dict[str, Any]] = field(default_factory=list)
-    done: threading.Event = field(default_factory=threading.Event, repr=False)
+    failure: Failure | None = field(default=None, repr=False)
+    regenerate_after: int | None = field(default=None, repr=False)
+
+    @property
+    def ended(self) -> bool:
+        """Whether the run has stopped playing (completed, error or cancelled)."""
+        return self.finished_at is not None
 
     def __repr__(self) -> str:
         return f"<Run {self.id} {self.agent} {self.status}>"
@@ -38,10 +43,22 @@ class Run:
 DOCUMENTED_SECONDS = {"light": 390.0, "deep": 690.0, "lab-results": 270.0}
 
 
-async def execute(run: Run, account: Account, deliverer: Deliverer, time_scale: float) -> None:
+def final_sequence(agent: str) -> int:
+    """The final payload's sequence number: the run's number of webhooks."""
+    import pytest_helios.payloads as payloads
+
+    return payloads.FINAL_SEQUENCE_NUMBER[cast("payloads.Agent", agent)]
+
+
+def step_pause(agent: str, time_scale: float) -> float:
+    """Seconds between two webhooks of a run: its documented duration, scaled, spread evenly."""
+    return DOCUMENTED_SECONDS[agent] * time_scale / final_sequence(agent)
+
+
+async def execute(run: Run, account: Account, deliverer: Deliverer, pause: float) -> None:
     """Play a run: one status update per step, then the final payload or the error webhook.
 
-    Steps are spread evenly over the documented duration times ``time_scale`` (0: no wait).
+    The caller has waited ``pause`` before the first step; later steps wait ``pause`` each.
     Each webhook's first attempt is made before the next step, so in the absence of failures
     the receiver sees them in order; retries continue in the background.
     """
@@ -49,11 +66,9 @@ async def execute(run: Run, account: Account, deliverer: Deliverer, time_scale: 
 
     from .results import ehr_result, lab_result
 
-    final = payloads.FINAL_SEQUENCE_NUMBER[payloads.AGENTS[payloads.AGENTS.index(run.agent)]]
-    pause = DOCUMENTED_SECONDS[run.agent] * time_scale / final
-    failure = account.take_failure()
+    final = final_sequence(run.agent)
+    failure = run.failure
     fail_at = None if failure is None else min(failure.at_step or final, final)
-    regenerate_after = account.take_secret_regeneration()
     run.status = "processing"
 
     async def send(payload: dict[str, Any]) -> None:
@@ -61,7 +76,7 @@ async def execute(run: Run, account: Account, deliverer: Deliverer, time_scale: 
         await deliverer.deliver(account, run.webhook_url, payload)
 
     for sequence in range(1, final + 1):
-        if pause:
+        if pause and sequence > 1:
             await asyncio.sleep(pause)
         now = utcnow()
         if failure is not None and sequence == fail_at:
@@ -79,7 +94,7 @@ async def execute(run: Run, account: Account, deliverer: Deliverer, time_scale: 
             return
         if sequence < final:
             await send(payloads.status_update(run.id, run.agent, sequence, timestamp=now))
-            if regenerate_after == sequence:
+            if run.regenerate_after == sequence:
                 account.regenerate_webhook_secret()
             continue
         if run.agent == "lab-results":

@@ -32,12 +32,6 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def mask(value: str) -> str:
-    """A secret as it may appear in a repr or a message: its prefix and last four characters."""
-    prefix = KEY_PREFIX if value.startswith(KEY_PREFIX) else value[: value.find("_") + 1]
-    return f"{prefix}…{value[-4:]}" if len(value) >= len(prefix) + 8 else f"{prefix}…"
-
-
 def _digest(value: str) -> bytes:
     return hashlib.sha256(value.encode("utf-8", "surrogatepass")).digest()
 
@@ -148,7 +142,7 @@ class Account:
             self._registry._by_digest[record.digest] = record
         return ApiKey(record, value)
 
-    def keys(self) -> list[ApiKey]:
+    def list_keys(self) -> list[ApiKey]:
         """Every key of the account, oldest first, without plaintext (``value`` is masked)."""
         with self._registry.lock:
             records = list(self._keys.values())

@@ -10,6 +10,8 @@ import pytest
 
 from pytest_helios.emulator import Account, ApiKey, HeliosEmulator
 
+from .receiver import Receiver, running_receiver
+
 LOCAL_HOOK = "http://127.0.0.1:9/webhook"  # port 9 (discard): nothing listens, nothing is sent
 
 
@@ -79,3 +81,10 @@ def client(emulator: HeliosEmulator, api_key: ApiKey) -> Iterator[httpx.Client]:
     """An httpx client on the emulator's real socket, sending the account's key."""
     with httpx.Client(base_url=emulator.url, headers={"x-api-key": api_key.value}) as c:
         yield c
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A real webhook endpoint on a loopback port that records what it receives."""
+    with running_receiver() as r:
+        yield r

@@ -129,6 +129,6 @@ def test_key_reprs_and_listings_never_show_the_plaintext(account: Account, api_k
     assert api_key.value.startswith("sk_live_")
     assert api_key.value not in repr(api_key)
     assert repr(api_key) == f"<ApiKey 'ci' sk_live_…{api_key.value[-4:]} active>"
-    (listed,) = account.keys()
+    (listed,) = account.list_keys()
     assert listed.id == api_key.id
     assert listed.value == f"sk_live_…{api_key.value[-4:]}"

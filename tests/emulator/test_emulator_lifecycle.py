@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import sys
 import threading
@@ -80,3 +81,14 @@ def test_importing_the_emulator_does_not_import_the_server_stack() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_it_refuses_to_listen_beyond_loopback() -> None:
+    with pytest.raises(ValueError, match=re.escape("'0.0.0.0' is not a loopback address; the emu")):
+        HeliosEmulator(host="0.0.0.0")
+
+
+def test_it_can_listen_on_ipv6_loopback() -> None:
+    with HeliosEmulator(host="::1") as emu:
+        assert emu.url.startswith("http://[::1]:")
+        assert httpx.post(emu.url + "/api/v1/agent").status_code == 401

@@ -1,0 +1,239 @@
+"""A local webhook endpoint for tests: captures Helios deliveries and verifies each one.
+
+``WebhookReceiver`` is a real HTTP server on 127.0.0.1 (a free port) whose ``url`` can be passed
+as ``webhookUrl``. Every delivery is kept with its raw bytes, headers and verdict; deliveries
+that verify are answered 200, the rest 400 with the reason. A test can wait for a run's final
+payload, list a run's payloads in ``sequenceNumber`` order without duplicates, or make the next
+deliveries fail to exercise the sender's retries.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+__all__ = ["Delivery", "WebhookReceiver"]
+
+FINAL_STATUSES = ("completed", "error")
+Secrets = str | Sequence[str] | Callable[[], str | Sequence[str]]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One POST the receiver got: raw body and headers as sent, and what verification said."""
+
+    path: str
+    body: bytes = field(repr=False)
+    headers: Mapping[str, str] = field(repr=False)
+    received_at: float
+    answered: int
+    payload: dict[str, Any] | None = None
+    rejection: str | None = None
+
+    @property
+    def verified(self) -> bool:
+        return self.payload is not None
+
+    @property
+    def run_id(self) -> str | None:
+        return None if self.payload is None else self.payload.get("runId")
+
+    @property
+    def sequence_number(self) -> int | None:
+        return None if self.payload is None else self.payload.get("sequenceNumber")
+
+
+class WebhookReceiver:
+    """A capturing, verifying webhook endpoint on loopback (use as a context manager)."""
+
+    def __init__(
+        self,
+        secrets: Secrets,
+        *,
+        tolerance: int = 300,
+        path: str = "/webhook",
+        default_timeout: float = 10.0,
+    ) -> None:
+        self._secrets = secrets
+        self.tolerance = tolerance
+        self.default_timeout = default_timeout
+        self.path = path
+        self._deliveries: list[Delivery] = []
+        self._failures: list[int] = []
+        self._changed = threading.Condition()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> WebhookReceiver:
+        if self._server is not None:
+            return self
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length)
+                status, text = receiver._receive(self.path, body, self.headers.items())
+                data = text.encode("utf-8")
+                self.send_response(status)
+                self.send_header("Content-Type", "text/plain; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server.daemon_threads = True
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, args=(0.05,), name="helios-webhook-receiver", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> WebhookReceiver:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def url(self) -> str:
+        """The URL to pass as ``webhookUrl``."""
+        if self._server is None:
+            raise RuntimeError("the webhook receiver is not started")
+        return f"http://127.0.0.1:{self._server.server_address[1]}{self.path}"
+
+    # --- behaviour -------------------------------------------------------------------------
+
+    def fail_next(self, count: int = 1, *, status: int = 503) -> None:
+        """Answer the next ``count`` deliveries with ``status`` (and keep them as failed)."""
+        if count < 0 or not 100 <= status <= 599:
+            raise ValueError(f"fail_next needs a count >= 0 and an HTTP status: {count}, {status}")
+        with self._changed:
+            self._failures.extend([status] * count)
+
+    def _current_secrets(self) -> list[str]:
+        value = self._secrets() if callable(self._secrets) else self._secrets
+        return [value] if isinstance(value, str) else list(value)
+
+    def _receive(
+        self, path: str, body: bytes, header_items: Sequence[tuple[str, str]] | Any
+    ) -> tuple[int, str]:
+        from pytest_helios.signing import WebhookVerificationError, verify_webhook
+
+        headers = {name: value for name, value in header_items}
+        with self._changed:
+            forced = self._failures.pop(0) if self._failures else None
+        payload: dict[str, Any] | None = None
+        rejection: str | None = None
+        if forced is not None:
+            status, rejection = forced, f"answered {forced} by fail_next()"
+        else:
+            try:
+                payload = verify_webhook(
+                    body, headers, self._current_secrets(), tolerance=self.tolerance
+                )
+                status = 200
+            except WebhookVerificationError as exc:
+                status, rejection = 400, f"{type(exc).__name__}: {exc}"
+        delivery = Delivery(
+            path=path,
+            body=body,
+            headers=headers,
+            received_at=time.time(),
+            answered=status,
+            payload=payload,
+            rejection=rejection,
+        )
+        with self._changed:
+            self._deliveries.append(delivery)
+            self._changed.notify_all()
+        return status, "ok" if status == 200 else (rejection or "rejected")
+
+    # --- what arrived ------------------------------------------------------------------------
+
+    @property
+    def deliveries(self) -> list[Delivery]:
+        """Every POST received so far, in arrival order (failed and rejected ones included)."""
+        with self._changed:
+            return list(self._deliveries)
+
+    @property
+    def rejected(self) -> list[Delivery]:
+        """Deliveries that did not verify (or were failed on purpose)."""
+        return [d for d in self.deliveries if not d.verified]
+
+    def payloads(self, run_id: str) -> list[dict[str, Any]]:
+        """The verified payloads of a run, ordered by ``sequenceNumber``, each number once.
+
+        This is what a correct handler does with deliveries that may arrive out of order and
+        more than once: dedupe on ``(runId, sequenceNumber)`` and sort.
+        """
+        seen: dict[Any, dict[str, Any]] = {}
+        for delivery in self.deliveries:
+            if delivery.payload is not None and delivery.run_id == run_id:
+                seen.setdefault(delivery.sequence_number, delivery.payload)
+        return [seen[n] for n in sorted(seen, key=lambda n: (not isinstance(n, int), n))]
+
+    def wait_for_final(self, run_id: str, timeout: float | None = None) -> dict[str, Any]:
+        """Wait for the run's final payload (``completed`` or ``error``) and return it.
+
+        ``timeout`` defaults to ``default_timeout`` (``--helios-webhook-timeout`` in fixtures).
+        """
+        __tracebackhide__ = True
+        timeout = self.default_timeout if timeout is None else timeout
+
+        def final() -> dict[str, Any] | None:
+            for payload in self.payloads(run_id):
+                if payload.get("status") in FINAL_STATUSES:
+                    return payload
+            return None
+
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                found = final()
+                if found is not None:
+                    return found
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._changed.wait(remaining)
+        raise AssertionError(self._timeout_report(run_id, timeout))
+
+    def _timeout_report(self, run_id: str, timeout: float) -> str:
+        lines = [f"no final webhook for run {run_id} within {timeout:g} s"]
+        arrived = self.deliveries
+        mine = [d for d in arrived if d.run_id == run_id or d.payload is None]
+        if not arrived:
+            lines.append("no delivery arrived at all at " + self.url)
+        for d in mine:
+            if d.payload is not None:
+                lines.append(
+                    f"  received sequenceNumber {d.sequence_number}: status "
+                    f"{d.payload.get('status')!r}"
+                )
+            else:
+                lines.append(f"  rejected ({d.answered}): {d.rejection}")
+        return "\n".join(lines)

@@ -1,0 +1,151 @@
+"""Provider states force outcomes for a test: failed runs, lost or slow deliveries, rotation."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from pytest_helios import validate, verify_webhook
+from pytest_helios.emulator import Account, HeliosEmulator
+
+from .conftest import agent_request, lab_request
+from .receiver import Receiver
+
+
+def run_once(emulator: HeliosEmulator, client: httpx.Client, body: object, path: str) -> str:
+    response = client.post(path, json=body)
+    assert response.status_code == 200, response.text
+    emulator.wait_for_deliveries()
+    return str(response.json()["runId"])
+
+
+def test_fail_next_run_replaces_the_final_payload_with_an_error_webhook(
+    emulator: HeliosEmulator, client: httpx.Client, account: Account, receiver: Receiver
+) -> None:
+    account.fail_next_run("Upstream model unavailable", code="model_unavailable")
+    run_id = run_once(emulator, client, agent_request("light", receiver.url), "/api/v1/agent")
+    log = emulator.deliveries_for(run_id)
+    assert [(a.sequence_number, a.status) for a in log] == [
+        *[(n, "processing") for n in range(1, 7)],
+        (7, "error"),
+    ]
+    error = log[-1].payload
+    validate("webhook-error", error)
+    validate("webhook", error)
+    assert error["error"] == {"message": "Upstream model unavailable", "code": "model_unavailable"}
+    assert emulator.run(run_id).status == "error"
+
+
+def test_a_run_can_be_made_to_fail_at_a_given_step(
+    emulator: HeliosEmulator, client: httpx.Client, account: Account, receiver: Receiver
+) -> None:
+    account.fail_next_run("Parsing failed", code=None, at_step=3)
+    run_id = run_once(emulator, client, lab_request(receiver.url), "/api/v1/lab-results")
+    log = emulator.deliveries_for(run_id)
+    assert [(a.sequence_number, a.status) for a in log] == [
+        (1, "processing"),
+        (2, "processing"),
+        (3, "error"),
+    ]
+    assert log[-1].payload["error"] == {"message": "Parsing failed"}
+
+
+def test_only_the_next_run_fails(
+    emulator: HeliosEmulator, client: httpx.Client, account: Account, receiver: Receiver
+) -> None:
+    account.fail_next_run()
+    failed = run_once(emulator, client, agent_request("deep", receiver.url), "/api/v1/agent")
+    passed = run_once(emulator, client, agent_request("deep", receiver.url), "/api/v1/agent")
+    assert emulator.run(failed).status == "error"
+    assert emulator.run(passed).status == "completed"
+    assert emulator.deliveries_for(failed)[-1].payload["error"] == {
+        "message": "Processing failed",
+        "code": "processing_failed",
+    }
+
+
+def test_dropped_deliveries_are_never_sent_and_are_retried(
+    emulator: HeliosEmulator, client: httpx.Client, account: Account, receiver: Receiver
+) -> None:
+    account.drop_deliveries(2)
+    run_id = run_once(emulator, client, agent_request("light", receiver.url), "/api/v1/agent")
+    dropped = [a for a in emulator.deliveries_for(run_id) if a.error]
+    assert [(a.attempt, a.status_code, a.error) for a in dropped] == [
+        (1, None, "dropped (provider state)"),
+        (1, None, "dropped (provider state)"),
+    ]
+    # both were retried, so the receiver has every webhook exactly once
+    received = sorted(
+        verify_webhook(r.body, r.headers, account.webhook_secret)["sequenceNumber"]
+        for r in receiver.received
+    )
+    assert received == list(range(1, 8))
+
+
+def test_a_webhook_is_lost_when_every_attempt_is_dropped(
+    client: httpx.Client, emulator: HeliosEmulator, account: Account, receiver: Receiver
+) -> None:
+    account.drop_deliveries(1000)
+    run_id = run_once(emulator, client, agent_request("light", receiver.url), "/api/v1/agent")
+    account.drop_deliveries(0)
+    assert receiver.received == []
+    assert len(emulator.deliveries_for(run_id)) == 7 * 4  # the default: 4 attempts each
+
+
+def test_slow_deliveries_keep_the_run_active_meanwhile(
+    emulator: HeliosEmulator, client: httpx.Client, account: Account, receiver: Receiver
+) -> None:
+    account.slow_deliveries(0.1)
+    first = client.post("/api/v1/agent", json=agent_request("light", receiver.url))
+    second = client.post("/api/v1/agent", json=agent_request("light", receiver.url))
+    assert first.headers["X-Concurrent-Active"] == "1"
+    assert second.headers["X-Concurrent-Active"] == "2"
+    emulator.wait_for_deliveries()
+    account.slow_deliveries(0)
+    assert len(receiver.received) == 14
+
+
+def test_the_secret_can_be_regenerated_in_the_middle_of_a_run(
+    emulator: HeliosEmulator, client: httpx.Client, account: Account, receiver: Receiver
+) -> None:
+    old = account.webhook_secret
+    account.regenerate_secret_during_next_run(after_step=2)
+    run_once(emulator, client, agent_request("light", receiver.url), "/api/v1/agent")
+    new = account.webhook_secret
+    assert new != old
+    signed_with = [
+        "old"
+        if _verifies(r.body, r.headers, old)
+        else "new"
+        if _verifies(r.body, r.headers, new)
+        else "neither"
+        for r in receiver.received
+    ]
+    assert signed_with == ["old", "old", "new", "new", "new", "new", "new"]
+
+
+def _verifies(body: bytes, headers: dict[str, str], secret: str) -> bool:
+    from pytest_helios import WebhookVerificationError
+
+    try:
+        verify_webhook(body, headers, secret)
+    except WebhookVerificationError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda a: a.fail_next_run(""), "fail_next_run needs a non-empty message"),
+        (lambda a: a.fail_next_run(at_step=0), "at_step must be 1 or more, got 0"),
+        (lambda a: a.slow_deliveries(-1), "delay must be 0 or more seconds, got -1"),
+        (lambda a: a.drop_deliveries(-1), "count must be 0 or more, got -1"),
+        (lambda a: a.regenerate_secret_during_next_run(0), "after_step must be 1 or more, got 0"),
+    ],
+)
+def test_bad_provider_state_arguments_are_refused_clearly(
+    account: Account, call: object, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        call(account)  # type: ignore[operator]

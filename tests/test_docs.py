@@ -1,0 +1,93 @@
+"""Every Python sample in the README and docs/ runs, as a user would run it.
+
+A sample is a fenced ``python`` block preceded by ``<!-- doc-test: NAME FILE -->``. Blocks with
+the same NAME in one document are the files of one small project (``conftest.py``,
+``test_x.py``...), run with pytest through ``pytester``; every test in it must pass. A project
+without a test file is a script, run with Python. A block that is not a program (an API
+signature, a fragment shown for its shape) says so with ``<!-- doc-test: fragment -->``. A
+``python`` block with neither comment is an error: an unexecuted sample is how docs rot.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+TAG = re.compile(r"<!-- doc-test: (?P<name>[\w-]+) (?P<file>[\w./-]+\.(?:py|ini|toml)) -->\s*$")
+FRAGMENT = "<!-- doc-test: fragment -->"
+FENCE = re.compile(r"^```(?P<lang>\w*)\s*$")
+
+
+@dataclass
+class Sample:
+    document: str
+    name: str
+    files: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return f"{self.document}:{self.name}"
+
+
+def parse(path: Path) -> tuple[list[Sample], list[str]]:
+    """The samples of a document, and the line numbers of untagged python blocks."""
+    samples: dict[str, Sample] = {}
+    untagged: list[str] = []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    pending: re.Match[str] | None = None
+    fragment = False
+    i = 0
+    while i < len(lines):
+        fence = FENCE.match(lines[i])
+        tag = TAG.match(lines[i].strip())
+        if tag or lines[i].strip() == FRAGMENT:
+            pending = tag
+            fragment = tag is None
+        elif fence:
+            end = next(j for j in range(i + 1, len(lines)) if lines[j].startswith("```"))
+            body = "\n".join(lines[i + 1 : end]) + "\n"
+            if pending is not None:
+                sample = samples.setdefault(pending["name"], Sample(path.name, pending["name"]))
+                sample.files[pending["file"]] = sample.files.get(pending["file"], "") + body
+            elif fence["lang"] == "python" and not fragment:
+                untagged.append(f"{path.name}:{i + 1}")
+            pending = None
+            fragment = False
+            i = end
+        elif lines[i].strip():
+            pending = None
+            fragment = False
+        i += 1
+    return list(samples.values()), untagged
+
+
+SAMPLES = [s for doc in DOCUMENTS for s in parse(doc)[0]]
+
+
+def test_every_python_sample_in_the_docs_is_executed() -> None:
+    untagged = [where for doc in DOCUMENTS for where in parse(doc)[1]]
+    assert untagged == [], "python blocks without <!-- doc-test: NAME FILE -->"
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=[s.id for s in SAMPLES])
+def test_the_sample_runs_and_its_tests_pass(pytester: pytest.Pytester, sample: Sample) -> None:
+    for name, text in sample.files.items():
+        target = pytester.path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    if not any(Path(n).name.startswith("test_") for n in sample.files):
+        # a sample without tests is a script: it runs as one, and must not fail
+        (script,) = sample.files
+        result = pytester.run(sys.executable, script)
+        assert result.ret == 0, result.stderr.str()
+        return
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) >= 1, result.stdout.str()
+    assert not {"failed", "errors", "error"} & set(outcomes), result.stdout.str()
