@@ -274,3 +274,31 @@ def test_a_suite_that_uses_no_cassette_never_imports_vcrpy_nor_writes_a_file(
 
     result.assert_outcomes(passed=1)
     assert not (pytester.path / "cassettes").exists()
+
+
+def test_tests_using_the_helios_fixtures_record_and_replay_against_the_session_emulator(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        test_api="""
+        import pytest
+
+        @pytest.mark.helios_cassette
+        def test_submit(helios_client, helios_emulator, helios_cassette):
+            run = helios_client.submit_lab_results(
+                lab_results=[{"name": "eGFR", "value": "38 mL/min/1.73m2", "flag": "Low"}],
+                webhook_url="http://127.0.0.1:9/hook",
+            )
+            assert run.status == "accepted"
+            assert len(helios_emulator.runs) == (1 if helios_cassette.recording else 0)
+        """
+    )
+    pytester.runpytest("--helios-record-mode=once").assert_outcomes(passed=1)
+
+    result = pytester.runpytest()
+
+    result.assert_outcomes(passed=1)
+    cassette = pytester.path / "cassettes" / "test_api" / "test_submit.yaml"
+    request = yaml.safe_load(cassette.read_text())["interactions"][0]["request"]
+    assert request["uri"] == "https://api.heliosai.health/api/v1/lab-results"
+    assert request["headers"]["x-api-key"] == ["[REDACTED]"]

@@ -43,7 +43,7 @@ from pytest_helios.cassettes.persister import (
     write_atomically,
 )
 from pytest_helios.cassettes.scan import CassetteWriteRefused, scan_bytes
-from pytest_helios.cassettes.scrub import Rules, Scrubber, session_secrets
+from pytest_helios.cassettes.scrub import Rules, Scrubber, session_secrets, session_targets
 
 _VCR_MODES = {
     "none": RecordMode.NONE,
@@ -426,7 +426,7 @@ def use_cassette(request: pytest.FixtureRequest, base: CassetteConfig) -> Iterat
         display=_display(path, request.config.rootpath),
         config=config,
         nodeid=item.nodeid,
-        scrubber=Scrubber(rules, secrets),
+        scrubber=Scrubber(rules, secrets, session_targets(request.config)),
         hook=hook,
         pytest_config=request.config,
     )

@@ -31,7 +31,7 @@ import hmac
 import json
 import re
 import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -43,6 +43,7 @@ from pytest_helios.cassettes.scan import ANY_KEY_PATTERN
 
 REDACTED = "[REDACTED]"
 _SECRETS_KEY: pytest.StashKey[SecretBook] = pytest.StashKey()
+_TARGETS_KEY: pytest.StashKey[list[str]] = pytest.StashKey()
 PSEUDONYM_RE = re.compile(r"pseudonym-(?:id|text)-[0-9a-f]{12}")
 #: Secrets shorter than this are not searched for in free text (too many false hits).
 MIN_SECRET_LENGTH = 8
@@ -270,9 +271,10 @@ class Scrubber:
     cassette's requests are replaced wherever they reappear in its responses.
     """
 
-    def __init__(self, rules: Rules, secrets: SecretBook) -> None:
+    def __init__(self, rules: Rules, secrets: SecretBook, targets: Sequence[str] = ()) -> None:
         self.rules = rules
         self.secrets = secrets
+        self.targets = targets
         #: identifier value -> (pseudonym, label), for this cassette
         self.identifiers: dict[str, tuple[str, str]] = {}
 
@@ -421,7 +423,8 @@ class Scrubber:
         return result
 
     def canonical_uri(self, uri: str) -> str:
-        for base in (*self.rules.target_urls, CANONICAL_BASE_URL):
+        bases = sorted((*self.rules.target_urls, *self.targets), key=len, reverse=True)
+        for base in (*bases, CANONICAL_BASE_URL):
             if uri == base or uri.startswith((base + "/", base + "?")):
                 return CANONICAL_BASE_URL + uri[len(base) :]
         return uri
@@ -543,6 +546,16 @@ def environment_secrets() -> dict[str, str]:
         if any(word in name.upper() for word in ENV_SECRET_WORDS)
         and len(value.strip()) >= MIN_SECRET_LENGTH
     }
+
+
+def session_targets(config: Any) -> list[str]:
+    """Base URLs of this session's targets (the emulator's, once it starts), stored as
+    https://api.heliosai.health. Cassettes read it live, so a target that starts after a
+    cassette opened is still recognized."""
+    targets: list[str] | None = config.stash.get(_TARGETS_KEY, None)
+    if targets is None:
+        targets = config.stash[_TARGETS_KEY] = []
+    return targets
 
 
 def session_secrets(config: Any) -> SecretBook:
