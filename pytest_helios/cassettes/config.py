@@ -111,35 +111,38 @@ def _strings(what: str, value: object) -> tuple[str, ...]:
     raise pytest.UsageError(f"{value!r} is not a valid {what}. Valid values: a list of strings.")
 
 
+_OF_MARKER = "{} of @pytest.mark.helios_cassette"
+
+
 def marker_options(kwargs: Mapping[str, Any], args: tuple[Any, ...]) -> CassetteMarkerOptions:
     """Check a ``helios_cassette`` marker's arguments; a typo or bad value is a UsageError."""
     if args:
         raise pytest.UsageError(
-            "helios_cassette takes keyword arguments only, e.g. "
-            "@pytest.mark.helios_cassette(record_mode='once')."
+            f"@pytest.mark.helios_cassette takes keyword arguments only, got positional {args!r}"
         )
-    known = {f.name for f in dataclasses.fields(CassetteMarkerOptions)}
-    unknown = sorted(set(kwargs) - known)
+    known = [f.name for f in dataclasses.fields(CassetteMarkerOptions)]
+    unknown = sorted(set(kwargs) - set(known))
     if unknown:
         raise pytest.UsageError(
-            f"helios_cassette got unexpected keyword argument(s): {', '.join(unknown)}. "
-            f"Valid keywords: {', '.join(sorted(known))}."
+            f"@pytest.mark.helios_cassette got an unknown argument {unknown[0]!r}; "
+            f"valid arguments: {', '.join(known)}"
         )
     if kwargs.get("record_mode") is not None:
-        check_choice("helios_cassette record_mode", kwargs["record_mode"], RECORD_MODES)
+        check_choice(_OF_MARKER.format("record_mode"), kwargs["record_mode"], RECORD_MODES)
     if kwargs.get("on_expiry") is not None:
-        check_choice("helios_cassette on_expiry", kwargs["on_expiry"], EXPIRY_ACTIONS)
+        check_choice(_OF_MARKER.format("on_expiry"), kwargs["on_expiry"], EXPIRY_ACTIONS)
     if kwargs.get("max_age_days") is not None:
-        check_max_age("helios_cassette max_age_days", kwargs["max_age_days"])
+        check_max_age(_OF_MARKER.format("max_age_days"), kwargs["max_age_days"])
     name = kwargs.get("name")
     if name is not None and (not isinstance(name, str) or not name or "/" in name):
         raise pytest.UsageError(
-            f"{name!r} is not a valid helios_cassette name. Valid values: a file stem without '/'."
+            f"{name!r} is not a valid {_OF_MARKER.format('name')}. "
+            "Valid values: a file stem without '/'."
         )
     cleaned = dict(kwargs)
     for key in ("secret_headers", "secret_keys", "identifying_keys"):
         if key in cleaned:
-            cleaned[key] = _strings(f"helios_cassette {key}", cleaned[key])
+            cleaned[key] = _strings(_OF_MARKER.format(key), cleaned[key])
     return CassetteMarkerOptions(**cleaned)
 
 
