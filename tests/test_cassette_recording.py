@@ -302,3 +302,26 @@ def test_tests_using_the_helios_fixtures_record_and_replay_against_the_session_e
     request = yaml.safe_load(cassette.read_text())["interactions"][0]["request"]
     assert request["uri"] == "https://api.heliosai.health/api/v1/lab-results"
     assert request["headers"]["x-api-key"] == ["[REDACTED]"]
+
+
+def test_an_expected_failure_leaves_no_cassette_either(
+    pytester: pytest.Pytester, server: FakeHelios
+) -> None:
+    tests = source(
+        CLIENTS["httpx"],
+        """
+    import os, pytest
+
+    @pytest.mark.xfail(reason="the feature is not there yet", strict=True)
+    @pytest.mark.helios_cassette
+    def test_not_yet():
+        submit("/api/v1/lab-results", LAB_REQUEST, os.environ["HELIOS_API_KEY"])
+        assert False
+    """,
+    )
+    write_project(pytester, server.url, tests)
+
+    pytester.runpytest("--helios-record-mode=once").assert_outcomes(xfailed=1)
+
+    assert server.hits
+    assert not (pytester.path / "cassettes").exists()

@@ -474,8 +474,8 @@ def annotate_report(item: pytest.Item, report: pytest.TestReport) -> None:
     """Called for every report: a failed test's cassette is not saved, and a miss explains
     itself (even when the code under test swallowed vcrpy's exception)."""
     session: CassetteSession = item.stash[SESSION_KEY]
-    if report.failed and report.when in ("setup", "call"):
-        session.discard = True
+    if report.when in ("setup", "call") and (report.failed or hasattr(report, "wasxfail")):
+        session.discard = True  # failed, or failed as expected (xfail): nothing to keep
     if report.when == "call" and session.misses:
         session.discard = True
         report.outcome = "failed"
