@@ -88,7 +88,7 @@ class _HeliosCassette(Cassette):  # type: ignore[misc]  # vcrpy is untyped
         return playable
 
 
-@dataclass
+@dataclass(repr=False)
 class CassetteSession:
     """The cassette of one test: what it loaded, recorded and missed, and whether to save."""
 
@@ -110,6 +110,10 @@ class CassetteSession:
     captured: list[dict[str, Any]] = field(default_factory=list)
     loaded_webhooks: list[dict[str, Any]] = field(default_factory=list)
     _cache: dict[int, tuple[Any, Any]] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        # Never the raw requests it caches: their URLs may still hold a secret.
+        return f"<helios cassette {self.display} record_mode={self.config.record_mode}>"
 
     # -- vcrpy callbacks -------------------------------------------------------------------
     def before_record_request(self, request: Any) -> Any:
