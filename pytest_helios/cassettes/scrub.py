@@ -317,16 +317,17 @@ class Scrubber:
             result: dict[str, Any] = {}
             for key, item in value.items():
                 child = (*path, str(key))
+                stored = text(key) if isinstance(key, str) else key
                 label = ".".join(child).replace(".[", "[")
                 if self.rules.is_secret_key(str(key)) and item not in (None, ""):
                     self._learn(item, f"value of JSON key {label}")
-                    result[key] = REDACTED
+                    result[stored] = REDACTED
                 elif key in RUN_LOCAL_KEYS and isinstance(item, str):
-                    result[key] = RUN_LOCAL_KEYS[key]
+                    result[stored] = RUN_LOCAL_KEYS[key]
                 elif (kind := self.rules.identifying_kind(child)) is not None:
-                    result[key] = self._pseudonymize(item, kind, label, found)
+                    result[stored] = self._pseudonymize(item, kind, label, found)
                 else:
-                    result[key] = self._json(item, child, found, text)
+                    result[stored] = self._json(item, child, found, text)
             return result
         if isinstance(value, list):
             return [self._json(v, (*path, f"[{i}]"), found, text) for i, v in enumerate(value)]
@@ -377,9 +378,11 @@ class Scrubber:
             except ValueError:
                 pass
             else:
+                secrets_before = len(self.secrets)
                 scrubbed = self._json(parsed, (), found, scrub_text)
-                # Second pass: identifiers found late in the walk are replaced everywhere.
-                scrubbed = _map_strings(scrubbed, scrub_text)
+                if found or len(self.secrets) != secrets_before:
+                    # Second pass: what the walk met late is replaced everywhere.
+                    scrubbed = _map_strings(scrubbed, scrub_text)
                 return json.dumps(scrubbed, indent=2, sort_keys=True, ensure_ascii=False)
         media_type = content_type.split(";", 1)[0].strip().lower()
         if media_type == "application/x-www-form-urlencoded":
@@ -448,15 +451,20 @@ class Scrubber:
         content_type, encoding = _content_headers(headers)
         # Headers first: a key learned there is redacted wherever the body repeats it.
         scrubbed_headers = self._headers(headers, lambda s: self._text(s, {}))
+        secrets_before = len(self.secrets)
         body = self._body(request.get("body"), content_type, encoding, found, {})
 
         def text(s: str) -> str:
             return self._text(s, found)
 
+        uri = self._uri(str(request.get("uri", "")), found, text)
+        if found or len(self.secrets) != secrets_before:
+            # The body or the query held an identifier or a secret: replace it in headers too.
+            scrubbed_headers = self._headers(scrubbed_headers, text)
         result = {
             "method": str(request.get("method", "GET")).upper(),
-            "uri": self._uri(str(request.get("uri", "")), found, text),
-            "headers": self._headers(scrubbed_headers, text),
+            "uri": uri,
+            "headers": scrubbed_headers,
             "body": body,
         }
         self.identifiers.update(found)
