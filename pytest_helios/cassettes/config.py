@@ -28,6 +28,7 @@ EXPIRY_ACTIONS: tuple[ExpiryAction, ...] = ("warn", "fail")
 
 #: Where a test's open cassette (a recorder.CassetteSession) is kept on its item.
 SESSION_KEY: pytest.StashKey[Any] = pytest.StashKey()
+_INI_KEY: pytest.StashKey[CassetteConfig] = pytest.StashKey()
 
 CANONICAL_BASE_URL = "https://api.heliosai.health"
 #: What every ``webhookUrl`` (a run-local value) becomes on disk and before matching.
@@ -147,7 +148,16 @@ def marker_options(kwargs: Mapping[str, Any], args: tuple[Any, ...]) -> Cassette
 
 
 def from_ini(config: pytest.Config) -> CassetteConfig:
-    """The ini values (and defaults): what the ``helios_cassette_config`` fixture returns."""
+    """The ini values (and defaults): what the ``helios_cassette_config`` fixture returns.
+
+    Read once per session (the value is frozen, so every test can share it)."""
+    cached: CassetteConfig | None = config.stash.get(_INI_KEY, None)
+    if cached is None:
+        cached = config.stash[_INI_KEY] = _read_ini(config)
+    return cached
+
+
+def _read_ini(config: pytest.Config) -> CassetteConfig:
     mode = config.getini("helios_record_mode") or "none"
     expiry = config.getini("helios_cassette_on_expiry") or "warn"
     directory = Path(config.getini("helios_cassette_dir") or "cassettes")
