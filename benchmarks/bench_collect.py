@@ -6,12 +6,17 @@ Target (issue 5): at most 1.05 times the time without the plugin.
     python benchmarks/bench_collect.py [--tests 500] [--rounds 15]
 
 Runs alternate between the two configurations so that machine noise hits both equally; the
-figure is the ratio of the medians.
+figure is the ratio of the medians. On a busy machine, ``--callgrind`` instead counts the
+instructions of one collection each under ``valgrind --tool=callgrind``: slow (minutes), but
+the same count every time whatever else the machine is doing.
+
+    python benchmarks/bench_collect.py --callgrind
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import resource
 import statistics
 import subprocess
@@ -45,11 +50,44 @@ def run(root: Path, extra: list[str]) -> tuple[float, float]:
     return elapsed, cpu
 
 
+def instructions(root: Path, extra: list[str]) -> int:
+    """Instructions executed by one collection in a fresh interpreter, counted by callgrind."""
+    cmd = [
+        "valgrind",
+        "--tool=callgrind",
+        "--callgrind-out-file=/dev/null",
+        sys.executable,
+        "-m",
+        "pytest",
+        "--collect-only",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        *extra,
+    ]
+    done = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    if done.returncode != 0 or found is None:
+        raise SystemExit(f"callgrind run failed ({' '.join(extra) or 'plugin on'}):\n{done.stderr}")
+    return int(found.group(1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tests", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--callgrind", action="store_true", help="count instructions instead")
     args = parser.parse_args()
+    if args.callgrind:
+        with tempfile.TemporaryDirectory() as tmp:
+            make_suite(Path(tmp), args.tests)
+            on = instructions(Path(tmp), [])
+            off = instructions(Path(tmp), ["-p", "no:helios"])
+        print(f"collect-only, {args.tests} tests, instructions counted by callgrind")
+        print(f"  with pytest-helios : {on:>16,}")
+        print(f"  -p no:helios       : {off:>16,}")
+        print(f"  ratio              : {on / off:16.4f}  (target <= 1.05)")
+        return
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         make_suite(root, args.tests)

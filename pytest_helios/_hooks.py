@@ -6,6 +6,7 @@ mistake in a conftest.py fails loudly at the first test that uses it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypedDict
 
 import pytest
@@ -54,3 +55,29 @@ def client_options(config: pytest.Config) -> ClientOptions:
         rate_limit_retries=int(options["rate_limit_retries"]),
         max_retry_wait=float(options["max_retry_wait"]),
     )
+
+
+def webhook_customizer(config: pytest.Config) -> Callable[[str, dict[str, Any]], None] | None:
+    """What ``fake_webhook`` calls on each payload it builds, or None without implementations.
+
+    After the ``pytest_helios_webhook_payload`` implementations ran, the payload must still be
+    valid against the ``webhook`` schema: a hook that breaks it is a UsageError naming the hook
+    and the violation. (Fields a test passes explicitly come later and are not checked: tests
+    send invalid payloads on purpose.)
+    """
+    hook = config.hook.pytest_helios_webhook_payload
+    if not hook.get_hookimpls():
+        return None
+
+    def customize(kind: str, payload: dict[str, Any]) -> None:
+        from pytest_helios.validation import ContractViolation, validate
+
+        hook(config=config, kind=kind, payload=payload)
+        try:
+            validate("webhook", payload)
+        except ContractViolation as violation:
+            raise pytest.UsageError(
+                f"pytest_helios_webhook_payload left an invalid {kind!r} payload: {violation}"
+            ) from None
+
+    return customize

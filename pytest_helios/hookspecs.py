@@ -40,8 +40,9 @@ def pytest_helios_webhook_payload(
 ) -> None:
     """Customise a payload that ``fake_webhook`` builds, before it is serialized and signed.
 
-    ``kind`` names the delivery (for example ``"lab-results-completed"`` or ``"status-update"``);
-    change ``payload`` in place. Fields a test passes explicitly are applied after this hook.
+    ``kind`` is the delivery's kind: ``"light"``, ``"deep"`` or ``"lab-results"`` (completed
+    payloads), ``"status-update"`` or ``"error"``; change ``payload`` in place. It must stay
+    valid against the ``webhook`` schema. Fields a test passes explicitly apply after this hook.
     """
 
 

@@ -69,11 +69,14 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 @pytest.fixture
-def fake_webhook(helios_webhook_secret: str) -> WebhookFactory:
+def fake_webhook(request: pytest.FixtureRequest, helios_webhook_secret: str) -> WebhookFactory:
     """Factory of signed fake Helios webhooks: every kind, named variants, whole runs."""
+    from pytest_helios import _hooks
     from pytest_helios.webhooks import WebhookFactory
 
-    return WebhookFactory(helios_webhook_secret)
+    return WebhookFactory(
+        helios_webhook_secret, customize=_hooks.webhook_customizer(request.config)
+    )
 
 
 # --- target: the embedded emulator by default, the real API with --helios-live ---------------
@@ -201,6 +204,70 @@ def helios_webhook_receiver(request: pytest.FixtureRequest) -> Iterator[WebhookR
         receiver = WebhookReceiver(lambda: account.webhook_secret, default_timeout=timeout)
     with receiver:
         yield receiver
+
+
+# --- contract ---
+# The contract suite (``pytest --pyargs pytest_helios.contract``) keeps its recorder in the
+# config stash; these hooks only read it, so a run without the suite imports nothing for it.
+
+CONTRACT_REPORT = _settings.Option(
+    "--helios-contract-report",
+    "helios_contract_report",
+    "where the contract suite writes its assumptions report "
+    "(default: helios-contract-report.md in the rootdir).",
+    metavar="PATH",
+)
+CONTRACT_EXAMPLES = _settings.Option(
+    "--helios-contract-examples",
+    "helios_contract_examples",
+    "Hypothesis examples per property in the contract suite (default: 10).",
+    metavar="N",
+)
+if TYPE_CHECKING:
+    from pytest_helios.contract._recorder import ContractRecorder
+
+contract_recorder_key: pytest.StashKey[ContractRecorder] = pytest.StashKey()
+contract_examples_key = pytest.StashKey[int]()
+
+
+def _contract_examples(value: object, source: str) -> int:
+    text = str(value)
+    if not text.isdigit() or int(text) < 1:
+        raise _settings.invalid(source, value, "a whole number of examples, 1 or more")
+    return int(text)
+
+
+@pytest.hookimpl(specname="pytest_addoption")
+def pytest_addoption_helios_contract(parser: pytest.Parser) -> None:
+    group = parser.getgroup("helios")
+    for option in (CONTRACT_REPORT, CONTRACT_EXAMPLES):
+        group.addoption(option.flag, metavar=option.metavar, default=None, help=option.help)
+        parser.addini(option.ini, type="string", default="", help=option.help)
+
+
+@pytest.hookimpl(specname="pytest_configure")
+def pytest_configure_helios_contract(config: pytest.Config) -> None:
+    examples = _settings.resolve(config, CONTRACT_EXAMPLES, _contract_examples, 10)
+    config.stash[contract_examples_key] = examples
+
+
+@pytest.hookimpl(specname="pytest_sessionfinish", trylast=True)
+def pytest_sessionfinish_helios_contract(session: pytest.Session) -> None:
+    recorder = session.config.stash.get(contract_recorder_key, None)
+    if recorder is not None:
+        recorder.write_report()
+
+
+@pytest.hookimpl(specname="pytest_terminal_summary")
+def pytest_terminal_summary_helios_contract(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    recorder = config.stash.get(contract_recorder_key, None)
+    if recorder is not None:
+        recorder.terminal_summary(terminalreporter)
+
+
+# --- end contract ---
 
 
 # --- cassettes ---

@@ -124,7 +124,9 @@ class Delivery:
         """POST the exact signed bytes to a WSGI or ASGI ``app`` in-process, with no server.
 
         The interface is detected (an async callable is ASGI); pass ``interface`` to force it.
-        An exception raised by the app comes back as a 500 with ``app_exception`` set.
+        An exception raised by the app comes back as a 500 with ``app_exception`` set. ASGI
+        lifespan events are not run: an app that needs its startup hooks is best served on a
+        real server and reached with `send`.
         """
         return deliver(app, self.body, self.headers, path=path, interface=interface)
 
@@ -244,6 +246,9 @@ class WebhookFactory:
     fields (``sequenceNumber=9``, ``result={...}``). ``clock`` returns Unix seconds and is read
     each time a delivery or variant is built. ``previous_secret`` is the secret before the last
     regenerate (a fresh random one if not given), used by the ``previous-secret`` variant.
+    ``customize(kind, payload)`` may change each built payload in place before the explicit
+    ``fields`` apply (the ``fake_webhook`` fixture passes the ``pytest_helios_webhook_payload``
+    hook here).
     """
 
     def __init__(
@@ -252,12 +257,14 @@ class WebhookFactory:
         *,
         clock: Callable[[], int] | None = None,
         previous_secret: str | None = None,
+        customize: Callable[[str, dict[str, Any]], None] | None = None,
     ) -> None:
         if not isinstance(secret, str) or not secret:
             raise ValueError("WebhookFactory needs a non-empty webhook secret")
         self.secret = secret
         self.clock: Callable[[], int] = clock or _now
         self.previous_secret = previous_secret or "whsec_" + _secrets.token_hex(16)
+        self.customize = customize
 
     def __repr__(self) -> str:
         return f"WebhookFactory(secret={mask_secret(self.secret)!r})"
@@ -291,6 +298,8 @@ class WebhookFactory:
         run_id = run_id or str(uuid.uuid4())
         when = self.clock() if timestamp is None else timestamp
         payload = _build_payload(kind, agent, run_id=run_id, step=step, timestamp=_iso(when))
+        if self.customize is not None:
+            self.customize(kind, payload)
         payload.update(fields)
         overridden = payload.get("runId")
         if isinstance(overridden, str) and overridden:

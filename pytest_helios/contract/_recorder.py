@@ -1,0 +1,220 @@
+"""The contract run's record of every assumption, and the report made from it.
+
+One :class:`ContractRecorder` per session lives in the config stash (created by the first
+contract test). Tests feed it observed bodies (:meth:`ContractRecorder.check`) and behaviour
+(:meth:`ContractRecorder.confirm` / :meth:`ContractRecorder.contradict`); at the end of the
+session the plugin asks it to write the Markdown report and print the terminal section.
+Observed values are shortened and every key or secret the run used is masked before it is kept.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from pytest_helios.contract._assumptions import Assumption, all_assumptions, exercised, owner
+from pytest_helios.plugin import CONTRACT_REPORT, contract_recorder_key
+from pytest_helios.signing import mask_secret
+
+if TYPE_CHECKING:
+    from pytest_helios.validation import Violation
+
+CONFIRMED = "confirmed"
+CONTRADICTED = "contradicted"
+NOT_EXERCISED = "not exercised"
+DEFAULT_REPORT = "helios-contract-report.md"
+_KEY_SHAPED = re.compile(r"sk_live_[A-Za-z0-9_\-]{4,}")
+_OBSERVED_LIMIT = 300
+
+
+@dataclass
+class Record:
+    """What the run saw of one assumption."""
+
+    assumption: Assumption
+    confirmations: dict[str, int] = field(default_factory=dict)
+    contradictions: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        if self.contradictions:
+            return CONTRADICTED
+        return CONFIRMED if self.confirmations else NOT_EXERCISED
+
+    @property
+    def summary(self) -> str:
+        text = self.assumption.description
+        start = text.find("Assumed")
+        return text[start:] if start >= 0 else text
+
+
+class ContractRecorder:
+    """Collects, for each ``x-helios-assumed`` choice, the observations that confirm or
+    contradict it (thread-safe; webhooks arrive on other threads)."""
+
+    def __init__(self, report_path: Path, target: str = "emulator") -> None:
+        self.report_path = report_path
+        self.target = target
+        self.records = {a.location: Record(a) for a in all_assumptions()}
+        self._secrets: set[str] = set()
+        self._lock = threading.Lock()
+        self.skipped: list[tuple[str, str]] = []
+
+    # --- feeding ---------------------------------------------------------------------------
+
+    def add_secret(self, value: str) -> None:
+        """Never keep ``value`` in an observed value: it is masked wherever it appears."""
+        if value:
+            with self._lock:
+                self._secrets.add(value)
+
+    def redact(self, text: str) -> str:
+        with self._lock:
+            secrets = sorted(self._secrets, key=len, reverse=True)
+        for secret in secrets:
+            text = text.replace(secret, mask_secret(secret))
+        text = _KEY_SHAPED.sub(lambda m: mask_secret(m.group(0)), text)
+        return text if len(text) <= _OBSERVED_LIMIT else text[: _OBSERVED_LIMIT - 1] + "…"
+
+    def _record(self, location: str) -> Record:
+        try:
+            return self.records[location]
+        except KeyError:
+            raise KeyError(f"no x-helios-assumed spot at {location!r} in the schemas") from None
+
+    def confirm(self, location: str, source: str) -> None:
+        """One observation agreed with the assumption at ``location``."""
+        with self._lock:
+            counts = self._record(location).confirmations
+            counts[source] = counts.get(source, 0) + 1
+
+    def contradict(self, location: str, source: str, observed: str) -> None:
+        """One observation disagreed with the assumption at ``location``: ``observed`` is what
+        the target did instead (masked and shortened before it is kept)."""
+        seen = (source, self.redact(observed))
+        with self._lock:
+            contradictions = self._record(location).contradictions
+            if seen not in contradictions:
+                contradictions.append(seen)
+
+    def check(self, schema_name: str, instance: object, source: str) -> None:
+        """Validate an observed body, record every assumption it exercised, then raise the
+        ``ContractViolation`` if it does not conform."""
+        __tracebackhide__ = True
+        from pytest_helios.validation import ContractViolation, validate
+
+        violations: tuple[Violation, ...] = ()
+        try:
+            validate(schema_name, instance)
+        except ContractViolation as exc:
+            violations = exc.violations
+        for assumption in exercised(schema_name, instance):
+            mine = [v for v in violations if owner(v.schema_location) == assumption]
+            if mine:
+                observed = "; ".join(f"{v.path} = {v.value} ({v.message})" for v in mine)
+                self.contradict(assumption.location, source, observed)
+            else:
+                self.confirm(assumption.location, source)
+        if violations:
+            raise ContractViolation(schema_name, violations)
+
+    # --- reporting -------------------------------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        found = {CONFIRMED: 0, CONTRADICTED: 0, NOT_EXERCISED: 0}
+        for record in self.records.values():
+            found[record.verdict] += 1
+        return found
+
+    def _headline(self) -> str:
+        counts = self.counts()
+        return (
+            f"{len(self.records)} assumptions: {counts[CONFIRMED]} confirmed, "
+            f"{counts[CONTRADICTED]} contradicted, {counts[NOT_EXERCISED]} not exercised"
+        )
+
+    def terminal_summary(self, reporter: pytest.TerminalReporter) -> None:
+        reporter.write_sep("=", "helios contract: assumptions")
+        width = max(len(location) for location in self.records)
+        for location, record in self.records.items():
+            verdict = record.verdict
+            line = f"{verdict.upper():<14}{location:<{width}}"
+            if verdict == CONFIRMED:
+                line += f"  ({sum(record.confirmations.values())} observations)"
+            reporter.write_line(line.rstrip(), red=verdict == CONTRADICTED)
+            for source, observed in record.contradictions[:3]:
+                reporter.write_line(f"    observed in {source}: {observed}")
+        reporter.write_line(self._headline())
+        reporter.write_line(f"assumptions report written to {self.report_path}")
+
+    def markdown(self, target: str) -> str:
+        lines = [
+            "# Helios contract report",
+            "",
+            f"Target: {target}. {self._headline()}.",
+            "",
+            "Every `x-helios-assumed` choice of the schemas, with what this run observed: "
+            "**confirmed** (observations agreed and none disagreed), **contradicted** (the "
+            "target did something else: the observed value is shown) or **not exercised** "
+            "(no contract test observed anything it applies to).",
+            "",
+            "| assumption | verdict | evidence |",
+            "|---|---|---|",
+        ]
+        for location, record in self.records.items():
+            lines.append(f"| `{location}` | {record.verdict} | {_evidence(record)} |")
+        lines += ["", "## What each assumption says", ""]
+        for location, record in self.records.items():
+            lines.append(f"- `{location}`: {_cell(record.summary)}")
+        if self.skipped:
+            lines += ["", "## Contract tests that did not run", ""]
+            lines += [f"- `{nodeid}`: {_cell(reason)}" for nodeid, reason in self.skipped]
+        return "\n".join(lines) + "\n"
+
+    def skip(self, nodeid: str, reason: str) -> None:
+        """A contract test did not run: listed in the report with its reason."""
+        with self._lock:
+            self.skipped.append((nodeid, reason))
+
+    def write_report(self) -> None:
+        self.report_path.parent.mkdir(parents=True, exist_ok=True)
+        self.report_path.write_text(self.markdown(self.target), encoding="utf-8")
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _evidence(record: Record) -> str:
+    if record.contradictions:
+        shown = [f"{source}: observed `{observed}`" for source, observed in record.contradictions]
+        return _cell("; ".join(shown[:5]))
+    if record.confirmations:
+        return _cell(", ".join(f"{src} (x{n})" for src, n in sorted(record.confirmations.items())))
+    return ""
+
+
+def recorder_for(config: pytest.Config) -> ContractRecorder:
+    """The session's recorder, created on first use (the report is only written then)."""
+    recorder = config.stash.get(contract_recorder_key, None)
+    if recorder is None:
+        from pytest_helios import _settings
+
+        settings = _settings.of(config)
+        target = f"live API at {settings.base_url}" if settings.live else "embedded emulator"
+        recorder = ContractRecorder(report_path(config), target)
+        config.stash[contract_recorder_key] = recorder
+    return recorder
+
+
+def report_path(config: pytest.Config) -> Path:
+    from pytest_helios import _settings
+
+    given = _settings.resolve(config, CONTRACT_REPORT, lambda value, _: str(value), "")
+    path = Path(given or DEFAULT_REPORT)
+    return path if path.is_absolute() else config.rootpath / path

@@ -1,0 +1,77 @@
+"""A small forwarding HTTP server on loopback.
+
+The live API delivers webhooks only to a public URL. A user who points such a URL (a tunnel,
+a reverse proxy) at ``127.0.0.1:<HELIOS_CONTRACT_WEBHOOK_PORT>`` lets the contract suite read
+live deliveries: this relay listens on that port and passes each POST, bytes and headers
+unchanged, to the test's ``helios_webhook_receiver``, and its answer back.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+_HOP_BY_HOP = frozenset({"host", "content-length", "connection", "transfer-encoding"})
+_DROPPED_ANSWER = frozenset({"content-length", "date", "server", "connection"})
+
+Rewrite = Callable[[int, bytes], bytes]
+
+
+class Relay:
+    """Forwards every POST to ``forward(path)`` and answers with what came back
+    (``rewrite(status, body)`` may change the answer's body). Use as a context manager."""
+
+    def __init__(
+        self,
+        forward: Callable[[str], str],
+        *,
+        port: int = 0,
+        rewrite: Rewrite | None = None,
+    ) -> None:
+        import httpx
+
+        self._client = httpx.Client(timeout=30.0)
+        client = self._client
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                sent = self.rfile.read(int(self.headers.get("content-length") or 0))
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+                answer = client.post(forward(self.path), content=sent, headers=headers)
+                body = answer.content
+                if rewrite is not None:
+                    body = rewrite(answer.status_code, body)
+                self.send_response(answer.status_code)
+                for name, value in answer.headers.items():
+                    if name.lower() not in _DROPPED_ANSWER:
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="helios-contract-relay"
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> Relay:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+        self._client.close()

@@ -1,0 +1,145 @@
+"""401: every documented cause is refused, with the assumed body, and never echoes the key.
+
+Causes (authentication page): the ``x-api-key`` header is missing, the key is invalid or
+revoked, or it belongs to a different account. Each is a property over valid request bodies
+(and, for unknown keys, over generated keys); every 401 body must be valid against
+``unauthorized-error`` and give the reason the schema assumes for that cause.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pytest_helios import strategies
+from pytest_helios.contract._properties import empty_keys, property_settings, unknown_keys
+from pytest_helios.contract._recorder import ContractRecorder
+from pytest_helios.contract._support import (
+    AGENT,
+    LAB_RESULTS,
+    NOWHERE,
+    Target,
+    api_key,
+    contract,
+    foreign,
+    fragment,
+    json_body,
+    revoked,
+    target,
+)
+from pytest_helios.payloads import UNAUTHORIZED_REASONS
+
+# The shared fixtures these tests use, imported so that pytest finds them here.
+__all__ = ["api_key", "contract", "foreign", "revoked", "target"]
+
+MISSING, INVALID, REVOKED, FOREIGN = UNAUTHORIZED_REASONS
+ASSUMPTION = "unauthorized-error.json#"
+ENDPOINTS = pytest.mark.parametrize("endpoint", [AGENT, LAB_RESULTS])
+
+
+def bodies(endpoint: str) -> st.SearchStrategy[dict[str, Any]]:
+    """Valid request bodies whose webhooks, should a refused key be accepted after all, go
+    nowhere (synthetic data only, but never to a real host the strategies happen to name)."""
+    if endpoint == AGENT:
+        valid = strategies.agent_requests()
+    else:
+        valid = strategies.lab_results_requests(max_labs=3)
+    return valid.map(lambda body: {**body, "webhookUrl": NOWHERE})
+
+
+def assert_refused(
+    target: Target,
+    contract: ContractRecorder,
+    endpoint: str,
+    body: dict[str, Any],
+    key: str | None,
+    reasons: tuple[str, ...],
+    cause: str,
+) -> None:
+    __tracebackhide__ = True
+    headers = {} if key is None else {"x-api-key": key}
+    response = target.post(endpoint, body, headers)
+    source = f"401 for {cause}"
+    assert response.status_code == 401, f"{cause}: expected 401, got {fragment(response)}"
+    if key is not None and key.strip():
+        contract.add_secret(key)
+        assert key not in response.text, f"the 401 answer for {cause} echoes the key"
+    refusal = json_body(response)
+    contract.check("unauthorized-error", refusal, source)
+    message = refusal.get("message")
+    if message not in reasons:
+        expected = " or ".join(repr(r) for r in reasons)
+        contract.contradict(ASSUMPTION, source, f"$.message = {message!r}, expected {expected}")
+        pytest.fail(f"{cause}: the 401 message is {message!r}, expected {expected}")
+
+
+@ENDPOINTS
+def test_a_request_without_an_x_api_key_header_is_refused_as_missing(
+    request: pytest.FixtureRequest, target: Target, contract: ContractRecorder, endpoint: str
+) -> None:
+    @property_settings(request)
+    @given(bodies(endpoint))
+    def refused(body: dict[str, Any]) -> None:
+        assert_refused(target, contract, endpoint, body, None, (MISSING,), "a missing header")
+
+    refused()
+
+
+@ENDPOINTS
+def test_an_empty_x_api_key_header_is_refused_as_missing_or_invalid(
+    request: pytest.FixtureRequest, target: Target, contract: ContractRecorder, endpoint: str
+) -> None:
+    @property_settings(request)
+    @given(bodies(endpoint), empty_keys())
+    def refused(body: dict[str, Any], key: str) -> None:
+        assert_refused(target, contract, endpoint, body, key, (MISSING, INVALID), "an empty key")
+
+    refused()
+
+
+@ENDPOINTS
+def test_a_malformed_or_unknown_key_is_refused_as_invalid(
+    request: pytest.FixtureRequest, target: Target, contract: ContractRecorder, endpoint: str
+) -> None:
+    @property_settings(request)
+    @given(bodies(endpoint), unknown_keys())
+    def refused(body: dict[str, Any], key: str) -> None:
+        assert_refused(target, contract, endpoint, body, key, (INVALID,), "an unknown key")
+
+    refused()
+
+
+@ENDPOINTS
+def test_a_revoked_key_is_refused_as_revoked(
+    request: pytest.FixtureRequest,
+    target: Target,
+    contract: ContractRecorder,
+    endpoint: str,
+    revoked: str,
+) -> None:
+    @property_settings(request)
+    @given(bodies(endpoint))
+    def refused(body: dict[str, Any]) -> None:
+        assert_refused(target, contract, endpoint, body, revoked, (REVOKED,), "a revoked key")
+
+    refused()
+
+
+@ENDPOINTS
+def test_a_key_of_another_account_is_refused_as_foreign(
+    request: pytest.FixtureRequest,
+    target: Target,
+    contract: ContractRecorder,
+    endpoint: str,
+    foreign: str,
+) -> None:
+    @property_settings(request)
+    @given(bodies(endpoint))
+    def refused(body: dict[str, Any]) -> None:
+        cause = "a key of another account"
+        assert_refused(target, contract, endpoint, body, foreign, (FOREIGN,), cause)
+
+    refused()

@@ -1,0 +1,194 @@
+"""The contract suite, ``pytest --pyargs pytest_helios.contract``, run as users run it.
+
+Against the embedded emulator it passes and confirms every assumption. Against a stand-in for
+the live API whose 401 body differs from the assumed one (the emulator behind a small rewriting
+proxy on loopback, with the keys in HELIOS_* variables as in live mode), it reports that
+assumption as contradicted, with the observed body. The real API is never called.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+# The live stand-in of the fixtures' own tests: an emulator account whose keys are exported
+# in HELIOS_* variables as a user exports the real ones.
+from test_live_target import LIVE_VARIABLES, stand_in
+
+import pytest_helios.contract._assumptions
+from pytest_helios.contract._relay import Relay
+from pytest_helios.validation import schema_directory
+
+__all__ = ["stand_in"]
+
+SUITE = ("--pyargs", "pytest_helios.contract", "-p", "no:cacheprovider")
+OTHER_401 = {"error": "Unauthorized", "message": "Access denied"}
+CONTRACT_VARIABLES = (
+    "HELIOS_CONTRACT_EXTRA_RUNS",
+    "HELIOS_CONTRACT_WEBHOOK_URL",
+    "HELIOS_CONTRACT_WEBHOOK_PORT",
+)
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable in (*LIVE_VARIABLES, *CONTRACT_VARIABLES):
+        monkeypatch.delenv(variable, raising=False)
+
+
+def assumed_locations() -> list[str]:
+    """Every x-helios-assumed spot, found by reading the schema files here (not the suite)."""
+    found = []
+
+    def walk(node: Any, pointer: str, file: str) -> None:
+        if isinstance(node, dict):
+            if node.get("x-helios-assumed") is True:
+                found.append(f"{file}#{pointer}")
+            for key, value in node.items():
+                walk(value, f"{pointer}/{key.replace('~', '~0').replace('/', '~1')}", file)
+        elif isinstance(node, list):
+            for index, item in enumerate(node):
+                walk(item, f"{pointer}/{index}", file)
+
+    for path in sorted(schema_directory().glob("*.json")):
+        walk(json.loads(path.read_text(encoding="utf-8")), "", path.name)
+    return found
+
+
+def test_against_the_emulator_the_suite_passes_and_confirms_every_assumption(
+    pytester: pytest.Pytester,
+) -> None:
+    result = pytester.runpytest(*SUITE)
+    result.assert_outcomes(passed=28)
+    locations = assumed_locations()
+    assert len(locations) == len(pytest_helios.contract._assumptions.all_assumptions())
+    result.stdout.fnmatch_lines(
+        [
+            "*= helios contract: assumptions =*",
+            *[f"CONFIRMED     {location}*(* observations)" for location in locations],
+            f"{len(locations)} assumptions: {len(locations)} confirmed, 0 contradicted, "
+            "0 not exercised",
+            f"assumptions report written to {pytester.path / 'helios-contract-report.md'}",
+        ]
+    )
+    report = (pytester.path / "helios-contract-report.md").read_text(encoding="utf-8")
+    assert report.startswith("# Helios contract report\n\nTarget: embedded emulator. ")
+    for location in locations:
+        assert f"| `{location}` | confirmed | " in report
+
+
+def test_the_report_goes_where_helios_contract_report_says(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nhelios_contract_report = reports/from-ini.md\n")
+    result = pytester.runpytest(
+        *SUITE, "-k", "without_an_x_api_key", "--helios-contract-report=reports/contract.md"
+    )
+    result.assert_outcomes(passed=2)
+    written = pytester.path / "reports" / "contract.md"
+    result.stdout.fnmatch_lines([f"assumptions report written to {written}"])
+    assert "| `unauthorized-error.json#` | confirmed | 401 for a missing header (x" in (
+        written.read_text(encoding="utf-8")
+    )
+    assert not (pytester.path / "reports" / "from-ini.md").exists()
+
+
+def test_no_report_is_written_when_the_contract_suite_did_not_run(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile("def test_nothing(helios_client): pass")
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    assert "helios contract" not in result.stdout.str()
+    assert not (pytester.path / "helios-contract-report.md").exists()
+
+
+def test_a_bad_example_count_is_a_usage_error_naming_the_option(
+    pytester: pytest.Pytester,
+) -> None:
+    result = pytester.runpytest(*SUITE, "--helios-contract-examples=many")
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: 'many' is not a valid --helios-contract-examples. "
+            "Valid values: a whole number of examples, 1 or more."
+        ]
+    )
+
+
+def other_401(status: int, body: bytes) -> bytes:
+    return json.dumps(OTHER_401).encode("utf-8") if status == 401 else body
+
+
+@pytest.fixture
+def live_stand_in(stand_in: str) -> Iterator[str]:
+    """The live stand-in behind a loopback proxy that answers every 401 with OTHER_401."""
+    emulator_url, _, account_id = stand_in.partition("/accounts/")
+    with Relay(lambda path: emulator_url + path, rewrite=other_401) as proxy:
+        yield f"{proxy.url}/accounts/{account_id}"
+
+
+def test_a_live_target_with_another_401_body_is_reported_as_contradicting_the_assumption(
+    pytester: pytest.Pytester, live_stand_in: str
+) -> None:
+    import os
+
+    result = pytester.runpytest(
+        *SUITE,
+        "--helios-live",
+        f"--helios-base-url={live_stand_in}",
+        "--helios-contract-examples=3",
+        "-rs",
+    )
+    outcomes = result.parseoutcomes()
+    assert outcomes["failed"] == 10  # the five 401 properties, on both endpoints
+    result.stdout.fnmatch_lines(
+        [
+            "CONTRADICTED  unauthorized-error.json#",
+            "    observed in 401 for a missing header: $.message = 'Access denied' "
+            "(expected one of 'Missing x-api-key header', 'Invalid API key', *)",
+            "SKIPPED *: HELIOS_CONTRACT_EXTRA_RUNS is not 1: the 429 contract needs as many "
+            "concurrent light runs as the account's limit (7 by default, each a paid run)",
+            "SKIPPED [[]3[]] *: HELIOS_CONTRACT_WEBHOOK_URL is not set: the live API delivers "
+            "webhooks only to a public URL; set it to one that forwards to "
+            "127.0.0.1:$HELIOS_CONTRACT_WEBHOOK_PORT",
+        ]
+    )
+    report = (pytester.path / "helios-contract-report.md").read_text(encoding="utf-8")
+    assert f"Target: live API at {live_stand_in}." in report
+    assert (
+        "| `unauthorized-error.json#` | contradicted | 401 for a missing header: observed "
+        "`$.message = 'Access denied' (expected one of" in report
+    )
+    assert "| `webhook-status-update.json#` | not exercised |  |" in report
+    everything = result.stdout.str() + report
+    for variable in ("HELIOS_API_KEY", "HELIOS_REVOKED_API_KEY", "HELIOS_FOREIGN_API_KEY"):
+        assert os.environ[variable] not in everything
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def test_live_webhooks_arrive_through_the_public_url_and_the_relay_on_the_given_port(
+    pytester: pytest.Pytester, stand_in: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stand-in's 'public URL' is the relay's own loopback address here."""
+    port = free_port()
+    monkeypatch.setenv("HELIOS_CONTRACT_WEBHOOK_URL", f"http://127.0.0.1:{port}/helios")
+    monkeypatch.setenv("HELIOS_CONTRACT_WEBHOOK_PORT", str(port))
+    result = pytester.runpytest(
+        *SUITE, "-k", "test_webhooks", "--helios-live", f"--helios-base-url={stand_in}", "-rs"
+    )
+    result.assert_outcomes(passed=3, skipped=1)
+    result.stdout.fnmatch_lines(
+        [
+            "CONFIRMED     webhook-status-update.json#*(23 observations)",
+            "SKIPPED [[]1[]] *: the live API cannot be made to fail a run on demand; the error "
+            "webhook is checked against the emulator (provider state fail_next_run)",
+        ]
+    )
