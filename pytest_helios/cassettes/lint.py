@@ -82,17 +82,23 @@ def lint_file(
     """The findings for one cassette file, each prefixed with the file (or ``shown``)."""
     rules = rules or Rules.with_additions(identifying=contract.identifying_paths())
     shown = shown or str(path)
+    webhooks = path.name.endswith(".webhooks.yaml")
     try:
-        document = read_document(path)
+        document = read_document(path, items="deliveries" if webhooks else "interactions")
     except CassetteFormatError as error:
         return [f"{shown}: {error.problem}"]
     except OSError as error:
         return [f"{shown}: cannot read ({error.strerror})"]
     lines = [str(f) for f in scan_bytes(path.read_bytes(), secrets=secrets)]
-    for index, interaction in enumerate(document["interactions"]):
-        for part in ("request", "response"):
-            lines += _message_findings(interaction[part], f"interaction {index}, {part}", rules)
-    lines += contract.check_document(document)
+    if webhooks:
+        for index, delivery in enumerate(document["deliveries"]):
+            lines += _message_findings(delivery, f"delivery {index},", rules)
+        lines += contract.check_webhooks(document["deliveries"])
+    else:
+        for index, interaction in enumerate(document["interactions"]):
+            for part in ("request", "response"):
+                lines += _message_findings(interaction[part], f"interaction {index}, {part}", rules)
+        lines += contract.check_document(document)
     if max_age_days is not None:
         recorded = parse_time(document["helios"]["recorded_at"])
         age = ((now or dt.datetime.now(dt.timezone.utc)) - recorded) / dt.timedelta(days=1)
