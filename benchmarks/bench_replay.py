@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import resource
 import secrets
 import statistics
@@ -125,10 +126,26 @@ def pytest_run(root: Path, args: list[str], env: dict[str, str]) -> tuple[float,
     return elapsed, cpu
 
 
+def pytest_instructions(root: Path, args: list[str], env: dict[str, str]) -> int:
+    """Instructions executed by one run in a fresh interpreter, counted by callgrind."""
+    cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable]
+    cmd += ["-m", "pytest", "-q", "-p", "no:cacheprovider", *args]
+    done = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=env)
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    if done.returncode != 0 or found is None:
+        raise SystemExit(f"{root.name}: callgrind run failed:\n{done.stdout[-3000:]}")
+    return int(found.group(1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tests", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--callgrind",
+        action="store_true",
+        help="count instructions of one replay each under valgrind: slow, exact on a busy machine",
+    )
     arguments = parser.parse_args()
     import os
 
@@ -151,6 +168,14 @@ def main() -> None:
             server.shutdown()
             thread.join()
             server.server_close()
+        if arguments.callgrind:
+            counts = {p: pytest_instructions(Path(tmp) / p, ALONE[p], env) for p in times}
+            ratio = counts["helios"] / counts["recording"]
+            print(f"replaying {arguments.tests} tests, instructions counted by callgrind:")
+            print(f"  pytest-recording {counts['recording']:>16,}")
+            print(f"  pytest-helios    {counts['helios']:>16,}")
+            print(f"  ratio {ratio:.3f}  (target <= 1.0)")
+            sys.exit(0 if ratio <= 1.0 else 1)
         for _ in range(arguments.rounds):
             for plugin in times:
                 times[plugin].append(pytest_run(Path(tmp) / plugin, ALONE[plugin], env))
