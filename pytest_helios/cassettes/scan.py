@@ -148,9 +148,24 @@ def document_strings(document: Any) -> Iterator[tuple[str, str]]:
             yield from _any_strings(value, str(key))
 
 
+def encoded_forms(value: str) -> set[str]:
+    """The ways a secret can sit in stored text: as is, percent-encoded (a URL path or query),
+    base64 (a Basic header or an opaque token), and as UTF-16 bytes read as latin-1 (a body in
+    another charset). The scan looks for each, so the scrubber missing one form is still caught.
+    """
+    import base64
+    from urllib.parse import quote, quote_plus
+
+    raw = value.encode("utf-8")
+    forms = {value, quote(value, safe=""), quote_plus(value), base64.b64encode(raw).decode()}
+    forms |= {value.encode(codec).decode("latin-1") for codec in ("utf-16-le", "utf-16-be")}
+    forms.add(raw.decode("latin-1"))
+    return {form for form in forms if form}
+
+
 def _hits(text: str, secrets: Mapping[str, str], identifiers: Mapping[str, str]) -> Iterator[str]:
     for value, label in secrets.items():
-        if value and value in text:
+        if value and any(form in text for form in encoded_forms(value)):
             yield f"a known secret ({label})"
     if ANY_KEY_PATTERN.search(text):
         for label, pattern in KEY_PATTERNS:

@@ -360,11 +360,24 @@ class Scrubber:
             return body
         raw = body.encode() if isinstance(body, str) else bytes(body)
         raw = decompress(raw, encoding)
+        charset = _charset(content_type)
+        if charset not in ("", "utf-8", "utf8"):
+            # A text body in another charset: scrub it as text, store it in its own charset.
+            try:
+                other = raw.decode(charset)
+            except (LookupError, UnicodeDecodeError):
+                raise BodyNotReadable(
+                    f"a body declared as charset {charset!r} that does not decode with it"
+                ) from None
+            scrubbed = self._body(other.encode("utf-8"), "", "", found, identifiers)
+            assert isinstance(scrubbed, str)
+            return scrubbed.encode(charset)
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             for value in self.secrets.labels():
-                raw = raw.replace(value.encode(), REDACTED.encode())
+                for codec in ("utf-8", "utf-16-le", "utf-16-be"):
+                    raw = raw.replace(value.encode(codec), REDACTED.encode(codec))
             return raw
         known = {**identifiers}
 
@@ -452,7 +465,11 @@ class Scrubber:
         # Headers first: a key learned there is redacted wherever the body repeats it.
         scrubbed_headers = self._headers(headers, lambda s: self._text(s, {}))
         secrets_before = len(self.secrets)
-        body = self._body(request.get("body"), content_type, encoding, found, {})
+        where = urlsplit(str(request.get("uri", ""))).path
+        body = _readable(
+            lambda: self._body(request.get("body"), content_type, encoding, found, {}),
+            f"the request {request.get('method', 'GET')} {where}",
+        )
 
         def text(s: str) -> str:
             return self._text(s, found)
@@ -479,7 +496,9 @@ class Scrubber:
         scrubbed_headers = self._headers(headers, lambda s: self._text(s, known))
         body_field = response.get("body") or {}
         raw = body_field.get("string") if isinstance(body_field, Mapping) else body_field
-        body = self._body(raw, content_type, encoding, found, known)
+        body = _readable(
+            lambda: self._body(raw, content_type, encoding, found, known), "a response"
+        )
         self.identifiers.update(found)
         status = response.get("status") or {}
         return {
@@ -498,6 +517,16 @@ class Scrubber:
             for value, (_, label) in self.identifiers.items()
             if len(value) >= MIN_IDENTIFIER_LENGTH
         }
+
+
+def _readable(scrub: Callable[[], str | bytes | None], what: str) -> str | bytes | None:
+    try:
+        return scrub()
+    except BodyNotReadable as reason:
+        raise BodyNotReadable(
+            f"helios: will not record {what}: it has {reason}, which cannot be checked for "
+            "secrets. Nothing was written."
+        ) from None
 
 
 def _map_strings(value: Any, text: Callable[[str], str]) -> Any:
@@ -521,8 +550,24 @@ def _content_headers(headers: Mapping[str, Any]) -> tuple[str, str]:
     return content_type, encoding
 
 
+class BodyNotReadable(Exception):
+    """A body the scrubber cannot read, so cannot check for secrets: it is never recorded."""
+
+
+def _charset(content_type: str) -> str:
+    for parameter in content_type.split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip('"').lower()
+    return ""
+
+
 def decompress(raw: bytes, encoding: str) -> bytes:
-    """The body decoded from its ``Content-Encoding`` (gzip, deflate, br when available)."""
+    """The body decoded from its ``Content-Encoding`` (gzip, deflate, br when available).
+
+    Fails closed: a coding it does not know, or cannot undo, raises ``BodyNotReadable``
+    rather than letting compressed bytes (which no scan can see into) reach a cassette.
+    """
     for coding in reversed([c.strip().lower() for c in encoding.split(",") if c.strip()]):
         try:
             if coding in ("gzip", "x-gzip"):
@@ -536,8 +581,12 @@ def decompress(raw: bytes, encoding: str) -> bytes:
                 import brotli  # type: ignore[import-not-found,unused-ignore]  # optional
 
                 raw = brotli.decompress(raw)
+            elif coding != "identity":
+                raise BodyNotReadable(f"a body with Content-Encoding {coding!r}")
         except (OSError, zlib.error, ImportError, EOFError):
-            break
+            raise BodyNotReadable(
+                f"a body with Content-Encoding {coding!r} that cannot be decoded here"
+            ) from None
     return raw
 
 
