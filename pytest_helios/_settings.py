@@ -109,7 +109,17 @@ def parse_url(value: Any, source: str) -> str:
     import urllib.parse
 
     text = str(value)
-    parts = urllib.parse.urlsplit(text)
+    try:
+        parts = urllib.parse.urlsplit(text)
+        credentials = parts.username is not None or parts.password is not None
+    except ValueError:
+        parts, credentials = urllib.parse.urlsplit(""), False
+    if credentials:
+        # never echo them: the password may well be a key
+        shown = text.replace(parts.netloc, "***@" + parts.netloc.rpartition("@")[2], 1)
+        raise invalid(
+            source, shown, "a URL without a user or password (the key goes in HELIOS_API_KEY)"
+        )
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise invalid(source, value, "an http:// or https:// URL such as " + DEFAULT_LIVE_URL)
     return text.rstrip("/")
@@ -117,8 +127,8 @@ def parse_url(value: Any, source: str) -> str:
 
 def parse_seconds(value: Any, source: str) -> float:
     try:
-        seconds = float(value)
-    except ValueError:
+        seconds = float("nan") if isinstance(value, bool) else float(value)
+    except (TypeError, ValueError):
         seconds = float("nan")
     if not seconds > 0 or seconds == float("inf"):
         raise invalid(source, value, "a number of seconds greater than 0, such as 10 or 2.5")

@@ -204,7 +204,25 @@ def _describe(body: Any, fallback: str) -> str:
 
 
 def parse_response(response: httpx.Response, api_key: str) -> AcceptedRun:
-    """Turn an answer of either endpoint into an ``AcceptedRun`` or raise the matching error."""
+    """Turn an answer of either endpoint into an ``AcceptedRun`` or raise the matching error.
+
+    Error messages quote what the server said; a server that echoes the key (in a JSON body,
+    an HTML error page...) gets it masked there like everywhere else.
+    """
+    try:
+        return _parse_response(response, api_key)
+    except HeliosError as error:
+        raise _masking_key(error, api_key) from None
+
+
+def _masking_key(error: HeliosError, api_key: str) -> HeliosError:
+    if api_key and api_key in error.message:
+        error.message = error.message.replace(api_key, mask_secret(api_key))
+        error.args = (error.message,)
+    return error
+
+
+def _parse_response(response: httpx.Response, api_key: str) -> AcceptedRun:
     body = _json_body(response)
     concurrency = Concurrency.from_headers(response.headers)
     status = response.status_code
@@ -408,7 +426,8 @@ class HeliosClient(_ClientBase):
             try:
                 response = self._http.post(path, content=content, headers=self._headers())
             except httpx.HTTPError as exc:
-                raise HeliosError(f"POST {path} failed: {type(exc).__name__}: {exc}") from None
+                failed = HeliosError(f"POST {path} failed: {type(exc).__name__}: {exc}")
+                raise _masking_key(failed, self._api_key) from None
             try:
                 return parse_response(response, self._api_key)
             except HeliosRateLimited as exc:
@@ -495,7 +514,8 @@ class AsyncHeliosClient(_ClientBase):
                 ) as http:
                     response = await http.post(path, content=content, headers=self._headers())
             except httpx.HTTPError as exc:
-                raise HeliosError(f"POST {path} failed: {type(exc).__name__}: {exc}") from None
+                failed = HeliosError(f"POST {path} failed: {type(exc).__name__}: {exc}")
+                raise _masking_key(failed, self._api_key) from None
             try:
                 return parse_response(response, self._api_key)
             except HeliosRateLimited as exc:

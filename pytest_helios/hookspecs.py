@@ -25,12 +25,13 @@ def pytest_helios_client_options(config: pytest.Config, options: dict[str, Any])
 
 @pytest.hookspec
 def pytest_helios_scrub_interaction(config: pytest.Config, interaction: dict[str, Any]) -> None:
-    """Scrub one recorded interaction further before it is written to a cassette.
+    """Scrub a recorded interaction further before it is matched or written to a cassette.
 
-    Called after the built-in scrubbing of secrets and patient identifiers, with the interaction
-    as vcrpy stores it (``{"request": {...}, "response": {...}}``); change it in place. The
-    built-in rules still apply and the scan of the bytes about to be written still runs
-    afterwards, so a hook can add scrubbing but never remove it.
+    Called twice per interaction, after the built-in scrubbing and in the shape the cassette
+    stores: first with ``{"request": {...}}`` before the request is matched (so replay still
+    matches after a hook changed it), then with ``{"response": {...}}`` before the cassette is
+    written. Change it in place. The built-in rules still apply and the scan of the bytes about
+    to be written still runs afterwards, so a hook can add scrubbing but never remove it.
     """
 
 

@@ -369,6 +369,9 @@ def pytest_collection_modifyitems_cassettes(items: list[pytest.Item]) -> None:
                 marker_options(marker.kwargs, marker.args)
             except pytest.UsageError as error:
                 raise pytest.UsageError(f"{item.nodeid}: {error}") from None
+            names = getattr(item, "fixturenames", None)
+            if names is not None and "helios_cassette" not in names:
+                names.append("helios_cassette")  # marked tests get the fixture
 
 
 @pytest.hookimpl(wrapper=True, specname="pytest_runtest_call")
@@ -393,6 +396,35 @@ def pytest_runtest_makereport_cassettes(item: pytest.Item) -> Generator[None, An
         annotate_report(item, outcome.get_result())
 
 
+_CASSETTE_SECRET_FIXTURES = frozenset(
+    {"helios_api_key", "helios_webhook_secret", "revoked_key", "foreign_key"}
+)
+
+
+@pytest.hookimpl(hookwrapper=True, specname="pytest_fixture_setup")
+def pytest_fixture_setup_cassettes(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+) -> Generator[None, Any, None]:
+    """Cassettes learn the emulator's and the test account's base URLs (stored as the
+    canonical host) and every key and secret the helios fixtures hand out (never written)."""
+    outcome = yield
+    name = fixturedef.argname
+    targets = {"helios_emulator": "url", "helios_account": "base_url"}
+    if outcome.excinfo is not None or (
+        name not in targets and name not in _CASSETTE_SECRET_FIXTURES
+    ):
+        return
+    from pytest_helios.cassettes.scrub import session_secrets, session_targets
+
+    value = outcome.get_result()
+    if name in targets:
+        url = getattr(value, targets[name], None)
+        if isinstance(url, str) and url not in session_targets(request.config):
+            session_targets(request.config).append(url)
+    elif isinstance(value, str):
+        session_secrets(request.config).add(str.__str__(value), f"the {name} fixture")
+
+
 @pytest.fixture
 def helios_cassette_config(request: pytest.FixtureRequest) -> Any:
     """Cassette settings (a CassetteConfig from the ini values); override it in a conftest."""
@@ -408,13 +440,6 @@ def helios_cassette(request: pytest.FixtureRequest, helios_cassette_config: Any)
 
     with use_cassette(request, helios_cassette_config) as session:
         yield session
-
-
-@pytest.fixture(autouse=True)
-def _helios_cassette_marker(request: pytest.FixtureRequest) -> None:
-    """Tests marked helios_cassette get the helios_cassette fixture."""
-    if request.node.get_closest_marker("helios_cassette") is not None:
-        request.getfixturevalue("helios_cassette")
 
 
 # --- end cassettes ---

@@ -79,9 +79,17 @@ class WebhookReceiver:
             protocol_version = "HTTP/1.1"
 
             def do_POST(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                body = self.rfile.read(length)
+                lengths = self.headers.get_all("content-length") or ["0"]
+                if len(lengths) != 1 or not lengths[0].strip().isdigit():
+                    # unreadable framing: answer and close, never guess where the body ends
+                    self.close_connection = True
+                    self._answer(400, f"invalid Content-Length: {lengths!r}")
+                    return
+                body = self.rfile.read(int(lengths[0]))
                 status, text = receiver._receive(self.path, body, self.headers.items())
+                self._answer(status, text)
+
+            def _answer(self, status: int, text: str) -> None:
                 data = text.encode("utf-8")
                 self.send_response(status)
                 self.send_header("Content-Type", "text/plain; charset=utf-8")
@@ -142,7 +150,8 @@ class WebhookReceiver:
     ) -> tuple[int, str]:
         from pytest_helios.signing import WebhookVerificationError, verify_webhook
 
-        headers = {name: value for name, value in header_items}
+        pairs = list(header_items)  # every header as sent: a repeated one must be seen
+        headers = {name: value for name, value in pairs}
         with self._changed:
             forced = self._failures.pop(0) if self._failures else None
         payload: dict[str, Any] | None = None
@@ -152,7 +161,7 @@ class WebhookReceiver:
         else:
             try:
                 payload = verify_webhook(
-                    body, headers, self._current_secrets(), tolerance=self.tolerance
+                    body, pairs, self._current_secrets(), tolerance=self.tolerance
                 )
                 status = 200
             except WebhookVerificationError as exc:

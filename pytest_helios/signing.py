@@ -235,7 +235,7 @@ def sign_webhook(body: bytes, secret: str, *, timestamp: int, run_id: str) -> di
 
 def verify_webhook(
     body: bytes,
-    headers: Mapping[str, str],
+    headers: Mapping[str, str] | Iterable[tuple[str, str]],
     secret: str | Sequence[str],
     *,
     tolerance: int = DEFAULT_TOLERANCE,
@@ -255,7 +255,7 @@ def verify_webhook(
 
 def verify_webhook_signature(
     body: bytes,
-    headers: Mapping[str, str],
+    headers: Mapping[str, str] | Iterable[tuple[str, str]],
     secret: str | Sequence[str],
     *,
     tolerance: int = DEFAULT_TOLERANCE,

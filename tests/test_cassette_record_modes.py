@@ -204,19 +204,19 @@ def test_a_bad_maximum_age_is_refused(pytester: pytest.Pytester) -> None:
     [
         (
             '(recrd_mode="once")',
-            "ERROR: test_api.py::test_calls: helios_cassette got unexpected keyword "
-            "argument(s): recrd_mode. Valid keywords: contract_check, identifying_keys, "
-            "max_age_days, name, on_expiry, record_mode, secret_headers, secret_keys.",
+            "ERROR: test_api.py::test_calls: @pytest.mark.helios_cassette got an unknown "
+            "argument 'recrd_mode'; valid arguments: record_mode, name, max_age_days, "
+            "on_expiry, secret_headers, secret_keys, identifying_keys, contract_check",
         ),
         (
             '(record_mode="sometimes")',
-            "ERROR: test_api.py::test_calls: 'sometimes' is not a valid helios_cassette "
-            "record_mode. Valid values: none, once, new_episodes, all, rewrite.",
+            "ERROR: test_api.py::test_calls: 'sometimes' is not a valid record_mode of "
+            "@pytest.mark.helios_cassette. Valid values: none, once, new_episodes, all, rewrite.",
         ),
         (
             '("once")',
-            "ERROR: test_api.py::test_calls: helios_cassette takes keyword arguments only, "
-            "e.g. @pytest.mark.helios_cassette(record_mode='once').",
+            "ERROR: test_api.py::test_calls: @pytest.mark.helios_cassette takes keyword "
+            "arguments only, got positional ('once',)",
         ),
     ],
 )

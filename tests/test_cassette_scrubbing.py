@@ -251,3 +251,74 @@ def test_a_secret_planted_anywhere_is_never_written(
 
     assert secret.encode() not in data
     assert scan_bytes(data, secrets=book.labels()) == []
+
+
+HOOK_CONFTEST = """
+import os
+import pytest
+
+class CassetteHooks:
+    @pytest.hookspec
+    def pytest_helios_scrub_interaction(self, config, interaction):
+        "Change a scrubbed interaction in place."
+
+def pytest_addhooks(pluginmanager):
+    if not hasattr(pluginmanager.hook, "pytest_helios_scrub_interaction"):
+        pluginmanager.add_hookspecs(CassetteHooks)
+
+def pytest_helios_scrub_interaction(config, interaction):
+    for part in interaction.values():
+        body = part["body"]["string"] if "status" in part else part["body"]
+        if isinstance(body, str) and "status" in part:
+            part["body"]["string"] = body.replace("tenant-ABC123", "tenant-hidden")
+        elif isinstance(body, str):
+            part["body"] = body.replace("tenant-ABC123", "tenant-hidden")
+        if os.environ.get("LEAK"):
+            part["headers"]["x-debug"] = [os.environ["HELIOS_API_KEY"]]
+"""
+
+HOOK_TEST = """
+    import httpx, pytest
+
+    @pytest.mark.helios_cassette
+    def test_with_a_tenant():
+        with httpx.Client() as client:
+            response = client.post(URL + "/echo", json={"opsNote": "tenant-ABC123"})
+        assert response.status_code == 200
+"""
+
+
+def test_a_scrub_hook_adds_a_rule_and_replay_still_matches(
+    pytester: pytest.Pytester, server: FakeHelios
+) -> None:
+    write_project(pytester, server.url, HOOK_TEST)
+    conftest = pytester.path / "conftest.py"
+    conftest.write_text(conftest.read_text() + HOOK_CONFTEST)
+
+    pytester.runpytest("--helios-record-mode=once").assert_outcomes(passed=1)
+    written = _all_cassette_bytes(pytester.path)
+    server.close()
+
+    assert b"tenant-ABC123" not in written
+    assert written.count(b"tenant-hidden") == 2
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_a_scrub_hook_cannot_remove_the_defaults(
+    pytester: pytest.Pytester, server: FakeHelios, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_project(pytester, server.url, HOOK_TEST)
+    conftest = pytester.path / "conftest.py"
+    conftest.write_text(conftest.read_text() + HOOK_CONFTEST)
+    monkeypatch.setenv("LEAK", "1")
+
+    result = pytester.runpytest("--helios-record-mode=once")
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*  interaction 0, request, header x-debug: a known secret "
+            "(environment variable HELIOS_API_KEY)",
+        ]
+    )
+    assert not (pytester.path / "cassettes").exists()

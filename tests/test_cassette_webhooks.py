@@ -12,6 +12,7 @@ import yaml
 from cassette_helpers import write_project
 
 from pytest_helios import HeliosEmulator
+from pytest_helios.cassettes.lint import main as lint_main
 
 FLOW_TEST = """
     import json, os, time, httpx, pytest
@@ -64,6 +65,7 @@ def test_recording_captures_the_runs_deliveries_beside_the_cassette(
     written = capture.read_bytes() + capture.with_name("test_a_whole_run.yaml").read_bytes()
     assert b"Abernathy" not in written
     assert b"x-helios-signature" not in written.lower()
+    assert lint_main(["lint", str(capture.parent)]) == 0  # cassette and capture both clean
 
 
 def test_replay_re_signs_the_deliveries_with_the_tests_secret_and_delivers_them_offline(

@@ -99,3 +99,22 @@ def test_patient_identifiers_met_while_scrubbing_are_scanned_for_by_word() -> No
 
     assert findings == [Finding("note", "a patient identifier (patientContext.name)")]
     assert scan_bytes(data, secrets={}, identifiers={"Anna": "x"}) == []
+
+
+def test_the_cassette_handle_never_shows_a_raw_request(
+    pytester: pytest.Pytester, server: FakeHelios
+) -> None:
+    tests = """
+        import os, httpx, pytest
+
+        @pytest.mark.helios_cassette
+        def test_shows_its_cassette(helios_cassette):
+            with httpx.Client() as client:
+                client.post(URL + "/echo", params={"api_key": os.environ["HELIOS_API_KEY"]})
+            assert repr(helios_cassette) == (
+                "<helios cassette cassettes/test_api/test_shows_its_cassette.yaml record_mode=once>"
+            )
+    """
+    write_project(pytester, server.url, tests)
+
+    pytester.runpytest("--helios-record-mode=once").assert_outcomes(passed=1)

@@ -340,3 +340,27 @@ def test_the_async_client_retries_429_with_its_async_sleep(server: Scripted, api
 
     assert asyncio.run(scenario()) == RUN_ID
     assert waits == [1.0]
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (500, {"error": "Internal", "message": "bad key {key}"}),
+        (502, b"<html><pre>x-api-key: {key}</pre></html>"),
+        (200, b"not json {key}"),
+        (400, {"error": "Validation Error", "message": "key {key} is odd"}),
+    ],
+)
+def test_a_server_that_echoes_the_key_never_gets_it_into_the_error_message(
+    server: Scripted, client: HeliosClient, api_key: str, status: int, body: object
+) -> None:
+    if isinstance(body, bytes):
+        echoed: object = body.replace(b"{key}", api_key.encode())
+    else:
+        echoed = {k: v.replace("{key}", api_key) for k, v in body.items()}  # type: ignore[attr-defined]
+    server.answer(status, echoed)
+    with pytest.raises(HeliosError) as excinfo:
+        client.submit_lab_results(lab_results=[LAB], webhook_url="https://example.test/h")
+    assert api_key not in str(excinfo.value)
+    assert api_key not in repr(excinfo.value)
+    assert f"sk_live_…{api_key[-4:]}" in str(excinfo.value)

@@ -95,6 +95,16 @@ def test_webhook_timeout_in_the_marker_overrides_the_option(pytester: pytest.Pyt
             "Valid values: emulator, live.",
         ),
         (
+            "helios(webhook_timeout=[1])",
+            "test_bad.py::test_it: [[]1[]] is not a valid webhook_timeout of @pytest.mark.helios. "
+            "Valid values: a number of seconds greater than 0, such as 10 or 2.5.",
+        ),
+        (
+            "helios(webhook_timeout=True)",
+            "test_bad.py::test_it: True is not a valid webhook_timeout of @pytest.mark.helios. "
+            "Valid values: a number of seconds greater than 0, such as 10 or 2.5.",
+        ),
+        (
             "helios(webhook_timeout=0)",
             "test_bad.py::test_it: 0 is not a valid webhook_timeout of @pytest.mark.helios. "
             "Valid values: a number of seconds greater than 0, such as 10 or 2.5.",

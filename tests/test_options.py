@@ -105,3 +105,17 @@ def test_a_webhook_timeout_that_is_not_a_positive_number_is_refused(
             "Valid values: a number of seconds greater than 0, such as 10 or 2.5."
         ]
     )
+
+
+def test_a_base_url_with_credentials_is_refused_without_echoing_them(
+    passing_test: pytest.Pytester,
+) -> None:
+    password = "sk_live_" + "x" * 24
+    result = passing_test.runpytest(f"--helios-base-url=https://user:{password}@api.example.test")
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: 'https://***@api.example.test' is not a valid --helios-base-url. "
+            "Valid values: a URL without a user or password (the key goes in HELIOS_API_KEY)."
+        ]
+    )
+    assert password not in result.stdout.str() + result.stderr.str()

@@ -28,6 +28,7 @@ EXPIRY_ACTIONS: tuple[ExpiryAction, ...] = ("warn", "fail")
 
 #: Where a test's open cassette (a recorder.CassetteSession) is kept on its item.
 SESSION_KEY: pytest.StashKey[Any] = pytest.StashKey()
+_INI_KEY: pytest.StashKey[CassetteConfig] = pytest.StashKey()
 
 CANONICAL_BASE_URL = "https://api.heliosai.health"
 #: What every ``webhookUrl`` (a run-local value) becomes on disk and before matching.
@@ -111,40 +112,52 @@ def _strings(what: str, value: object) -> tuple[str, ...]:
     raise pytest.UsageError(f"{value!r} is not a valid {what}. Valid values: a list of strings.")
 
 
+_OF_MARKER = "{} of @pytest.mark.helios_cassette"
+
+
 def marker_options(kwargs: Mapping[str, Any], args: tuple[Any, ...]) -> CassetteMarkerOptions:
     """Check a ``helios_cassette`` marker's arguments; a typo or bad value is a UsageError."""
     if args:
         raise pytest.UsageError(
-            "helios_cassette takes keyword arguments only, e.g. "
-            "@pytest.mark.helios_cassette(record_mode='once')."
+            f"@pytest.mark.helios_cassette takes keyword arguments only, got positional {args!r}"
         )
-    known = {f.name for f in dataclasses.fields(CassetteMarkerOptions)}
-    unknown = sorted(set(kwargs) - known)
+    known = [f.name for f in dataclasses.fields(CassetteMarkerOptions)]
+    unknown = sorted(set(kwargs) - set(known))
     if unknown:
         raise pytest.UsageError(
-            f"helios_cassette got unexpected keyword argument(s): {', '.join(unknown)}. "
-            f"Valid keywords: {', '.join(sorted(known))}."
+            f"@pytest.mark.helios_cassette got an unknown argument {unknown[0]!r}; "
+            f"valid arguments: {', '.join(known)}"
         )
     if kwargs.get("record_mode") is not None:
-        check_choice("helios_cassette record_mode", kwargs["record_mode"], RECORD_MODES)
+        check_choice(_OF_MARKER.format("record_mode"), kwargs["record_mode"], RECORD_MODES)
     if kwargs.get("on_expiry") is not None:
-        check_choice("helios_cassette on_expiry", kwargs["on_expiry"], EXPIRY_ACTIONS)
+        check_choice(_OF_MARKER.format("on_expiry"), kwargs["on_expiry"], EXPIRY_ACTIONS)
     if kwargs.get("max_age_days") is not None:
-        check_max_age("helios_cassette max_age_days", kwargs["max_age_days"])
+        check_max_age(_OF_MARKER.format("max_age_days"), kwargs["max_age_days"])
     name = kwargs.get("name")
     if name is not None and (not isinstance(name, str) or not name or "/" in name):
         raise pytest.UsageError(
-            f"{name!r} is not a valid helios_cassette name. Valid values: a file stem without '/'."
+            f"{name!r} is not a valid {_OF_MARKER.format('name')}. "
+            "Valid values: a file stem without '/'."
         )
     cleaned = dict(kwargs)
     for key in ("secret_headers", "secret_keys", "identifying_keys"):
         if key in cleaned:
-            cleaned[key] = _strings(f"helios_cassette {key}", cleaned[key])
+            cleaned[key] = _strings(_OF_MARKER.format(key), cleaned[key])
     return CassetteMarkerOptions(**cleaned)
 
 
 def from_ini(config: pytest.Config) -> CassetteConfig:
-    """The ini values (and defaults): what the ``helios_cassette_config`` fixture returns."""
+    """The ini values (and defaults): what the ``helios_cassette_config`` fixture returns.
+
+    Read once per session (the value is frozen, so every test can share it)."""
+    cached: CassetteConfig | None = config.stash.get(_INI_KEY, None)
+    if cached is None:
+        cached = config.stash[_INI_KEY] = _read_ini(config)
+    return cached
+
+
+def _read_ini(config: pytest.Config) -> CassetteConfig:
     mode = config.getini("helios_record_mode") or "none"
     expiry = config.getini("helios_cassette_on_expiry") or "warn"
     directory = Path(config.getini("helios_cassette_dir") or "cassettes")
@@ -203,4 +216,10 @@ def resolve(
     cli_expiry = config.getoption("helios_cassette_on_expiry")
     if cli_expiry is not None:
         changes["on_expiry"] = cli_expiry
+    cli_dir = config.getoption("helios_cassette_dir")
+    if cli_dir:
+        directory = Path(cli_dir)
+        changes["cassette_dir"] = (
+            directory if directory.is_absolute() else (config.rootpath / directory)
+        )
     return dataclasses.replace(base, **changes)

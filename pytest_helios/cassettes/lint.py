@@ -82,18 +82,17 @@ def lint_file(
     """The findings for one cassette file, each prefixed with the file (or ``shown``)."""
     rules = rules or Rules.with_additions(identifying=contract.identifying_paths())
     shown = shown or str(path)
-    # ``<test>.webhooks.yaml`` beside a cassette holds the run's captured deliveries
-    items = "deliveries" if path.name.endswith(".webhooks.yaml") else "interactions"
+    webhooks = path.name.endswith(".webhooks.yaml")
     try:
-        document = read_document(path, items=items)
+        document = read_document(path, items="deliveries" if webhooks else "interactions")
     except CassetteFormatError as error:
         return [f"{shown}: {error.problem}"]
     except OSError as error:
         return [f"{shown}: cannot read ({error.strerror})"]
     lines = [str(f) for f in scan_bytes(path.read_bytes(), secrets=secrets)]
-    if items == "deliveries":
+    if webhooks:
         for index, delivery in enumerate(document["deliveries"]):
-            lines += _message_findings(delivery, f"delivery {index}", rules)
+            lines += _message_findings(delivery, f"delivery {index},", rules)
         lines += contract.check_webhooks(document["deliveries"])
     else:
         for index, interaction in enumerate(document["interactions"]):

@@ -43,7 +43,7 @@ from pytest_helios.cassettes.persister import (
     write_atomically,
 )
 from pytest_helios.cassettes.scan import CassetteWriteRefused, scan_bytes
-from pytest_helios.cassettes.scrub import Rules, Scrubber, session_secrets
+from pytest_helios.cassettes.scrub import Rules, Scrubber, session_secrets, session_targets
 
 _VCR_MODES = {
     "none": RecordMode.NONE,
@@ -88,7 +88,7 @@ class _HeliosCassette(Cassette):  # type: ignore[misc]  # vcrpy is untyped
         return playable
 
 
-@dataclass
+@dataclass(repr=False)
 class CassetteSession:
     """The cassette of one test: what it loaded, recorded and missed, and whether to save."""
 
@@ -110,6 +110,10 @@ class CassetteSession:
     captured: list[dict[str, Any]] = field(default_factory=list)
     loaded_webhooks: list[dict[str, Any]] = field(default_factory=list)
     _cache: dict[int, tuple[Any, Any]] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        # Never the raw requests it caches: their URLs may still hold a secret.
+        return f"<helios cassette {self.display} record_mode={self.config.record_mode}>"
 
     # -- vcrpy callbacks -------------------------------------------------------------------
     def before_record_request(self, request: Any) -> Any:
@@ -426,7 +430,7 @@ def use_cassette(request: pytest.FixtureRequest, base: CassetteConfig) -> Iterat
         display=_display(path, request.config.rootpath),
         config=config,
         nodeid=item.nodeid,
-        scrubber=Scrubber(rules, secrets),
+        scrubber=Scrubber(rules, secrets, session_targets(request.config)),
         hook=hook,
         pytest_config=request.config,
     )
@@ -474,8 +478,8 @@ def annotate_report(item: pytest.Item, report: pytest.TestReport) -> None:
     """Called for every report: a failed test's cassette is not saved, and a miss explains
     itself (even when the code under test swallowed vcrpy's exception)."""
     session: CassetteSession = item.stash[SESSION_KEY]
-    if report.failed and report.when in ("setup", "call"):
-        session.discard = True
+    if report.when in ("setup", "call") and (report.failed or hasattr(report, "wasxfail")):
+        session.discard = True  # failed, or failed as expected (xfail): nothing to keep
     if report.when == "call" and session.misses:
         session.discard = True
         report.outcome = "failed"

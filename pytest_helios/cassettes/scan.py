@@ -24,12 +24,16 @@ KEY_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("a Helios API key", re.compile(r"sk_(?:live|test)_[A-Za-z0-9]{8,}")),
     ("a webhook signing secret", re.compile(r"whsec_[A-Za-z0-9+/=_-]{8,}")),
     ("a webhook signature", re.compile(r"sha256=[0-9a-fA-F]{64}")),
-    ("a bearer token", re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/-]{8,}=*")),
+    ("a bearer token", re.compile(r"\b(?i:bearer)\s+[A-Za-z0-9._~+/-]{8,}=*")),
     ("a JSON Web Token", re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+")),
     ("an AWS access key", re.compile(r"AKIA[0-9A-Z]{16}")),
     ("a GitHub token", re.compile(r"gh[pousr]_[A-Za-z0-9]{30,}")),
     ("a Slack token", re.compile(r"xox[abposr]-[A-Za-z0-9-]{10,}")),
 )
+
+
+#: All of them in one pattern, for one pass over a string.
+ANY_KEY_PATTERN = re.compile("|".join(f"(?:{pattern.pattern})" for _, pattern in KEY_PATTERNS))
 
 
 @dataclass(frozen=True)
@@ -144,13 +148,29 @@ def document_strings(document: Any) -> Iterator[tuple[str, str]]:
             yield from _any_strings(value, str(key))
 
 
+def encoded_forms(value: str) -> set[str]:
+    """The ways a secret can sit in stored text: as is, percent-encoded (a URL path or query),
+    base64 (a Basic header or an opaque token), and as UTF-16 bytes read as latin-1 (a body in
+    another charset). The scan looks for each, so the scrubber missing one form is still caught.
+    """
+    import base64
+    from urllib.parse import quote, quote_plus
+
+    raw = value.encode("utf-8")
+    forms = {value, quote(value, safe=""), quote_plus(value), base64.b64encode(raw).decode()}
+    forms |= {value.encode(codec).decode("latin-1") for codec in ("utf-16-le", "utf-16-be")}
+    forms.add(raw.decode("latin-1"))
+    return {form for form in forms if form}
+
+
 def _hits(text: str, secrets: Mapping[str, str], identifiers: Mapping[str, str]) -> Iterator[str]:
     for value, label in secrets.items():
-        if value and value in text:
+        if value and any(form in text for form in encoded_forms(value)):
             yield f"a known secret ({label})"
-    for label, pattern in KEY_PATTERNS:
-        if pattern.search(text):
-            yield f"a key-shaped string ({label})"
+    if ANY_KEY_PATTERN.search(text):
+        for label, pattern in KEY_PATTERNS:
+            if pattern.search(text):
+                yield f"a key-shaped string ({label})"
     for value, label in identifiers.items():
         if value and re.search(rf"(?<!\w){re.escape(value)}(?!\w)", text):
             yield f"a patient identifier ({label})"

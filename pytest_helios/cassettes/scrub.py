@@ -24,13 +24,14 @@ Rules, all on by default and only ever added to:
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import hmac
 import json
 import re
 import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -38,10 +39,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import pytest
 
 from pytest_helios.cassettes.config import CANONICAL_BASE_URL, CANONICAL_WEBHOOK_URL
-from pytest_helios.cassettes.scan import KEY_PATTERNS
+from pytest_helios.cassettes.scan import ANY_KEY_PATTERN
 
 REDACTED = "[REDACTED]"
 _SECRETS_KEY: pytest.StashKey[SecretBook] = pytest.StashKey()
+_TARGETS_KEY: pytest.StashKey[list[str]] = pytest.StashKey()
 PSEUDONYM_RE = re.compile(r"pseudonym-(?:id|text)-[0-9a-f]{12}")
 #: Secrets shorter than this are not searched for in free text (too many false hits).
 MIN_SECRET_LENGTH = 8
@@ -147,6 +149,7 @@ FREE_TEXT_PATHS: tuple[str, ...] = ("**.notes", "**.note", "**.clinicalNotes", "
 RUN_LOCAL_KEYS: Mapping[str, str] = {"webhookUrl": CANONICAL_WEBHOOK_URL}
 
 
+@functools.lru_cache(maxsize=4096)
 def normalize_key(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
@@ -175,16 +178,36 @@ def path_matches(pattern: tuple[str, ...], path: tuple[str, ...]) -> bool:
     return False
 
 
+def _shape(path: tuple[str, ...]) -> tuple[str, ...]:
+    """The path with every index as ``[*]``: what the rules can tell apart (and cache)."""
+    return tuple("[*]" if part.startswith("[") else part for part in path)
+
+
+@functools.lru_cache(maxsize=8192)
+def _identifying_kind(rules: Rules, path: tuple[str, ...]) -> str | None:
+    if any(path_matches(p, path) for p in rules.free_text):
+        return "text"
+    if any(path_matches(p, path) for p in rules.identifying):
+        return "id"
+    return None
+
+
 class SecretBook:
     """The secrets a session knows: value -> printable label (the value is never printed)."""
 
     def __init__(self) -> None:
         self._labels: dict[str, str] = {}
+        self._ordered: tuple[str, ...] = ()
 
     def add(self, value: str, label: str) -> None:
         value = value.strip()
         if len(value) >= MIN_SECRET_LENGTH and value != REDACTED and value not in self._labels:
             self._labels[value] = label
+            self._ordered = tuple(sorted(self._labels, key=len, reverse=True))
+
+    def longest_first(self) -> tuple[str, ...]:
+        """The secrets, longest first (so a secret containing another is replaced whole)."""
+        return self._ordered
 
     def labels(self) -> dict[str, str]:
         return dict(self._labels)
@@ -196,7 +219,7 @@ class SecretBook:
         return f"<SecretBook of {len(self._labels)} secret(s)>"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Rules:
     """The scrubbing rules in force: the defaults plus the user's additions."""
 
@@ -208,6 +231,7 @@ class Rules:
     salt: str = field(default="pytest-helios", repr=False)
 
     @classmethod
+    @functools.lru_cache(maxsize=64)
     def with_additions(
         cls,
         *,
@@ -237,11 +261,7 @@ class Rules:
         return key in self.secret_keys or (key != "" and key.endswith(_SECRET_KEY_SUFFIXES))
 
     def identifying_kind(self, path: tuple[str, ...]) -> str | None:
-        if any(path_matches(p, path) for p in self.free_text):
-            return "text"
-        if any(path_matches(p, path) for p in self.identifying):
-            return "id"
-        return None
+        return _identifying_kind(self, _shape(path))
 
 
 class Scrubber:
@@ -251,19 +271,19 @@ class Scrubber:
     cassette's requests are replaced wherever they reappear in its responses.
     """
 
-    def __init__(self, rules: Rules, secrets: SecretBook) -> None:
+    def __init__(self, rules: Rules, secrets: SecretBook, targets: Sequence[str] = ()) -> None:
         self.rules = rules
         self.secrets = secrets
+        self.targets = targets
         #: identifier value -> (pseudonym, label), for this cassette
         self.identifiers: dict[str, tuple[str, str]] = {}
 
     # -- text ------------------------------------------------------------------------------
     def _text(self, text: str, identifiers: Mapping[str, tuple[str, str]]) -> str:
-        for value in sorted(self.secrets.labels(), key=len, reverse=True):
+        for value in self.secrets.longest_first():
             if value in text:
                 text = text.replace(value, REDACTED)
-        for _, pattern in KEY_PATTERNS:
-            text = pattern.sub(REDACTED, text)
+        text = ANY_KEY_PATTERN.sub(REDACTED, text)
         for value in sorted(identifiers, key=len, reverse=True):
             if len(value) >= MIN_IDENTIFIER_LENGTH and value in text:
                 text = re.sub(rf"(?<!\w){re.escape(value)}(?!\w)", identifiers[value][0], text)
@@ -297,16 +317,17 @@ class Scrubber:
             result: dict[str, Any] = {}
             for key, item in value.items():
                 child = (*path, str(key))
+                stored = text(key) if isinstance(key, str) else key
                 label = ".".join(child).replace(".[", "[")
                 if self.rules.is_secret_key(str(key)) and item not in (None, ""):
                     self._learn(item, f"value of JSON key {label}")
-                    result[key] = REDACTED
+                    result[stored] = REDACTED
                 elif key in RUN_LOCAL_KEYS and isinstance(item, str):
-                    result[key] = RUN_LOCAL_KEYS[key]
+                    result[stored] = RUN_LOCAL_KEYS[key]
                 elif (kind := self.rules.identifying_kind(child)) is not None:
-                    result[key] = self._pseudonymize(item, kind, label, found)
+                    result[stored] = self._pseudonymize(item, kind, label, found)
                 else:
-                    result[key] = self._json(item, child, found, text)
+                    result[stored] = self._json(item, child, found, text)
             return result
         if isinstance(value, list):
             return [self._json(v, (*path, f"[{i}]"), found, text) for i, v in enumerate(value)]
@@ -339,11 +360,24 @@ class Scrubber:
             return body
         raw = body.encode() if isinstance(body, str) else bytes(body)
         raw = decompress(raw, encoding)
+        charset = _charset(content_type)
+        if charset not in ("", "utf-8", "utf8"):
+            # A text body in another charset: scrub it as text, store it in its own charset.
+            try:
+                other = raw.decode(charset)
+            except (LookupError, UnicodeDecodeError):
+                raise BodyNotReadable(
+                    f"a body declared as charset {charset!r} that does not decode with it"
+                ) from None
+            scrubbed = self._body(other.encode("utf-8"), "", "", found, identifiers)
+            assert isinstance(scrubbed, str)
+            return scrubbed.encode(charset)
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             for value in self.secrets.labels():
-                raw = raw.replace(value.encode(), REDACTED.encode())
+                for codec in ("utf-8", "utf-16-le", "utf-16-be"):
+                    raw = raw.replace(value.encode(codec), REDACTED.encode(codec))
             return raw
         known = {**identifiers}
 
@@ -357,9 +391,11 @@ class Scrubber:
             except ValueError:
                 pass
             else:
+                secrets_before = len(self.secrets)
                 scrubbed = self._json(parsed, (), found, scrub_text)
-                # Second pass: identifiers found late in the walk are replaced everywhere.
-                scrubbed = _map_strings(scrubbed, scrub_text)
+                if found or len(self.secrets) != secrets_before:
+                    # Second pass: what the walk met late is replaced everywhere.
+                    scrubbed = _map_strings(scrubbed, scrub_text)
                 return json.dumps(scrubbed, indent=2, sort_keys=True, ensure_ascii=False)
         media_type = content_type.split(";", 1)[0].strip().lower()
         if media_type == "application/x-www-form-urlencoded":
@@ -403,7 +439,8 @@ class Scrubber:
         return result
 
     def canonical_uri(self, uri: str) -> str:
-        for base in (*self.rules.target_urls, CANONICAL_BASE_URL):
+        bases = sorted((*self.rules.target_urls, *self.targets), key=len, reverse=True)
+        for base in (*bases, CANONICAL_BASE_URL):
             if uri == base or uri.startswith((base + "/", base + "?")):
                 return CANONICAL_BASE_URL + uri[len(base) :]
         return uri
@@ -427,15 +464,24 @@ class Scrubber:
         content_type, encoding = _content_headers(headers)
         # Headers first: a key learned there is redacted wherever the body repeats it.
         scrubbed_headers = self._headers(headers, lambda s: self._text(s, {}))
-        body = self._body(request.get("body"), content_type, encoding, found, {})
+        secrets_before = len(self.secrets)
+        where = urlsplit(str(request.get("uri", ""))).path
+        body = _readable(
+            lambda: self._body(request.get("body"), content_type, encoding, found, {}),
+            f"the request {request.get('method', 'GET')} {where}",
+        )
 
         def text(s: str) -> str:
             return self._text(s, found)
 
+        uri = self._uri(str(request.get("uri", "")), found, text)
+        if found or len(self.secrets) != secrets_before:
+            # The body or the query held an identifier or a secret: replace it in headers too.
+            scrubbed_headers = self._headers(scrubbed_headers, text)
         result = {
             "method": str(request.get("method", "GET")).upper(),
-            "uri": self._uri(str(request.get("uri", "")), found, text),
-            "headers": self._headers(scrubbed_headers, text),
+            "uri": uri,
+            "headers": scrubbed_headers,
             "body": body,
         }
         self.identifiers.update(found)
@@ -450,7 +496,9 @@ class Scrubber:
         scrubbed_headers = self._headers(headers, lambda s: self._text(s, known))
         body_field = response.get("body") or {}
         raw = body_field.get("string") if isinstance(body_field, Mapping) else body_field
-        body = self._body(raw, content_type, encoding, found, known)
+        body = _readable(
+            lambda: self._body(raw, content_type, encoding, found, known), "a response"
+        )
         self.identifiers.update(found)
         status = response.get("status") or {}
         return {
@@ -469,6 +517,16 @@ class Scrubber:
             for value, (_, label) in self.identifiers.items()
             if len(value) >= MIN_IDENTIFIER_LENGTH
         }
+
+
+def _readable(scrub: Callable[[], str | bytes | None], what: str) -> str | bytes | None:
+    try:
+        return scrub()
+    except BodyNotReadable as reason:
+        raise BodyNotReadable(
+            f"helios: will not record {what}: it has {reason}, which cannot be checked for "
+            "secrets. Nothing was written."
+        ) from None
 
 
 def _map_strings(value: Any, text: Callable[[str], str]) -> Any:
@@ -492,8 +550,24 @@ def _content_headers(headers: Mapping[str, Any]) -> tuple[str, str]:
     return content_type, encoding
 
 
+class BodyNotReadable(Exception):
+    """A body the scrubber cannot read, so cannot check for secrets: it is never recorded."""
+
+
+def _charset(content_type: str) -> str:
+    for parameter in content_type.split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip('"').lower()
+    return ""
+
+
 def decompress(raw: bytes, encoding: str) -> bytes:
-    """The body decoded from its ``Content-Encoding`` (gzip, deflate, br when available)."""
+    """The body decoded from its ``Content-Encoding`` (gzip, deflate, br when available).
+
+    Fails closed: a coding it does not know, or cannot undo, raises ``BodyNotReadable``
+    rather than letting compressed bytes (which no scan can see into) reach a cassette.
+    """
     for coding in reversed([c.strip().lower() for c in encoding.split(",") if c.strip()]):
         try:
             if coding in ("gzip", "x-gzip"):
@@ -507,8 +581,12 @@ def decompress(raw: bytes, encoding: str) -> bytes:
                 import brotli  # type: ignore[import-not-found,unused-ignore]  # optional
 
                 raw = brotli.decompress(raw)
+            elif coding != "identity":
+                raise BodyNotReadable(f"a body with Content-Encoding {coding!r}")
         except (OSError, zlib.error, ImportError, EOFError):
-            break
+            raise BodyNotReadable(
+                f"a body with Content-Encoding {coding!r} that cannot be decoded here"
+            ) from None
     return raw
 
 
@@ -525,6 +603,16 @@ def environment_secrets() -> dict[str, str]:
         if any(word in name.upper() for word in ENV_SECRET_WORDS)
         and len(value.strip()) >= MIN_SECRET_LENGTH
     }
+
+
+def session_targets(config: Any) -> list[str]:
+    """Base URLs of this session's targets (the emulator's, once it starts), stored as
+    https://api.heliosai.health. Cassettes read it live, so a target that starts after a
+    cassette opened is still recognized."""
+    targets: list[str] | None = config.stash.get(_TARGETS_KEY, None)
+    if targets is None:
+        targets = config.stash[_TARGETS_KEY] = []
+    return targets
 
 
 def session_secrets(config: Any) -> SecretBook:

@@ -128,6 +128,10 @@ def test_stopping_with_retries_pending_cancels_them_and_leaves_no_thread(
         )
         emu.core.active_runs.wait(10)  # the run has ended; its first webhook awaits a retry
         assert not emu.core.deliverer.activity.idle
-    assert set(threading.enumerate()) == threads_before
+    # the test receiver's own handler threads may still be finishing a response: not ours
+    left = {
+        t for t in set(threading.enumerate()) - threads_before if "process_request" not in t.name
+    }
+    assert left == set()
     assert [a.attempt for a in emu.deliveries if a.sequence_number == 1] == [1]
     assert emu.wait_for_deliveries(timeout=1) == emu.deliveries  # nothing left pending

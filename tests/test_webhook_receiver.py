@@ -1,0 +1,76 @@
+"""helios_webhook_receiver's endpoint against hostile requests sent over a raw socket."""
+
+from __future__ import annotations
+
+import secrets
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from pytest_helios import sign_webhook
+from pytest_helios.receiver import WebhookReceiver
+
+SECRET = "whsec_" + secrets.token_hex(16)
+RUN_ID = "550e8400-e29b-41d4-a716-446655440000"
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver(SECRET) as r:
+        yield r
+
+
+def send_raw(receiver: WebhookReceiver, head: str, body: bytes = b"") -> bytes:
+    port = int(receiver.url.split(":")[2].split("/")[0])
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(head.encode("latin-1") + body)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def signed_request(extra_headers: str = "") -> tuple[str, bytes]:
+    body = b'{"runId": "' + RUN_ID.encode() + b'", "status": "processing", "sequenceNumber": 1}'
+    import time
+
+    headers = sign_webhook(body, SECRET, timestamp=int(time.time()), run_id=RUN_ID)
+    lines = [f"{k}: {v}" for k, v in headers.items()]
+    head = (
+        "POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        + extra_headers
+        + "\r\n".join(lines)
+        + f"\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head, body
+
+
+def test_a_correctly_signed_delivery_is_answered_200(receiver: WebhookReceiver) -> None:
+    head, body = signed_request()
+    status_line = send_raw(receiver, head, body).split(b"\r\n")[0]
+    assert status_line.endswith(b"200 OK")
+    assert [d.answered for d in receiver.deliveries] == [200]
+
+
+def test_a_second_signature_header_is_refused_even_when_one_is_valid(
+    receiver: WebhookReceiver,
+) -> None:
+    head, body = signed_request("X-Helios-Signature: sha256=" + "0" * 64 + "\r\n")
+    answer = send_raw(receiver, head, body)
+    assert b" 400 " in answer.split(b"\r\n")[0]
+    (rejected,) = receiver.rejected
+    assert rejected.rejection is not None
+    assert rejected.rejection.startswith("MalformedHeader: ")
+
+
+@pytest.mark.parametrize("length", ["abc", "-1", "1, 2"])
+def test_an_unreadable_content_length_is_answered_400_not_a_crash(
+    receiver: WebhookReceiver, length: str
+) -> None:
+    answer = send_raw(
+        receiver, f"POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n"
+    )
+    assert answer.split(b"\r\n")[0].endswith(b"400 Bad Request")
+    assert b"invalid Content-Length" in answer
+    assert receiver.deliveries == []
