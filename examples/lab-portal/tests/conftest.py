@@ -1,11 +1,13 @@
 """Fixtures of the portal's suite: the portal served on a real loopback port, wired to the
 Helios target of the run (pytest-helios's embedded emulator by default, the real API with
---helios-live), and a small in-process client to drive it."""
+--helios-live), and a small in-process client to drive it.
+
+Cassettes need no settings here: pytest-helios stores the emulator account's URL the portal
+talks to as https://api.heliosai.health, so they replay against any target."""
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import io
 import itertools
 import json
@@ -101,12 +103,6 @@ def make_portal(
 def portal(make_portal: PortalFactory) -> PortalDriver:
     """The portal, with the run's API key and webhook secret."""
     return make_portal()
-
-
-@pytest.fixture
-def helios_cassette_config(helios_cassette_config: Any, helios_client: Any) -> Any:
-    """Cassettes store the target (an emulator account's URL) as https://api.heliosai.health."""
-    return dataclasses.replace(helios_cassette_config, target_urls=(str(helios_client.base_url),))
 
 
 LABS = [
