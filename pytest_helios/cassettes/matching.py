@@ -7,6 +7,7 @@ two JSON bodies match whenever they hold the same data in any key order or layou
 
 from __future__ import annotations
 
+import functools
 import json
 import shlex
 from collections.abc import Sequence
@@ -34,6 +35,13 @@ def canonical_body(body: object) -> str | bytes:
     raw = body.encode("utf-8") if isinstance(body, str) else body
     if not isinstance(raw, bytes):
         return repr(raw)
+    return _canonical_bytes(raw)
+
+
+@functools.lru_cache(maxsize=256)
+def _canonical_bytes(raw: bytes) -> str | bytes:
+    # Matching compares the same bodies again and again (each matcher call, each recorded
+    # interaction): parse each distinct body once.
     try:
         return json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":"))
     except ValueError:

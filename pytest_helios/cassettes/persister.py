@@ -94,7 +94,9 @@ def format_time(moment: dt.datetime) -> str:
 
 
 def parse_time(text: str) -> dt.datetime:
-    return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
+    if len(text) != 20 or text[10] != "T" or text[-1] != "Z":  # exactly as written
+        raise ValueError(f"time data {text!r} does not match format '%Y-%m-%dT%H:%M:%SZ'")
+    return dt.datetime.fromisoformat(text[:-1]).replace(tzinfo=dt.timezone.utc)
 
 
 def schemas_fingerprint() -> str:
