@@ -104,7 +104,8 @@ async def load(port: int, key: str, seconds: float) -> tuple[float, Counter[int]
     return sum(statuses.values()) / (time.perf_counter() - start), statuses
 
 
-def accept_benchmark(seconds: float, rounds: int) -> float:
+def measure_accept(seconds: float, rounds: int) -> dict[str, float]:
+    """Median requests/s of the emulator and the baseline, and their non-200 answers."""
     key = "sk_live_" + secrets.token_hex(24)
     emulator_cmd = [
         sys.executable, "-m", "pytest_helios.emulator.cli", "--json",
@@ -128,7 +129,18 @@ def accept_benchmark(seconds: float, rounds: int) -> float:
                 rate, statuses = asyncio.run(load(port, api_key, seconds))
                 rates[name].append(rate)
                 errors[name] += sum(n for status, n in statuses.items() if status != 200)
-    emulator, baseline = (statistics.median(rates[n]) for n in ("emulator", "baseline"))
+    return {
+        "emulator": statistics.median(rates["emulator"]),
+        "baseline": statistics.median(rates["baseline"]),
+        "emulator_errors": errors["emulator"],
+        "baseline_errors": errors["baseline"],
+    }
+
+
+def accept_benchmark(seconds: float, rounds: int) -> float:
+    figures = measure_accept(seconds, rounds)
+    emulator, baseline = figures["emulator"], figures["baseline"]
+    errors = {n: int(figures[f"{n}_errors"]) for n in ("emulator", "baseline")}
     print(f"accept endpoint, {CONNECTIONS} connections, {rounds} x {seconds:g} s per server")
     print(
         f"  baseline (Starlette+uvicorn, hashed key + schema): {baseline:8.0f} req/s  "
@@ -144,7 +156,8 @@ def accept_benchmark(seconds: float, rounds: int) -> float:
     return ratio
 
 
-def delivery_benchmark(runs: int) -> None:
+def measure_delivery(runs: int) -> dict[str, float]:
+    """Delivery attempts per second for ``runs`` light runs, and what the receiver got."""
     receiver_cmd = [sys.executable, str(HERE / "receiver_app.py")]
     emulator_cmd = [
         sys.executable, "-m", "pytest_helios.emulator.cli", "--json",
@@ -166,18 +179,29 @@ def delivery_benchmark(runs: int) -> None:
             settled.raise_for_status()
             log = client.get("/_emulator/deliveries").json()
         received = httpx.get(f"http://127.0.0.1:{receiver_port}/count").json()
-    expected = runs * 7
-    failed = sum(1 for attempt in log if not attempt["ok"])
+    return {
+        "attempts": len(log),
+        "seconds": elapsed,
+        "rate": len(log) / elapsed,
+        "expected": runs * 7,
+        "unique": received["unique"],
+        "duplicates": received["total"] - received["unique"],
+        "failed": sum(1 for attempt in log if not attempt["ok"]),
+        "lost": runs * 7 - received["unique"],
+    }
+
+
+def delivery_benchmark(runs: int) -> None:
+    f = measure_delivery(runs)
     print(f"deliveries: {runs} light runs x 7 webhooks to a local receiver")
     print(
-        f"  {len(log)} attempts in {elapsed:.2f} s: {len(log) / elapsed:.0f} deliveries/s "
+        f"  {f['attempts']:.0f} attempts in {f['seconds']:.2f} s: {f['rate']:.0f} deliveries/s "
         f"(from the first request until all were settled)"
     )
-    lost = expected - received["unique"]
     print(
-        f"  received {received['unique']} unique of {expected} "
-        f"(duplicates {received['total'] - received['unique']}, failed attempts {failed}, "
-        f"lost {lost})"
+        f"  received {f['unique']:.0f} unique of {f['expected']:.0f} "
+        f"(duplicates {f['duplicates']:.0f}, failed attempts {f['failed']:.0f}, "
+        f"lost {f['lost']:.0f})"
     )
 
 

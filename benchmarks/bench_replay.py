@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import secrets
 import statistics
 import subprocess
@@ -119,13 +120,8 @@ def pytest_run(root: Path, args: list[str], env: dict[str, str]) -> float:
     return elapsed
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tests", type=int, default=200)
-    parser.add_argument("--rounds", type=int, default=5)
-    arguments = parser.parse_args()
-    import os
-
+def measure(tests: int = 200, rounds: int = 5) -> dict[str, float]:
+    """Median seconds to replay the generated suite with each plugin alone."""
     env = {**os.environ, "HELIOS_API_KEY": "sk_live_" + secrets.token_hex(16)}
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Helios)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -136,17 +132,25 @@ def main() -> None:
         try:
             for plugin in times:
                 root = Path(tmp) / plugin
-                make_suite(root, plugin, arguments.tests, url)
+                make_suite(root, plugin, tests, url)
                 pytest_run(root, [*ALONE[plugin], *RECORD[plugin]], env)
         finally:
             server.shutdown()
             thread.join()
             server.server_close()
-        for _ in range(arguments.rounds):
+        for _ in range(rounds):
             for plugin in times:
                 times[plugin].append(pytest_run(Path(tmp) / plugin, ALONE[plugin], env))
-    recording = statistics.median(times["recording"])
-    helios = statistics.median(times["helios"])
+    return {plugin: statistics.median(values) for plugin, values in times.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tests", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=5)
+    arguments = parser.parse_args()
+    figures = measure(arguments.tests, arguments.rounds)
+    recording, helios = figures["recording"], figures["helios"]
     ratio = helios / recording
     print(f"replaying {arguments.tests} tests, median of {arguments.rounds} rounds:")
     print(f"  pytest-recording  {recording:7.2f} s")
