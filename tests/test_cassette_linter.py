@@ -4,6 +4,7 @@ and a non-zero exit on any."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from cassette_helpers import (
 )
 
 from pytest_helios.cassettes.lint import main
+from pytest_helios.cassettes.persister import dump, provenance
 
 TEST = """
     import os, httpx, pytest
@@ -122,3 +124,37 @@ def test_a_bad_maximum_age_is_a_usage_error(capsys: pytest.CaptureFixture[str]) 
 
     assert exit_info.value.code == 2
     assert "argument --max-age: -1 is not a positive number" in capsys.readouterr().err
+
+
+def test_no_finding_shows_a_secret_even_when_a_contract_violation_quotes_its_value(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = new_api_key()
+    document = {
+        "helios": provenance("emulator"),
+        "interactions": [
+            {
+                "request": {
+                    "method": "POST",
+                    "uri": "https://api.heliosai.health/api/v1/lab-results",
+                    "headers": {"content-type": ["application/json"]},
+                    "body": json.dumps({"labResults": [], "leaked": key}),
+                },
+                "response": {
+                    "status": {"code": 200, "message": "OK"},
+                    "headers": {},
+                    "body": {"string": "{}"},
+                },
+            }
+        ],
+    }
+    path = tmp_path / "leaky.yaml"
+    path.write_bytes(dump(document))
+
+    assert main(["lint", str(path)]) == 1
+
+    out = capsys.readouterr().out
+    assert f"{path}: interaction 0, request, body $.leaked: a key-shaped string" in out
+    assert "violated at $: keyword 'required': missing required property 'webhookUrl'" in out
+    assert "'leaked': '[REDACTED]'" in out
+    assert key not in out
