@@ -9,7 +9,8 @@ It imports the measuring functions of the other scripts (``bench_validate``, ``b
 as that script measures it, with its anchor side by side in the same process run. The rounds
 interleave the benchmarks (validate, verify, emulator, collection, replay, then again), so a
 burst of load on a shared machine hits every figure and its anchor alike; the table shows the
-median over the rounds of each time and of each round's ratio. Exit status 1 when a median
+median over the rounds of each time and of each round's ratio (so the ratio need not equal
+the quotient of the two median times), and the range of the ratios. Exit status 1 when a median
 ratio misses its target.
 """
 
@@ -187,20 +188,22 @@ def run(settings: Settings, log: Callable[[str], None]) -> tuple[list[Row], list
 
 def table(rows: list[Row], extras: list[Extra]) -> str:
     lines = [
-        "| figure | pytest-helios | anchor | anchor figure | ratio | target |",
-        "|---|---|---|---|---|---|",
+        "| figure | pytest-helios | anchor | anchor figure | ratio | ratio range | target |",
+        "|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         verdict = "" if row.target_text == "none" else (" met" if row.met else " **MISSED**")
         lines.append(
             f"| {row.figure} | {_fmt(statistics.median(row.ours), row.unit)} | {row.anchor} | "
             f"{_fmt(statistics.median(row.theirs), row.unit)} | "
-            f"{row.ratio:.2f} ({row.ratio_means}) | {row.target_text}{verdict} |"
+            f"{row.ratio:.2f} ({row.ratio_means}) | "
+            f"{min(row.ratios):.2f} to {max(row.ratios):.2f} | "
+            f"{row.target_text}{verdict} |"
         )
     for extra in extras:
         value = statistics.median(extra.values)
         shown = _fmt(value, extra.unit) if extra.unit else f"{max(extra.values):.0f}"
-        lines.append(f"| {extra.figure} | {shown} | {extra.note} | | | |")
+        lines.append(f"| {extra.figure} | {shown} | {extra.note} | | | | |")
     return "\n".join(lines)
 
 

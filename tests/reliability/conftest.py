@@ -40,7 +40,7 @@ class Scale:
 
 _SCALES = {
     "bounded": Scale("bounded", fuzz_examples=150, soak_seconds=20.0, kills=4),
-    "full": Scale("full", fuzz_examples=5000, soak_seconds=180.0, kills=30),
+    "full": Scale("full", fuzz_examples=1000, soak_seconds=120.0, kills=10),
 }
 
 

@@ -124,7 +124,10 @@ content_types = st.one_of(
             "",
         ]
     ),
-    st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40),
+    # httpx refuses to send a value with whitespace around it; the raw tests send such values
+    st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40).map(
+        str.strip
+    ),
 )
 paths = st.one_of(
     st.sampled_from(
