@@ -1,6 +1,6 @@
 """Every benchmark beside its anchor, in one run, in one table.
 
-    python benchmarks/run_all.py            # 3 interleaved rounds (about 10 minutes on 2 cores)
+    python benchmarks/run_all.py            # 3 interleaved rounds (5 to 15 minutes on 2 cores)
     python benchmarks/run_all.py --quick    # 1 short round, a smoke run (about 2 minutes)
     python benchmarks/run_all.py --json results.json   # also write the figures as JSON
 
