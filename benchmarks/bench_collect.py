@@ -72,6 +72,25 @@ def instructions(root: Path, extra: list[str]) -> int:
     return int(found.group(1))
 
 
+def measure(tests: int = 500, rounds: int = 15) -> dict[str, float]:
+    """Median wall-clock and CPU seconds of one collection, with the plugin and without."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        make_suite(root, tests)
+        run(root, [])  # warm the file system and bytecode caches
+        on: list[tuple[float, float]] = []
+        off: list[tuple[float, float]] = []
+        for _ in range(rounds):
+            on.append(run(root, []))
+            off.append(run(root, ["-p", "no:helios"]))
+    return {
+        "wall_on": statistics.median(r[0] for r in on),
+        "wall_off": statistics.median(r[0] for r in off),
+        "cpu_on": statistics.median(r[1] for r in on),
+        "cpu_off": statistics.median(r[1] for r in off),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tests", type=int, default=500)
@@ -88,20 +107,11 @@ def main() -> None:
         print(f"  -p no:helios       : {off:>16,}")
         print(f"  ratio              : {on / off:16.4f}  (target <= 1.05)")
         return
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        make_suite(root, args.tests)
-        run(root, [])  # warm the file system and bytecode caches
-        on: list[tuple[float, float]] = []
-        off: list[tuple[float, float]] = []
-        for _ in range(args.rounds):
-            on.append(run(root, []))
-            off.append(run(root, ["-p", "no:helios"]))
+    figures = measure(args.tests, args.rounds)
     print(f"collect-only, {args.tests} tests, {args.rounds} rounds each (median)")
     print(f"  {'':22}{'with pytest-helios':>20}{'-p no:helios':>16}{'ratio':>9}")
-    for index, label in ((0, "wall clock (ms)"), (1, "CPU, user+sys (ms)")):
-        a = statistics.median(r[index] for r in on)
-        b = statistics.median(r[index] for r in off)
+    for kind, label in (("wall", "wall clock (ms)"), ("cpu", "CPU, user+sys (ms)")):
+        a, b = figures[f"{kind}_on"], figures[f"{kind}_off"]
         print(f"  {label:22}{a * 1000:20.1f}{b * 1000:16.1f}{a / b:9.3f}")
     print("  target: ratio <= 1.05")
 

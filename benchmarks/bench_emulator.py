@@ -110,7 +110,9 @@ async def load(port: int, key: str, seconds: float) -> tuple[float, Counter[int]
     return sum(statuses.values()) / (time.perf_counter() - start), statuses
 
 
-def accept_benchmark(seconds: float, rounds: int) -> float:
+def measure_accept(seconds: float, rounds: int) -> dict[str, float]:
+    """Median requests/s (and per server CPU-second) of the emulator and the baseline, and
+    their non-200 answers."""
     key = "sk_live_" + secrets.token_hex(24)
     emulator_cmd = [
         sys.executable, "-m", "pytest_helios.emulator.cli", "--json",
@@ -139,6 +141,16 @@ def accept_benchmark(seconds: float, rounds: int) -> float:
                 rates[name].append(rate)
                 per_cpu[name].append(sum(statuses.values()) / used if used else float("nan"))
                 errors[name] += sum(n for status, n in statuses.items() if status != 200)
+    figures: dict[str, float] = {}
+    for name in ("emulator", "baseline"):
+        figures[name] = statistics.median(rates[name])
+        figures[f"{name}_per_cpu"] = statistics.median(per_cpu[name])
+        figures[f"{name}_errors"] = errors[name]
+    return figures
+
+
+def accept_benchmark(seconds: float, rounds: int) -> float:
+    figures = measure_accept(seconds, rounds)
     print(f"accept endpoint, {CONNECTIONS} connections, {rounds} x {seconds:g} s per server")
     labels = {
         "baseline": "baseline (Starlette+uvicorn, hashed key + schema)",
@@ -146,13 +158,14 @@ def accept_benchmark(seconds: float, rounds: int) -> float:
     }
     for name, label in labels.items():
         print(
-            f"  {label:50s} {statistics.median(rates[name]):6.0f} req/s  "
-            f"{statistics.median(per_cpu[name]):6.0f} req per server CPU-s  "
-            f"non-200: {errors[name]}"
+            f"  {label:50s} {figures[name]:6.0f} req/s  "
+            f"{figures[name + '_per_cpu']:6.0f} req per server CPU-s  "
+            f"non-200: {int(figures[name + '_errors'])}"
         )
-    ratio = statistics.median(rates["emulator"]) / statistics.median(rates["baseline"])
-    cpu_ratio = statistics.median(per_cpu["emulator"]) / statistics.median(per_cpu["baseline"])
-    verdict = "ok" if ratio >= 0.6 and not errors["emulator"] else "BELOW TARGET"
+    ratio = figures["emulator"] / figures["baseline"]
+    cpu_ratio = figures["emulator_per_cpu"] / figures["baseline_per_cpu"]
+    ok = ratio >= 0.6 and not figures["emulator_errors"]
+    verdict = "ok" if ok else "BELOW TARGET"
     print(
         f"  ratio emulator/baseline: {ratio:.2f} req/s, {cpu_ratio:.2f} per CPU-second  "
         f"(target >= 0.60 req/s, no errors): {verdict}"
@@ -160,7 +173,8 @@ def accept_benchmark(seconds: float, rounds: int) -> float:
     return ratio
 
 
-def delivery_benchmark(runs: int) -> None:
+def measure_delivery(runs: int) -> dict[str, float]:
+    """Delivery attempts per second for ``runs`` light runs, and what the receiver got."""
     receiver_cmd = [sys.executable, str(HERE / "receiver_app.py")]
     emulator_cmd = [
         sys.executable, "-m", "pytest_helios.emulator.cli", "--json",
@@ -182,18 +196,29 @@ def delivery_benchmark(runs: int) -> None:
             settled.raise_for_status()
             log = client.get("/_emulator/deliveries").json()
         received = httpx.get(f"http://127.0.0.1:{receiver_port}/count").json()
-    expected = runs * 7
-    failed = sum(1 for attempt in log if not attempt["ok"])
+    return {
+        "attempts": len(log),
+        "seconds": elapsed,
+        "rate": len(log) / elapsed,
+        "expected": runs * 7,
+        "unique": received["unique"],
+        "duplicates": received["total"] - received["unique"],
+        "failed": sum(1 for attempt in log if not attempt["ok"]),
+        "lost": runs * 7 - received["unique"],
+    }
+
+
+def delivery_benchmark(runs: int) -> None:
+    d = measure_delivery(runs)
     print(f"deliveries: {runs} light runs x 7 webhooks to a local receiver")
     print(
-        f"  {len(log)} attempts in {elapsed:.2f} s: {len(log) / elapsed:.0f} deliveries/s "
+        f"  {d['attempts']:.0f} attempts in {d['seconds']:.2f} s: {d['rate']:.0f} deliveries/s "
         f"(from the first request until all were settled)"
     )
-    lost = expected - received["unique"]
     print(
-        f"  received {received['unique']} unique of {expected} "
-        f"(duplicates {received['total'] - received['unique']}, failed attempts {failed}, "
-        f"lost {lost})"
+        f"  received {d['unique']:.0f} unique of {d['expected']:.0f} "
+        f"(duplicates {d['duplicates']:.0f}, failed attempts {d['failed']:.0f}, "
+        f"lost {d['lost']:.0f})"
     )
 
 

@@ -18,7 +18,9 @@ measures what that safety costs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import re
 import resource
 import secrets
@@ -29,6 +31,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -100,6 +103,9 @@ class _Helios(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
+PLUGINS = ("recording", "helios")
+
+
 def make_suite(root: Path, plugin: str, tests: int, url: str) -> None:
     root.mkdir(parents=True)
     (root / "pytest.ini").write_text("[pytest]\n")
@@ -137,6 +143,44 @@ def pytest_instructions(root: Path, args: list[str], env: dict[str, str]) -> int
     return int(found.group(1))
 
 
+@contextlib.contextmanager
+def recorded_suites(tests: int) -> Iterator[tuple[Path, dict[str, str]]]:
+    """The generated suite, recorded once by each plugin against a local server (then gone)."""
+    env = {**os.environ, "HELIOS_API_KEY": "sk_live_" + secrets.token_hex(16)}
+    # As on a developer's machine: compiled (and assertion-rewritten) modules are cached, so
+    # the figure compares the plugins' work rather than how many modules each one imports.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Helios)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            for plugin in PLUGINS:
+                root = Path(tmp) / plugin
+                make_suite(root, plugin, tests, url)
+                pytest_run(root, [*ALONE[plugin], *RECORD[plugin]], env)
+        finally:
+            server.shutdown()
+            thread.join()
+            server.server_close()
+        yield Path(tmp), env
+
+
+def measure(tests: int = 200, rounds: int = 5) -> dict[str, float]:
+    """Median wall and CPU seconds to replay the suite with each plugin alone, interleaved."""
+    times: dict[str, list[tuple[float, float]]] = {plugin: [] for plugin in PLUGINS}
+    with recorded_suites(tests) as (tmp, env):
+        for _ in range(rounds):
+            for plugin in PLUGINS:
+                times[plugin].append(pytest_run(tmp / plugin, ALONE[plugin], env))
+    figures: dict[str, float] = {}
+    for plugin, values in times.items():
+        figures[plugin] = statistics.median(t[0] for t in values)
+        figures[f"{plugin}_cpu"] = statistics.median(t[1] for t in values)
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tests", type=int, default=200)
@@ -147,50 +191,26 @@ def main() -> None:
         help="count instructions of one replay each under valgrind: slow, exact on a busy machine",
     )
     arguments = parser.parse_args()
-    import os
-
-    env = {**os.environ, "HELIOS_API_KEY": "sk_live_" + secrets.token_hex(16)}
-    # As on a developer's machine: compiled (and assertion-rewritten) modules are cached, so
-    # the figure compares the plugins' work rather than how many modules each one imports.
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Helios)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    times: dict[str, list[tuple[float, float]]] = {"recording": [], "helios": []}
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            for plugin in times:
-                root = Path(tmp) / plugin
-                make_suite(root, plugin, arguments.tests, url)
-                pytest_run(root, [*ALONE[plugin], *RECORD[plugin]], env)
-        finally:
-            server.shutdown()
-            thread.join()
-            server.server_close()
-        if arguments.callgrind:
-            counts = {p: pytest_instructions(Path(tmp) / p, ALONE[p], env) for p in times}
-            ratio = counts["helios"] / counts["recording"]
-            print(f"replaying {arguments.tests} tests, instructions counted by callgrind:")
-            print(f"  pytest-recording {counts['recording']:>16,}")
-            print(f"  pytest-helios    {counts['helios']:>16,}")
-            print(f"  ratio {ratio:.3f}  (target <= 1.0)")
-            sys.exit(0 if ratio <= 1.0 else 1)
-        for _ in range(arguments.rounds):
-            for plugin in times:
-                times[plugin].append(pytest_run(Path(tmp) / plugin, ALONE[plugin], env))
+    if arguments.callgrind:
+        with recorded_suites(arguments.tests) as (tmp, env):
+            counts = {p: pytest_instructions(tmp / p, ALONE[p], env) for p in PLUGINS}
+        ratio = counts["helios"] / counts["recording"]
+        print(f"replaying {arguments.tests} tests, instructions counted by callgrind:")
+        print(f"  pytest-recording {counts['recording']:>16,}")
+        print(f"  pytest-helios    {counts['helios']:>16,}")
+        print(f"  ratio {ratio:.3f}  (target <= 1.0)")
+        sys.exit(0 if ratio <= 1.0 else 1)
+    figures = measure(arguments.tests, arguments.rounds)
     print(f"replaying {arguments.tests} tests, median of {arguments.rounds} rounds:")
-    ratios = []
-    for what, index in (("wall", 0), ("CPU", 1)):
-        recording = statistics.median(t[index] for t in times["recording"])
-        helios = statistics.median(t[index] for t in times["helios"])
-        ratios.append(helios / recording)
+    for what, suffix in (("wall", ""), ("CPU", "_cpu")):
+        recording, helios = figures["recording" + suffix], figures["helios" + suffix]
         print(
             f"  {what:4} time: pytest-recording {recording:6.2f} s, pytest-helios {helios:6.2f} s,"
             f" ratio {helios / recording:.2f}"
         )
-    print(f"  target: pytest-helios / pytest-recording <= 1.0 (wall {ratios[0]:.2f})")
-    sys.exit(0 if ratios[0] <= 1.0 else 1)
+    wall = figures["helios"] / figures["recording"]
+    print(f"  target: pytest-helios / pytest-recording <= 1.0 (wall {wall:.2f})")
+    sys.exit(0 if wall <= 1.0 else 1)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from cassette_helpers import (
 )
 
 from pytest_helios.cassettes.lint import main
+from pytest_helios.cassettes.persister import dump, provenance
 
 TEST = """
     import os, httpx, pytest
@@ -153,3 +154,37 @@ def test_a_webhook_capture_beside_a_cassette_is_linted_as_deliveries(
         for line in lines
     )
     assert lines[-1] == "helios-cassettes: 2 finding(s) in 1 cassette"
+
+
+def test_no_finding_shows_a_secret_even_when_a_contract_violation_quotes_its_value(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = new_api_key()
+    document = {
+        "helios": provenance("emulator"),
+        "interactions": [
+            {
+                "request": {
+                    "method": "POST",
+                    "uri": "https://api.heliosai.health/api/v1/lab-results",
+                    "headers": {"content-type": ["application/json"]},
+                    "body": json.dumps({"labResults": [], "leaked": key}),
+                },
+                "response": {
+                    "status": {"code": 200, "message": "OK"},
+                    "headers": {},
+                    "body": {"string": "{}"},
+                },
+            }
+        ],
+    }
+    path = tmp_path / "leaky.yaml"
+    path.write_bytes(dump(document))
+
+    assert main(["lint", str(path)]) == 1
+
+    out = capsys.readouterr().out
+    assert f"{path}: interaction 0, request, body $.leaked: a key-shaped string" in out
+    assert "violated at $: keyword 'required': missing required property 'webhookUrl'" in out
+    assert "'leaked': '[REDACTED]'" in out
+    assert key not in out

@@ -19,7 +19,7 @@ from typing import Any
 
 from pytest_helios.cassettes import contract
 from pytest_helios.cassettes.persister import CassetteFormatError, parse_time, read_document
-from pytest_helios.cassettes.scan import scan_bytes
+from pytest_helios.cassettes.scan import KEY_PATTERNS, scan_bytes
 from pytest_helios.cassettes.scrub import PSEUDONYM_RE, REDACTED, Rules, environment_secrets
 
 
@@ -107,7 +107,18 @@ def lint_file(
                 f"recorded {age:.0f} days ago ({document['helios']['recorded_at']}), "
                 f"more than the maximum age of {max_age_days:g} days"
             )
-    return [f"{shown}: {line}" for line in dict.fromkeys(lines)]
+    return [f"{shown}: {_masked(line, secrets)}" for line in dict.fromkeys(lines)]
+
+
+def _masked(line: str, secrets: Mapping[str, str]) -> str:
+    """A finding as it may be printed: a contract violation quotes the offending value, which
+    can hold the very secret another finding reports; no secret is ever shown."""
+    for value in secrets:
+        if value:
+            line = line.replace(value, REDACTED)
+    for _label, pattern in KEY_PATTERNS:
+        line = pattern.sub(REDACTED, line)
+    return line
 
 
 def lint(

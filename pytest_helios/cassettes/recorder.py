@@ -55,6 +55,21 @@ _VCR_MODES = {
 _LOADED = "helios_loaded"
 
 
+class CassetteWriteFailed(Exception):
+    """Writing a cassette (or its webhook capture) failed: a full disk, a file-size limit, a
+    permission. The atomic write left the earlier file as it was; the message says so."""
+
+    def __init__(self, shown: str, error: OSError, *, written: str | None = None) -> None:
+        self.path = shown
+        reason = error.strerror or str(error)
+        outcome = (
+            f"The cassette {written} was written without it: re-record to keep them together."
+            if written is not None
+            else "Nothing was written: the earlier cassette, if any, is unchanged."
+        )
+        super().__init__(f"helios: could not write cassette {shown}: {reason}. {outcome}")
+
+
 class CassetteExpiredWarning(UserWarning):
     """A replayed cassette is older than its maximum age."""
 
@@ -251,9 +266,16 @@ class CassetteSession:
         if deliveries:
             webhooks = dump({"helios": meta, "deliveries": deliveries})
             self._refuse_if_unsafe(_sibling(self.display), webhooks)
-        write_atomically(Path(cassette_path), data)
+        try:
+            write_atomically(Path(cassette_path), data)
+        except OSError as error:
+            raise CassetteWriteFailed(self.display, error) from None
         if webhooks is not None:
-            write_atomically(self.webhooks_path, webhooks)
+            try:
+                write_atomically(self.webhooks_path, webhooks)
+            except OSError as error:
+                shown = _sibling(self.display)
+                raise CassetteWriteFailed(shown, error, written=self.display) from None
         self.saved = True
 
     def _refuse_if_unsafe(self, shown: str, data: bytes) -> None:
@@ -457,7 +479,7 @@ def use_cassette(request: pytest.FixtureRequest, base: CassetteConfig) -> Iterat
     finally:
         try:
             context.__exit__(None, None, None)
-        except CassetteWriteRefused as error:
+        except (CassetteWriteRefused, CassetteWriteFailed) as error:
             pytest.fail(str(error), pytrace=False)
 
 
@@ -469,7 +491,7 @@ def save_after_call(item: pytest.Item) -> None:
         return
     try:
         session.cassette._save()
-    except CassetteWriteRefused as error:
+    except (CassetteWriteRefused, CassetteWriteFailed) as error:
         session.discard = True
         pytest.fail(str(error), pytrace=False)
 

@@ -1,0 +1,269 @@
+"""Every benchmark beside its anchor, in one run, in one table.
+
+    python benchmarks/run_all.py            # 3 interleaved rounds (5 to 15 minutes on 2 cores)
+    python benchmarks/run_all.py --quick    # 1 short round, a smoke run (about 2 minutes)
+    python benchmarks/run_all.py --json results.json   # also write the figures as JSON
+
+It imports the measuring functions of the other scripts (``bench_validate``, ``bench_verify``,
+``bench_emulator``, ``bench_collect``, ``bench_replay``), so each figure is measured exactly
+as that script measures it, with its anchor side by side in the same process run. The rounds
+interleave the benchmarks (validate, verify, emulator, collection, replay, then again), so a
+burst of load on a shared machine hits every figure and its anchor alike; the table shows the
+median over the rounds of each time and of each round's ratio (so the ratio need not equal
+the quotient of the two median times), and the range of the ratios. Exit status 1 when a median
+ratio misses its target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import secrets
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# the scripts beside this one (also when run from elsewhere)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_collect
+import bench_emulator
+import bench_replay
+import bench_validate
+import bench_verify
+
+
+@dataclass
+class Row:
+    """One line of the table: our figure, the anchor's, and the ratio the issue targets."""
+
+    figure: str
+    anchor: str
+    unit: str
+    ratio_means: str  # how the ratio is formed, e.g. "anchor / ours"
+    target: Callable[[float], bool]
+    target_text: str
+    ours: list[float] = field(default_factory=list)
+    theirs: list[float] = field(default_factory=list)
+    ratios: list[float] = field(default_factory=list)
+
+    def add(self, ours: float, theirs: float, ratio: float) -> None:
+        self.ours.append(ours)
+        self.theirs.append(theirs)
+        self.ratios.append(ratio)
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(self.ratios)
+
+    @property
+    def met(self) -> bool:
+        return self.target(self.ratio)
+
+
+@dataclass
+class Extra:
+    """A figure without an anchor (delivery rate, replay time per test)."""
+
+    figure: str
+    unit: str
+    values: list[float] = field(default_factory=list)
+    note: str = ""
+
+
+@dataclass
+class Settings:
+    rounds: int
+    validate_calls: int
+    verify_numbers: tuple[int, int]  # calls per timing at 1 KiB and at 1 MiB
+    verify_repeat: int
+    emulator_seconds: float
+    delivery_runs: int
+    collect_tests: int
+    collect_rounds: int
+    replay_tests: int
+    replay_rounds: int
+
+
+QUICK = Settings(1, 10, (200, 2), 3, 1.0, 50, 200, 2, 50, 1)
+FULL = Settings(3, 20, (2000, 20), 7, 3.0, 200, 500, 3, 200, 2)
+
+
+def _fmt(value: float, unit: str) -> str:
+    if unit == "s":
+        if value < 1e-3:
+            return f"{value * 1e6:.1f} µs"
+        if value < 1:
+            return f"{value * 1e3:.1f} ms"
+        return f"{value:.2f} s"
+    return f"{value:,.0f} {unit}"
+
+
+def run(settings: Settings, log: Callable[[str], None]) -> tuple[list[Row], list[Extra]]:
+    validate = Row(
+        "`validate` (200-lab request)", "`jsonschema.validate`", "s", "anchor / ours",
+        lambda r: r >= 10, ">= 10",
+    )  # fmt: skip
+    verify_sig = Row(
+        "`verify_webhook_signature`, 1 MiB", "bare `hmac` + `compare_digest`", "s",
+        "anchor / ours", lambda r: r >= 0.8, ">= 0.8",
+    )  # fmt: skip
+    verify_full = Row(
+        "`verify_webhook`, 1 MiB", "bare `hmac` + `compare_digest` + `json.loads`", "s",
+        "anchor / ours", lambda r: True, "none",
+    )  # fmt: skip
+    verify_small = Row(
+        "`verify_webhook_signature`, 1 KiB", "bare `hmac` + `compare_digest`", "s",
+        "anchor / ours", lambda r: True, "none",
+    )  # fmt: skip
+    emulator = Row(
+        "emulator accept endpoint", "minimal Starlette+uvicorn app", "req/s",
+        "ours / anchor", lambda r: r >= 0.6, ">= 0.6",
+    )  # fmt: skip
+    collect = Row(
+        f"`--collect-only`, {settings.collect_tests} tests", "`-p no:helios`", "s", "ours / anchor",
+        lambda r: r <= 1.05, "<= 1.05",
+    )  # fmt: skip
+    replay = Row(
+        f"replay of {settings.replay_tests} tests", "pytest-recording", "s", "ours / anchor",
+        lambda r: r <= 1.0, "<= 1.0",
+    )  # fmt: skip
+    deliveries = Extra("emulator webhook deliveries", "deliveries/s")
+    per_test = Extra("replay time per test (pytest-helios)", "s")
+    lost = Extra("deliveries lost or duplicated", "")
+    secret = "whsec_" + secrets.token_hex(24)
+
+    for round_ in range(1, settings.rounds + 1):
+        log(f"round {round_}/{settings.rounds}: validate")
+        v = bench_validate.measure(settings.validate_calls, 3)
+        validate.add(v["helios"], v["baseline"], v["baseline"] / v["helios"])
+
+        log(f"round {round_}/{settings.rounds}: verify")
+        small = bench_verify.measure(
+            1024, settings.verify_numbers[0], settings.verify_repeat, secret
+        )
+        _, base, ours = small[0]
+        verify_small.add(ours, base, base / ours)
+        large = bench_verify.measure(
+            1024 * 1024, settings.verify_numbers[1], settings.verify_repeat, secret
+        )
+        _, base, ours = large[0]
+        verify_sig.add(ours, base, base / ours)
+        _, base, ours = large[2]
+        verify_full.add(ours, base, base / ours)
+
+        log(f"round {round_}/{settings.rounds}: emulator")
+        e = bench_emulator.measure_accept(settings.emulator_seconds, 1)
+        emulator.add(e["emulator"], e["baseline"], e["emulator"] / e["baseline"])
+        if e["emulator_errors"]:
+            emulator.ratios[-1] = 0.0  # a non-200 answer fails the target outright
+        d = bench_emulator.measure_delivery(settings.delivery_runs)
+        deliveries.values.append(d["rate"])
+        lost.values.append(d["lost"] + d["duplicates"])
+
+        log(f"round {round_}/{settings.rounds}: collection")
+        c = bench_collect.measure(settings.collect_tests, settings.collect_rounds)
+        collect.add(c["wall_on"], c["wall_off"], c["wall_on"] / c["wall_off"])
+
+        log(f"round {round_}/{settings.rounds}: replay")
+        r = bench_replay.measure(settings.replay_tests, settings.replay_rounds)
+        replay.add(r["helios"], r["recording"], r["helios"] / r["recording"])
+        per_test.values.append(r["helios"] / settings.replay_tests)
+
+    deliveries.note = f"{settings.delivery_runs} light runs x 7 webhooks, to a local receiver"
+    per_test.note = f"{settings.replay_tests} tests in a fresh interpreter, start-up included"
+    lost.note = "receiver's unique (runId, sequenceNumber) against the expected count"
+    return [validate, verify_sig, verify_full, verify_small, emulator, collect, replay], [
+        deliveries,
+        per_test,
+        lost,
+    ]
+
+
+def table(rows: list[Row], extras: list[Extra]) -> str:
+    lines = [
+        "| figure | pytest-helios | anchor | anchor figure | ratio | ratio range | target |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        verdict = "" if row.target_text == "none" else (" met" if row.met else " **MISSED**")
+        lines.append(
+            f"| {row.figure} | {_fmt(statistics.median(row.ours), row.unit)} | {row.anchor} | "
+            f"{_fmt(statistics.median(row.theirs), row.unit)} | "
+            f"{row.ratio:.2f} ({row.ratio_means}) | "
+            f"{min(row.ratios):.2f} to {max(row.ratios):.2f} | "
+            f"{row.target_text}{verdict} |"
+        )
+    for extra in extras:
+        value = statistics.median(extra.values)
+        shown = _fmt(value, extra.unit) if extra.unit else f"{max(extra.values):.0f}"
+        lines.append(f"| {extra.figure} | {shown} | {extra.note} | | | | |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one short round (a smoke run)")
+    parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    args = parser.parse_args(argv)
+    settings = QUICK if args.quick else FULL
+    if args.rounds is not None:
+        if args.rounds < 1:
+            parser.error(f"argument --rounds: {args.rounds} is not a positive number")
+        settings.rounds = args.rounds
+
+    started = time.perf_counter()
+    load_before = os.getloadavg()[0]
+    rows, extras = run(settings, lambda line: print(f"  ... {line}", file=sys.stderr, flush=True))
+    load_after = os.getloadavg()[0]
+    elapsed = time.perf_counter() - started
+
+    command = "python benchmarks/run_all.py" + (" --quick" if args.quick else "")
+    if args.rounds is not None:
+        command += f" --rounds {args.rounds}"
+    today = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    print(
+        f"{command}: {today}, Python {platform.python_version()} on {platform.machine()}, "
+        f"{os.cpu_count()} cores, load average {load_before:.1f} before / {load_after:.1f} "
+        f"after, {settings.rounds} interleaved round(s), medians, {elapsed:.0f} s"
+    )
+    print()
+    print(table(rows, extras))
+    if args.json is not None:
+        document = {
+            "command": command,
+            "date": today,
+            "python": platform.python_version(),
+            "cores": os.cpu_count(),
+            "load": [load_before, load_after],
+            "rounds": settings.rounds,
+            "figures": [
+                {
+                    "figure": r.figure,
+                    "anchor": r.anchor,
+                    "unit": r.unit,
+                    "ours": r.ours,
+                    "anchor_values": r.theirs,
+                    "ratios": r.ratios,
+                    "ratio": r.ratio,
+                    "ratio_means": r.ratio_means,
+                    "target": r.target_text,
+                    "met": r.met,
+                }
+                for r in rows
+            ],
+            "extras": [{"figure": x.figure, "unit": x.unit, "values": x.values} for x in extras],
+        }
+        args.json.write_text(json.dumps(document, indent=2) + "\n")
+    return 0 if all(r.met for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,310 @@
+"""Fuzzing the emulator's request parsing: hostile requests over real sockets never get a 5xx.
+
+Two layers: HTTP requests that are well formed at the protocol level but hostile in content
+(methods, paths, keys, content types, bodies: bad JSON, deep nesting, non-UTF-8, sizes at the
+limit), sent with httpx on a keep-alive connection; and raw bytes written straight to a socket
+(broken request lines, huge and malformed headers, lying Content-Length). Every answer must be
+below 500 and, for the API and admin routes, a JSON error body; the server must stay up.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pytest_helios import strategies as helios_st
+from pytest_helios.emulator import HeliosEmulator
+
+from .conftest import TALLY, scale
+
+pytestmark = pytest.mark.reliability
+
+FUZZ = settings(
+    max_examples=scale().fuzz_examples,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
+)
+MAX_BODY = 64 * 1024
+
+
+@pytest.fixture(scope="module")
+def target() -> Iterator[dict[str, Any]]:
+    """An emulator with a small body limit, one account, a valid and a revoked key."""
+    with HeliosEmulator(max_body_bytes=MAX_BODY, delivery_attempts=1) as emu:
+        account = emu.create_account("fuzz")
+        key = account.create_key("valid").value
+        revoked = account.create_key("revoked")
+        account.revoke_key(revoked)
+        with httpx.Client(base_url=emu.url, timeout=30) as client:
+            yield {
+                "emu": emu,
+                "client": client,
+                # a blank key is sent by the raw tests: httpx refuses to send one
+                "keys": [key, revoked.value, "sk_live_" + "0" * 32, "", "x" * 2000],
+                "account": account.id,
+            }
+        emu.wait_for_deliveries(timeout=60)
+
+
+def nested(depth: int) -> bytes:
+    return b'{"a":' * depth + b"1" + b"}" * depth
+
+
+json_bodies = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children, max_size=5)
+    ),
+    max_leaves=30,
+)
+valid_requests = st.one_of(
+    helios_st.agent_requests(), helios_st.lab_results_requests(max_labs=5)
+).map(lambda r: {**r, "webhookUrl": "http://127.0.0.1:9/hook"})
+
+
+@st.composite
+def mutated_requests(draw: st.DrawFn) -> bytes:
+    """A valid request with one field replaced, removed or added, encoded as JSON."""
+    request = dict(draw(valid_requests))
+    key = draw(st.sampled_from([*request, "extra"]))
+    action = draw(st.sampled_from(["replace", "remove"]))
+    if action == "remove":
+        request.pop(key, None)
+    else:
+        request[key] = draw(json_bodies)
+    return json.dumps(request).encode()
+
+
+bodies = st.one_of(
+    valid_requests.map(lambda r: json.dumps(r).encode()),
+    mutated_requests(),
+    json_bodies.map(lambda v: json.dumps(v).encode()),
+    st.binary(max_size=200),
+    st.integers(min_value=60, max_value=5000).map(nested),
+    st.integers(min_value=60, max_value=5000).map(lambda n: b"[" * n + b"]" * n),
+    st.sampled_from(
+        [
+            b"",
+            b"{",
+            b"NaN",
+            b'{"webhookUrl": NaN}',
+            b'{"a": Infinity}',
+            b"\xff\xfe{\x00}\x00",
+            b'{"webhookUrl": "\xc3\x28"}',
+            b'{"\\ud800": 1}',
+            b"x" * (MAX_BODY + 1),
+            b" " * MAX_BODY + b"{}",
+            b"1e999999",
+            b"-" * 10,
+        ]
+    ),
+)
+content_types = st.one_of(
+    st.sampled_from(
+        [
+            "application/json",
+            "application/json; charset=utf-8",
+            "application/json; charset=latin-1",
+            "APPLICATION/JSON",
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "application/json;;;",
+            "",
+        ]
+    ),
+    # httpx refuses to send a value with whitespace around it; the raw tests send such values
+    st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40).map(
+        str.strip
+    ),
+)
+paths = st.one_of(
+    st.sampled_from(
+        [
+            "/api/v1/agent",
+            "/api/v1/lab-results",
+            "/api/v1/agent/",
+            "/API/V1/AGENT",
+            "/api/v1/agent?x=1&x=2",
+            "/api/v1/%2e%2e/agent",
+            "/_emulator/health",
+            "/_emulator/accounts",
+            "/_emulator/accounts/nope/keys",
+            "/_emulator/wait",
+            "/_emulator/runs/not-a-uuid",
+            "/_emulator/deliveries?runId=%00",
+            "/accounts/nope/api/v1/agent",
+            "/",
+        ]
+    ),
+    st.text(alphabet="abcdefghijklmnopqrstuvwxyz/_-.%0123456789?&=", max_size=40).map(
+        lambda p: "/" + p
+    ),
+)
+
+
+def check_answer(response: httpx.Response) -> None:
+    assert response.status_code < 500, (response.status_code, response.text[:300])
+    if response.status_code >= 400 and response.request.method != "HEAD":
+        body = response.json()
+        assert isinstance(body, dict) and body.get("error"), body
+
+
+@FUZZ
+@given(
+    method=st.sampled_from(["POST", "POST", "POST", "GET", "PUT", "DELETE", "PATCH", "HEAD"]),
+    path=paths,
+    key_index=st.integers(min_value=0, max_value=5),
+    content_type=content_types,
+    body=bodies,
+    scoped=st.booleans(),
+)
+def test_hostile_requests_get_a_4xx_json_error_never_a_5xx(
+    target: dict[str, Any],
+    method: str,
+    path: str,
+    key_index: int,
+    content_type: str,
+    body: bytes,
+    scoped: bool,
+) -> None:
+    headers = {"content-type": content_type}
+    if key_index < len(target["keys"]):
+        headers["x-api-key"] = target["keys"][key_index]
+    if scoped and path.startswith("/api/"):
+        path = f"/accounts/{target['account']}{path}"
+    response = target["client"].request(method, path, headers=headers, content=body)
+    TALLY["fuzzing", "HTTP requests to the emulator (hostile content)"] += 1
+    TALLY["emulator answers", f"{response.status_code // 100}xx to fuzzed requests"] += 1
+    check_answer(response)
+
+
+RAW_REQUESTS = [
+    b"\r\n\r\n",
+    b"GARBAGE\r\n\r\n",
+    b"POST /api/v1/agent HTTP/9.9\r\nHost: x\r\n\r\n",
+    b"POST /api/v1/agent\r\n\r\n",
+    b"POST /api/v1/agent HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+    b"POST /api/v1/agent HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+    b"POST /api/v1/agent HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\n{}",
+    b"POST /api/v1/agent HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    b"POST /api/v1/agent HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+    b"Content-Length: 2\r\n\r\n0\r\n\r\n",
+    b"POST /api/v1/agent HTTP/1.1\r\nHost: x\r\nNoColonHere\r\n\r\n",
+    b"POST /api/v1/agent HTTP/1.1\r\nHost: x\r\nx-api-key: \xff\xfe\x00\r\n"
+    b"Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+    b"POST /api/v1/agent HTTP/1.1\r\nHost: x\r\nx-api-key: sk_live_\xc3\xa9\r\n"
+    b"Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+    b"POST /api/v1/agent HTTP/1.1\r\nHost: x\r\nContent-Type: \xff\r\nContent-Length: 2\r\n\r\n{}",
+    b"POST /api/v1/agent HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200_000 + b"\r\n\r\n",
+    b"POST /api/v1/agent HTTP/1.1\r\nHost: x\r\n"
+    + b"".join(b"X-H%d: v\r\n" % i for i in range(5000))
+    + b"\r\n",
+    b"POST /" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"POST /api/v1/agent HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    b"Content-Length: 999999999\r\n\r\n{}",
+    b"POST /api/v1/agent HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    b"Content-Length: 100\r\n\r\n{}",  # the client stops sending: the server must not hang
+    b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 40,  # a TLS ClientHello
+    b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+    b"GET /_emulator/health HTTP/1.1\r\nHost: x\r\n\r\n" * 50,  # pipelined
+]
+
+
+RAW_LINES = [
+    b"POST /api/v1/agent HTTP/1.1",
+    b"Host: x",
+    b"Content-Length: 2",
+    b"Transfer-Encoding: chunked",
+    b"x-api-key: ",
+    b"x-api-key: \t ",
+    b"Content-Type: application/json",
+    b"",
+    b"{}",
+    b"0",
+    b"\x00",
+    b"\xff",
+]
+
+
+def raw_exchange(url: str, data: bytes) -> bytes:
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        try:
+            sock.sendall(data)
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass  # the server may close early on a request it refuses: that is fine
+        chunks = []
+        try:
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        except (TimeoutError, ConnectionResetError):
+            pass
+    return b"".join(chunks)
+
+
+def statuses(reply: bytes) -> list[int]:
+    """Every HTTP status line in a reply (a pipelined exchange has several)."""
+    found = []
+    for line in reply.split(b"\r\n"):
+        if line.startswith(b"HTTP/1.") and len(line) >= 12 and line[9:12].isdigit():
+            found.append(int(line[9:12]))
+    return found
+
+
+def assert_alive(client: httpx.Client) -> None:
+    assert client.get("/_emulator/health").json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize("data", RAW_REQUESTS, ids=range(len(RAW_REQUESTS)))
+def test_raw_hostile_http_gets_no_5xx_and_the_emulator_stays_up(
+    target: dict[str, Any], data: bytes
+) -> None:
+    reply = raw_exchange(target["emu"].url, data)
+    TALLY["fuzzing", "raw hostile HTTP exchanges"] += 1
+    assert all(status < 500 for status in statuses(reply)), reply[:300]
+    assert_alive(target["client"])
+
+
+@FUZZ
+@given(
+    data=st.one_of(
+        st.binary(max_size=300),
+        st.lists(
+            st.one_of(
+                st.sampled_from(RAW_LINES),
+                st.binary(max_size=40),
+            ),
+            max_size=10,
+        ).map(lambda parts: b"\r\n".join(parts) + b"\r\n\r\n"),
+    )
+)
+def test_random_bytes_on_the_socket_never_get_a_5xx(target: dict[str, Any], data: bytes) -> None:
+    reply = raw_exchange(target["emu"].url, data)
+    TALLY["fuzzing", "raw random byte streams"] += 1
+    assert all(status < 500 for status in statuses(reply)), reply[:300]
+
+
+def test_the_emulator_still_serves_after_the_fuzzing(target: dict[str, Any]) -> None:
+    assert_alive(target["client"])
+    key = target["keys"][0]
+    request = {
+        "webhookUrl": "http://127.0.0.1:9/hook",
+        "labResults": [{"name": "Creatinine", "value": "1.8 mg/dL", "flag": "High"}],
+    }
+    response = target["client"].post(
+        "/api/v1/lab-results", headers={"x-api-key": key}, json=request
+    )
+    assert response.status_code == 200, response.text
