@@ -336,6 +336,17 @@ class _ClientBase:
         clone._api_key = api_key
         return clone
 
+    def _failed(self, path: str, exc: httpx.HTTPError) -> HeliosError:
+        """The error for a request that got no answer, with the key masked."""
+        failed = HeliosError(f"POST {path} failed: {type(exc).__name__}: {exc}")
+        return _masking_key(failed, self._api_key)
+
+    def _retry_delay(self, attempt: int, exc: HeliosRateLimited) -> float:
+        """Seconds to wait before retry ``attempt`` of a 429; raises ``exc`` once they are spent."""
+        if attempt > self.rate_limit_retries:
+            raise exc
+        return _backoff(attempt, exc.retry_after, self.max_retry_wait)
+
     @property
     def api_key(self) -> str:
         """The key this client sends (kept out of reprs and messages)."""
@@ -426,15 +437,12 @@ class HeliosClient(_ClientBase):
             try:
                 response = self._http.post(path, content=content, headers=self._headers())
             except httpx.HTTPError as exc:
-                failed = HeliosError(f"POST {path} failed: {type(exc).__name__}: {exc}")
-                raise _masking_key(failed, self._api_key) from None
+                raise self._failed(path, exc) from None
             try:
                 return parse_response(response, self._api_key)
             except HeliosRateLimited as exc:
                 attempt += 1
-                if attempt > self.rate_limit_retries:
-                    raise
-                self._sleep(_backoff(attempt, exc.retry_after, self.max_retry_wait))
+                self._sleep(self._retry_delay(attempt, exc))
 
     def close(self) -> None:
         self._http.close()
@@ -514,15 +522,12 @@ class AsyncHeliosClient(_ClientBase):
                 ) as http:
                     response = await http.post(path, content=content, headers=self._headers())
             except httpx.HTTPError as exc:
-                failed = HeliosError(f"POST {path} failed: {type(exc).__name__}: {exc}")
-                raise _masking_key(failed, self._api_key) from None
+                raise self._failed(path, exc) from None
             try:
                 return parse_response(response, self._api_key)
             except HeliosRateLimited as exc:
                 attempt += 1
-                if attempt > self.rate_limit_retries:
-                    raise
-                await self._sleep(_backoff(attempt, exc.retry_after, self.max_retry_wait))
+                await self._sleep(self._retry_delay(attempt, exc))
 
     async def aclose(self) -> None:
         """Nothing stays open between calls; kept so the client reads like any httpx client."""
