@@ -21,6 +21,8 @@ from typing import Any, Literal, cast
 
 import pytest
 
+from pytest_helios._settings import invalid
+
 RecordMode = Literal["none", "once", "new_episodes", "all", "rewrite"]
 RECORD_MODES: tuple[RecordMode, ...] = ("none", "once", "new_episodes", "all", "rewrite")
 ExpiryAction = Literal["warn", "fail"]
@@ -86,7 +88,7 @@ def check_choice(what: str, value: object, valid: Iterable[str]) -> str:
     choices = tuple(valid)
     if isinstance(value, str) and value in choices:
         return value
-    raise pytest.UsageError(f"{value!r} is not a valid {what}. Valid values: {', '.join(choices)}.")
+    raise invalid(what, value, ", ".join(choices))
 
 
 def check_max_age(what: str, value: object) -> float | None:
@@ -98,9 +100,7 @@ def check_max_age(what: str, value: object) -> float | None:
     except (TypeError, ValueError):
         days = math.nan
     if isinstance(value, bool) or not math.isfinite(days) or days <= 0:
-        raise pytest.UsageError(
-            f"{value!r} is not a valid {what}. Valid values: a positive number of days."
-        )
+        raise invalid(what, value, "a positive number of days")
     return days
 
 
@@ -109,7 +109,7 @@ def _strings(what: str, value: object) -> tuple[str, ...]:
         return (value,)
     if isinstance(value, Iterable) and all(isinstance(v, str) for v in value):
         return tuple(value)
-    raise pytest.UsageError(f"{value!r} is not a valid {what}. Valid values: a list of strings.")
+    raise invalid(what, value, "a list of strings")
 
 
 _OF_MARKER = "{} of @pytest.mark.helios_cassette"
