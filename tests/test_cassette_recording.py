@@ -3,7 +3,11 @@ replayed with the server gone, for httpx (sync and async) and requests."""
 
 from __future__ import annotations
 
+import importlib
+import json
+import sys
 import textwrap
+import types
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +21,7 @@ from cassette_helpers import (
 )
 
 from pytest_helios import HeliosEmulator
+from pytest_helios.cassettes import recorder
 from pytest_helios.cassettes.persister import write_atomically
 
 CLIENTS = {
@@ -325,3 +330,49 @@ def test_an_expected_failure_leaves_no_cassette_either(
 
     assert server.hits
     assert not (pytester.path / "cassettes").exists()
+
+
+@pytest.fixture
+def optional_libraries(monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
+    """vcrpy's optional libraries replaced by one that is absent and one that is installed."""
+    absent, present = "helios_test_library_that_is_not_installed", "json"
+    monkeypatch.setattr(recorder, "_VCR_OPTIONAL_LIBRARIES", (absent, present))
+    monkeypatch.setattr(recorder, "_absent", {})
+    return absent, present
+
+
+def test_a_library_that_is_not_installed_fails_to_import_at_once_while_a_cassette_is_entered(
+    optional_libraries: tuple[str, str],
+) -> None:
+    absent, present = optional_libraries
+    with recorder.absent_imports_fail_fast():
+        with pytest.raises(ModuleNotFoundError):
+            importlib.import_module(absent)
+        assert importlib.import_module(present) is json
+    assert absent not in sys.modules
+    with pytest.raises(ModuleNotFoundError, match=f"No module named '{absent}'"):
+        importlib.import_module(absent)
+
+
+def test_a_library_added_to_the_import_path_later_is_importable_inside_the_next_cassette(
+    optional_libraries: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    absent, _ = optional_libraries
+    assert recorder.absent_libraries() == (absent,)
+    (tmp_path / f"{absent}.py").write_text("FOUND = True\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, absent, raising=False)
+    with recorder.absent_imports_fail_fast():
+        assert importlib.import_module(absent).FOUND is True
+
+
+def test_a_module_a_test_put_in_sys_modules_is_left_as_it_was(
+    optional_libraries: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    absent, _ = optional_libraries
+    stand_in = types.ModuleType(absent)
+    monkeypatch.setitem(sys.modules, absent, stand_in)
+    with recorder.absent_imports_fail_fast():
+        assert recorder.absent_libraries() == ()
+        assert importlib.import_module(absent) is stand_in
+    assert sys.modules[absent] is stand_in

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import importlib.util
 import json
 import re
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -53,6 +55,55 @@ _VCR_MODES = {
     "rewrite": RecordMode.ALL,
 }
 _LOADED = "helios_loaded"
+
+# Entering a cassette, vcrpy imports every HTTP library it knows how to patch. Python does not
+# remember a failed import, so for each library that is not installed it searches the whole
+# import path again, on every test: about a millisecond per library. While a cassette is
+# entered, the libraries known to be absent are marked absent in ``sys.modules``, so those
+# imports fail at once, exactly as they would have failed anyway.
+_VCR_OPTIONAL_LIBRARIES = (
+    "aiohttp",
+    "botocore",
+    "httplib2",
+    "httpx2",
+    "httpx_curl_cffi",
+    "pyreqwest",
+    "requests",
+    "tornado",
+    "urllib3",
+)
+_absent: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def absent_libraries() -> tuple[str, ...]:
+    """The libraries vcrpy tries to patch that cannot be imported here.
+
+    Found once per ``sys.path`` (a path added later is searched again); a module already
+    in ``sys.modules`` is never counted absent, whatever its origin.
+    """
+    path = tuple(sys.path)
+    found = _absent.get(path)
+    if found is None:
+        found = _absent[path] = tuple(
+            name
+            for name in _VCR_OPTIONAL_LIBRARIES
+            if name not in sys.modules and importlib.util.find_spec(name) is None
+        )
+    return tuple(name for name in found if name not in sys.modules)
+
+
+@contextlib.contextmanager
+def absent_imports_fail_fast() -> Iterator[None]:
+    """Inside: importing a library of :func:`absent_libraries` fails without a search."""
+    marked = absent_libraries()
+    for name in marked:
+        sys.modules[name] = None  # type: ignore[assignment]  # the import system's "absent"
+    try:
+        yield
+    finally:
+        for name in marked:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
 
 
 class CassetteWriteFailed(Exception):
@@ -467,7 +518,8 @@ def use_cassette(request: pytest.FixtureRequest, base: CassetteConfig) -> Iterat
     item.stash[SESSION_KEY] = session
     problem = None
     try:
-        cassette = context.__enter__()
+        with absent_imports_fail_fast():
+            cassette = context.__enter__()
     except CassetteFormatError as error:
         problem = str(error)
     if problem is not None:
