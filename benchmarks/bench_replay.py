@@ -8,11 +8,12 @@ The same generated suite (each test POSTs one lab-results request with a module'
 httpx client, so that client set-up does not hide the plugins' own cost, and checks the
 answer) is recorded once per plugin against a local stdlib server, then replayed offline with
 each plugin alone (``-p no:recording`` / ``-p no:helios``) in fresh interpreters, alternating
-so machine noise hits both equally. The figures are the ratios of the medians of wall time (the
-target) and of CPU time (steadier on a shared machine); the script exits 1 when the wall-time
+which goes first, so machine noise hits both equally. The figures are the ratios of the
+medians of wall time (the target) and of CPU time; the script exits 1 when the wall-time
 ratio misses the target. pytest-helios does more on each replay (it scrubs every request
-before matching and validates every replayed interaction against the schemas), so this
-measures what that safety costs.
+before matching and validates every replayed interaction against the schemas) and less of
+vcrpy's repeated work (no import-path search per test for HTTP libraries that are not
+installed), so this measures both.
 """
 
 from __future__ import annotations
@@ -127,7 +128,10 @@ def pytest_run(root: Path, args: list[str], env: dict[str, str]) -> tuple[float,
     elapsed = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
-        raise SystemExit(f"{root.name}: pytest {' '.join(args)} failed:\n{done.stdout[-3000:]}")
+        raise SystemExit(
+            f"{root.name}: pytest {' '.join(args)} exited {done.returncode}:\n"
+            f"{done.stdout[-3000:]}{done.stderr[-3000:]}"
+        )
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return elapsed, cpu
 
@@ -171,8 +175,9 @@ def measure(tests: int = 200, rounds: int = 5) -> dict[str, float]:
     """Median wall and CPU seconds to replay the suite with each plugin alone, interleaved."""
     times: dict[str, list[tuple[float, float]]] = {plugin: [] for plugin in PLUGINS}
     with recorded_suites(tests) as (tmp, env):
-        for _ in range(rounds):
-            for plugin in PLUGINS:
+        for round_ in range(rounds):
+            # A B, B A, ...: neither plugin always runs first (a warm cache, a drifting load).
+            for plugin in PLUGINS if round_ % 2 == 0 else PLUGINS[::-1]:
                 times[plugin].append(pytest_run(tmp / plugin, ALONE[plugin], env))
     figures: dict[str, float] = {}
     for plugin, values in times.items():
