@@ -239,15 +239,21 @@ def admin_routes(core: EmulatorCore) -> list[Route]:
         return JSONResponse([attempt_json(a) for a in attempts])
 
     async def wait(request: Request) -> Response:
-        timeout = float(_field(await body_of(request), "timeout", (int, float), 10.0))
+        body = await body_of(request)
+        timeout = float(_field(body, "timeout", (int, float), 10.0))
+        run_id = _field(body, "runId", str, None)
+        if run_id is not None and run_id not in core.runs:
+            raise _NotFound(f"No run {run_id!r} on this emulator")
         deadline = time.monotonic() + timeout
-        while not core.settled():
+        while not core.settled(run_id):
             if time.monotonic() >= deadline:
-                return error(
-                    408, "Request Timeout", f"Runs or deliveries still pending after {timeout} s"
-                )
+                what = f"Run {run_id} or its deliveries" if run_id else "Runs or deliveries"
+                return error(408, "Request Timeout", f"{what} still pending after {timeout} s")
             await asyncio.sleep(0.005)
-        return JSONResponse({"settled": True, "deliveries": len(core.log.all())})
+        attempts = core.log.all()
+        if run_id is not None:
+            attempts = [a for a in attempts if a.run_id == run_id]
+        return JSONResponse({"settled": True, "deliveries": len(attempts)})
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})

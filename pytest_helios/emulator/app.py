@@ -101,7 +101,11 @@ def build_app(core: EmulatorCore) -> Starlette:
         return await accept(request, "lab-results")
 
     async def not_found(request: Request, exc: Exception) -> Response:
-        return error(404, "Not Found", f"No route for {request.method} {request.url.path}")
+        path = request.url.path
+        message = f"No route for {request.method} {path}"
+        if path.endswith("/") and path.rstrip("/").endswith(endpoints):
+            message += f"; the endpoint is {path.rstrip('/')} (no trailing slash)"
+        return error(404, "Not Found", message)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -125,10 +129,15 @@ def build_app(core: EmulatorCore) -> Starlette:
         Route("/accounts/{account_id}/api/v1/lab-results", lab_results_endpoint, methods=["POST"]),
         *admin_routes(core),
     ]
-    return Starlette(
+    endpoints = ("/api/v1/agent", "/api/v1/lab-results")
+    app = Starlette(
         routes=routes,
         exception_handlers={404: not_found, HTTPException: http_error, Exception: crash},
     )
+    # A path with a trailing slash is an unknown path (JSON 404 naming the endpoint), not a
+    # bodiless 307 redirect that HTTP clients do not follow for a POST.
+    app.router.redirect_slashes = False
+    return app
 
 
 def error(status: int, title: str, message: str, headers: dict[str, str] | None = None) -> Response:

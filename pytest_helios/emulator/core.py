@@ -95,7 +95,7 @@ class EmulatorCore:
         run.failure = account._take_failure()
         run.regenerate_after = account._take_secret_regeneration()
         self.runs[run_id] = run
-        self.active_runs.begin()
+        self.active_runs.begin(run_id)
         loop = self.loop.loop
         if _running_loop() is loop:
             self._start(run, account)
@@ -148,11 +148,14 @@ class EmulatorCore:
     def _finish(self, run: Run) -> None:
         self.concurrency.release(run.account_id, run.agent, run.id)
         run.finished_at = utcnow()
-        self.active_runs.end()
+        self.active_runs.end(run.id)
 
-    def settled(self) -> bool:
-        """Whether every run has ended and no delivery is pending."""
-        return self.active_runs.idle and self.deliverer.activity.idle
+    def settled(self, run_id: str | None = None) -> bool:
+        """Whether every run (or the run ``run_id``) has ended and none of its deliveries is
+        pending."""
+        if run_id is None:
+            return self.active_runs.idle and self.deliverer.activity.idle
+        return self.active_runs.idle_for(run_id) and self.deliverer.activity.idle_for(run_id)
 
     async def shutdown(self) -> None:
         """Cancel unfinished runs and pending retries; close the delivery client."""
@@ -321,19 +324,27 @@ class HeliosEmulator:
         except KeyError:
             raise KeyError(f"no run with id {run_id!r}") from None
 
-    def wait_for_deliveries(self, timeout: float = 10.0) -> list[DeliveryAttempt]:
-        """Block until every run has ended and every delivery (retries included) is settled.
+    def wait_for_deliveries(
+        self, timeout: float = 10.0, *, run_id: str | None = None
+    ) -> list[DeliveryAttempt]:
+        """Block until every run has ended and every delivery (retries included) is settled;
+        with ``run_id``, only that run and its deliveries (so runs of other tests sharing the
+        emulator, retrying to an unreachable URL say, do not hold it up).
 
-        Returns the delivery log; raises ``TimeoutError`` naming what is still pending.
+        Returns the delivery log (with ``run_id``: that run's attempts); raises
+        ``TimeoutError`` naming what is still pending, ``KeyError`` for an unknown run.
         """
         core = self.core
+        if run_id is not None:
+            self.run(run_id)  # KeyError naming the id when there is no such run
         deadline = time.monotonic() + timeout
-        if not core.active_runs.wait(timeout):
-            run = next(r for r in self.runs if not r.ended)
+        if not core.active_runs.wait(timeout, run_id):
+            run = self.run(run_id) if run_id else next(r for r in self.runs if not r.ended)
             raise TimeoutError(f"run {run.id} ({run.agent}) did not end within {timeout} s")
-        if not core.deliverer.activity.wait(max(deadline - time.monotonic(), 0)):
-            raise TimeoutError(f"webhook deliveries still retrying after {timeout} s")
-        return self.deliveries
+        if not core.deliverer.activity.wait(max(deadline - time.monotonic(), 0), run_id):
+            whose = f" of run {run_id}" if run_id else ""
+            raise TimeoutError(f"webhook deliveries{whose} still retrying after {timeout} s")
+        return self.deliveries if run_id is None else self.deliveries_for(run_id)
 
     @property
     def deliveries(self) -> list[DeliveryAttempt]:

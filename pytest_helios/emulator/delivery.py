@@ -148,22 +148,25 @@ class Deliverer:
         Returns whether the first attempt delivered the webhook.
         """
         body = encode(payload)
-        self.activity.begin()
+        run_id = str(payload["runId"])
+        self.activity.begin(run_id)
         try:
             delivered = await self._attempt(account, url, payload, body, 1)
         except BaseException:
-            self.activity.end()
+            self.activity.end(run_id)
             raise
         if delivered or self.policy.attempts == 1:
-            self.activity.end()
+            self.activity.end(run_id)
             return delivered
-        task = asyncio.get_running_loop().create_task(self._retry(account, url, payload, body))
+        task = asyncio.get_running_loop().create_task(
+            self._retry(account, url, payload, body, run_id)
+        )
         self._retries.add(task)
         task.add_done_callback(self._retries.discard)
         return False
 
     async def _retry(
-        self, account: Account, url: str, payload: dict[str, Any], body: bytes
+        self, account: Account, url: str, payload: dict[str, Any], body: bytes, run_id: str
     ) -> None:
         try:
             for attempt in range(2, self.policy.attempts + 1):
@@ -171,7 +174,7 @@ class Deliverer:
                 if await self._attempt(account, url, payload, body, attempt):
                     return
         finally:
-            self.activity.end()
+            self.activity.end(run_id)
 
     async def _attempt(
         self, account: Account, url: str, payload: dict[str, Any], body: bytes, attempt: int

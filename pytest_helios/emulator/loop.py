@@ -12,33 +12,45 @@ T = TypeVar("T")
 
 
 class Activity:
-    """A thread-safe count of pending work, and a way to wait until there is none."""
+    """A thread-safe count of pending work, in all and per key (a run id), and a way to wait
+    until there is none."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
         self._pending = 0
-        self._idle = threading.Event()
-        self._idle.set()
+        self._per_key: dict[str, int] = {}
 
-    def begin(self) -> None:
-        with self._lock:
+    def begin(self, key: str = "") -> None:
+        with self._changed:
             self._pending += 1
-            if self._pending == 1:
-                self._idle.clear()
+            self._per_key[key] = self._per_key.get(key, 0) + 1
 
-    def end(self) -> None:
-        with self._lock:
+    def end(self, key: str = "") -> None:
+        with self._changed:
             self._pending -= 1
-            if not self._pending:
-                self._idle.set()
+            left = self._per_key[key] - 1
+            if left:
+                self._per_key[key] = left
+            else:
+                del self._per_key[key]
+            self._changed.notify_all()
 
     @property
     def idle(self) -> bool:
-        return self._idle.is_set()
+        return not self._pending
 
-    def wait(self, timeout: float) -> bool:
-        """Wait until nothing is pending; ``False`` after ``timeout`` seconds."""
-        return self._idle.wait(timeout)
+    def idle_for(self, key: str) -> bool:
+        """Whether nothing is pending under ``key``."""
+        return key not in self._per_key
+
+    def wait(self, timeout: float, key: str | None = None) -> bool:
+        """Wait until nothing (under ``key``, when given) is pending; ``False`` after
+        ``timeout`` seconds."""
+        with self._changed:
+            return self._changed.wait_for(
+                (lambda: not self._pending) if key is None else (lambda: key not in self._per_key),
+                timeout,
+            )
 
 
 class LoopThread:

@@ -118,3 +118,43 @@ def test_bad_delivery_settings_are_refused_with_the_option_named(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         HeliosEmulator(**{option: value})  # type: ignore[arg-type]
+
+
+def refused_url() -> str:
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens on it
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}/hook"
+
+
+def test_waiting_for_one_run_is_not_held_up_by_another_runs_retries(receiver: Receiver) -> None:
+    with HeliosEmulator(delivery_attempts=3, delivery_backoff=1.0) as emu:
+        retrying = submit(emu, refused_url())  # retried 1 s and 2 s after each first attempt
+        delivered = submit(emu, receiver.url)
+        started = time.monotonic()
+        log = emu.wait_for_deliveries(timeout=5, run_id=delivered)
+        assert time.monotonic() - started < 1.0
+        assert [(a.sequence_number, a.ok) for a in log] == [(n, True) for n in range(1, 8)]
+        with pytest.raises(TimeoutError, match=r"^webhook deliveries still retrying after 0.1 s$"):
+            emu.wait_for_deliveries(timeout=0.1)
+        with pytest.raises(
+            TimeoutError,
+            match=rf"^webhook deliveries of run {retrying} still retrying after 0.1 s$",
+        ):
+            emu.wait_for_deliveries(timeout=0.1, run_id=retrying)
+        over_http = post(
+            emu.url + "/_emulator/wait", json={"runId": delivered, "timeout": 5}
+        ).json()
+        assert over_http == {"settled": True, "deliveries": 7}
+        pending = post(emu.url + "/_emulator/wait", json={"runId": retrying, "timeout": 0.1})
+        assert pending.status_code == 408
+        assert pending.json()["message"] == (
+            f"Run {retrying} or its deliveries still pending after 0.1 s"
+        )
+
+
+def test_waiting_for_a_run_the_emulator_does_not_have_names_it(emulator: HeliosEmulator) -> None:
+    with pytest.raises(KeyError, match="no run with id 'nope'"):
+        emulator.wait_for_deliveries(run_id="nope")
+    response = post(emulator.url + "/_emulator/wait", json={"runId": "nope"})
+    assert response.status_code == 404
+    assert response.json()["message"] == "No run 'nope' on this emulator"

@@ -235,3 +235,17 @@ def test_an_unknown_path_gets_a_json_404(client: httpx.Client) -> None:
     response = client.post("/api/v2/agent", json={})
     assert response.status_code == 404
     assert response.json() == {"error": "Not Found", "message": "No route for POST /api/v2/agent"}
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/agent/", "/api/v1/lab-results/", "/accounts/acme/api/v1/agent/"]
+)
+def test_an_endpoint_path_with_a_trailing_slash_gets_a_json_404_naming_the_endpoint(
+    client: httpx.Client, path: str
+) -> None:
+    response = client.post(path, json={})
+    assert response.status_code == 404
+    assert response.json() == {
+        "error": "Not Found",
+        "message": f"No route for POST {path}; the endpoint is {path[:-1]} (no trailing slash)",
+    }
