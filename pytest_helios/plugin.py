@@ -255,8 +255,26 @@ def pytest_configure_helios_contract(config: pytest.Config) -> None:
 @pytest.hookimpl(specname="pytest_sessionfinish", trylast=True)
 def pytest_sessionfinish_helios_contract(session: pytest.Session) -> None:
     recorder = session.config.stash.get(contract_recorder_key, None)
-    if recorder is not None:
-        recorder.write_report()
+    if recorder is None:
+        return
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # a pytest-xdist worker: its controller merges and reports
+        workeroutput[_CONTRACT_STATE] = recorder.state()
+        return
+    recorder.write_report()
+
+
+_CONTRACT_STATE = "helios_contract"
+
+
+@pytest.hookimpl(specname="pytest_testnodedown", optionalhook=True)
+def pytest_testnodedown_helios_contract(node: Any, error: object) -> None:
+    """pytest-xdist's controller: merge each worker's contract record into one report."""
+    state = getattr(node, "workeroutput", {}).get(_CONTRACT_STATE)
+    if state is not None:
+        from pytest_helios.contract._recorder import recorder_for
+
+        recorder_for(node.config).merge(state)
 
 
 @pytest.hookimpl(specname="pytest_terminal_summary")
@@ -264,7 +282,7 @@ def pytest_terminal_summary_helios_contract(
     terminalreporter: pytest.TerminalReporter, config: pytest.Config
 ) -> None:
     recorder = config.stash.get(contract_recorder_key, None)
-    if recorder is not None:
+    if recorder is not None and not hasattr(config, "workeroutput"):
         recorder.terminal_summary(terminalreporter)
 
 

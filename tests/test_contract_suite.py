@@ -81,6 +81,28 @@ def test_against_the_emulator_the_suite_passes_and_confirms_every_assumption(
         assert f"| `{location}` | confirmed | " in report
 
 
+def test_with_xdist_workers_the_controller_merges_their_records_into_one_report(
+    pytester: pytest.Pytester,
+) -> None:
+    # one test file per worker at a time: no worker sees every assumption on its own
+    result = pytester.runpytest_subprocess(*SUITE, "-n", "2", "--dist", "loadfile")
+    result.assert_outcomes(passed=28)
+    result.stdout.fnmatch_lines(["created: 2/2 workers"])
+    locations = assumed_locations()
+    result.stdout.fnmatch_lines(
+        [
+            "*= helios contract: assumptions =*",
+            f"{len(locations)} assumptions: {len(locations)} confirmed, 0 contradicted, "
+            "0 not exercised",
+            f"assumptions report written to {pytester.path / 'helios-contract-report.md'}",
+        ]
+    )
+    assert result.stdout.str().count("helios contract: assumptions") == 1
+    report = (pytester.path / "helios-contract-report.md").read_text(encoding="utf-8")
+    for location in locations:
+        assert f"| `{location}` | confirmed | " in report
+
+
 def test_the_report_goes_where_helios_contract_report_says(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nhelios_contract_report = reports/from-ini.md\n")
     result = pytester.runpytest(

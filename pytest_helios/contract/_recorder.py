@@ -13,7 +13,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -180,6 +180,36 @@ class ContractRecorder:
         """A contract test did not run: listed in the report with its reason."""
         with self._lock:
             self.skipped.append((nodeid, reason))
+
+    # --- pytest-xdist: each worker records, the controller merges and reports ---------------
+
+    def state(self) -> dict[str, Any]:
+        """What this run saw, as plain data a pytest-xdist worker can send to its controller
+        (observed values are already masked; the secrets themselves are never sent)."""
+        with self._lock:
+            return {
+                "records": {
+                    location: {
+                        "confirmations": dict(record.confirmations),
+                        "contradictions": [list(seen) for seen in record.contradictions],
+                    }
+                    for location, record in self.records.items()
+                    if record.confirmations or record.contradictions
+                },
+                "skipped": [list(skipped) for skipped in self.skipped],
+            }
+
+    def merge(self, state: dict[str, Any]) -> None:
+        """Add what another run (an xdist worker) saw, as :meth:`state` gave it."""
+        with self._lock:
+            for location, seen in state["records"].items():
+                record = self._record(location)
+                for source, count in seen["confirmations"].items():
+                    record.confirmations[source] = record.confirmations.get(source, 0) + count
+                for source, observed in seen["contradictions"]:
+                    if (source, observed) not in record.contradictions:
+                        record.contradictions.append((source, observed))
+            self.skipped.extend((nodeid, reason) for nodeid, reason in state["skipped"])
 
     def write_report(self) -> None:
         self.report_path.parent.mkdir(parents=True, exist_ok=True)
