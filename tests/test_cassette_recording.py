@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
+import subprocess
 import sys
 import textwrap
+import time
 import types
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +24,7 @@ from cassette_helpers import (
 )
 
 from pytest_helios import HeliosEmulator
-from pytest_helios.cassettes import recorder
+from pytest_helios.cassettes import persister, recorder
 from pytest_helios.cassettes.persister import write_atomically
 
 CLIENTS = {
@@ -111,6 +114,50 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(tmp_path: Path
 
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["c.yaml"]
+
+
+def ended_process_id() -> int:
+    """The id of a process that has ended (and, this soon, not been reused)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def leftover(directory: Path, name: str, pid: int, *, age: float) -> Path:
+    """A temporary file as a writer killed mid-write leaves it, last written ``age`` s ago."""
+    path = directory / f".{name}.{pid}.k1ll3d.tmp"
+    path.write_bytes(b"half a cassette")
+    then = time.time() - age
+    os.utime(path, (then, then))
+    return path
+
+
+def test_the_next_write_removes_what_a_killed_writer_of_that_cassette_left(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "c.yaml"
+    dead = ended_process_id()
+    killed = leftover(tmp_path, "c.yaml", dead, age=persister.STALE_AFTER + 1)
+    other_cassette = leftover(tmp_path, "d.yaml", dead, age=persister.STALE_AFTER + 1)
+
+    write_atomically(target, b"new")
+
+    assert target.read_bytes() == b"new"
+    assert not killed.exists()
+    assert other_cassette.exists()  # removed by a write of d.yaml, not of c.yaml
+
+
+def test_a_temporary_file_of_a_live_or_recent_writer_is_kept(tmp_path: Path) -> None:
+    target = tmp_path / "c.yaml"
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"]) as live:
+        try:
+            running = leftover(tmp_path, "c.yaml", live.pid, age=persister.STALE_AFTER + 1)
+            recent = leftover(tmp_path, "c.yaml", ended_process_id(), age=5)
+            write_atomically(target, b"new")
+            assert running.exists()  # its writer may still replace it
+            assert recent.exists()  # younger than any write could take: maybe another host's
+        finally:
+            live.kill()
 
 
 def test_the_cassette_is_stored_per_module_and_test_under_the_canonical_host(

@@ -44,6 +44,7 @@ import datetime as dt
 import hashlib
 import os
 import tempfile
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
@@ -139,11 +140,21 @@ def dump(document: Mapping[str, Any]) -> bytes:
     return (HEADER + text).encode("utf-8")
 
 
+#: A temporary file of a killed writer is removed once it is this old (seconds): no write
+#: of one cassette lasts that long, so the file of a live writer elsewhere is never touched.
+STALE_AFTER = 600.0
+
+
 def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half."""
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half.
+
+    The data goes to a hidden ``.<name>.<pid>.<random>.tmp`` beside ``path``, then replaces
+    it. A writer killed before the replace leaves that file behind; the next successful write
+    of the same cassette removes it (see :func:`remove_stale_temporary_files`).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = tempfile.NamedTemporaryFile(  # noqa: SIM115  # closed below, then renamed
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
+        dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", delete=False
     )
     try:
         with handle:
@@ -155,6 +166,50 @@ def write_atomically(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(handle.name)
         raise
+    remove_stale_temporary_files(path)
+
+
+def remove_stale_temporary_files(path: Path, *, now: float | None = None) -> list[Path]:
+    """Remove the temporary files that killed writes of ``path`` left; return them.
+
+    A file counts as left behind when the process that named it no longer exists and it was
+    last written :data:`STALE_AFTER` seconds ago or more; any other file is kept, and a file
+    that cannot be removed is left for the next write.
+    """
+    now = time.time() if now is None else now
+    prefix = f".{path.name}."
+    removed = []
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return []
+    for entry in entries:
+        name = entry.name
+        if not (name.startswith(prefix) and name.endswith(".tmp")):
+            continue
+        pid = name[len(prefix) :].split(".", 1)[0]
+        if not pid.isdigit() or _process_exists(int(pid)):
+            continue
+        try:
+            if now - entry.stat(follow_symlinks=False).st_mtime < STALE_AFTER:
+                continue
+            os.unlink(entry.path)
+        except OSError:
+            continue
+        removed.append(Path(entry.path))
+    return removed
+
+
+def _process_exists(pid: int) -> bool:
+    if pid == os.getpid() or os.name == "nt":  # on Windows os.kill(pid, 0) would end it
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # it exists but is not ours, or the number is not a process id here
+    return True
 
 
 def _require(condition: bool, path: Path, problem: str) -> None:

@@ -13,6 +13,7 @@ Recording runs go against ``FakeHelios`` (a real HTTP server on loopback, tests/
 
 from __future__ import annotations
 
+import os
 import random
 import resource
 import signal
@@ -31,7 +32,7 @@ from cassette_helpers import (
 )
 
 from pytest_helios.cassettes.lint import lint
-from pytest_helios.cassettes.persister import read_document
+from pytest_helios.cassettes.persister import STALE_AFTER, read_document
 
 from .conftest import TALLY, scale
 
@@ -152,6 +153,13 @@ def test_a_recording_killed_mid_write_leaves_the_earlier_cassette_or_none(
         # the earlier cassette still replays; its body differs from the new test's request,
         # so the user sees a miss that names the re-record command, not a corrupt file
         assert "cannot use cassette" not in replay.stdout, replay.stdout[-2000:]
+    # once it is old enough, the next recording of that cassette removes what the kill left
+    [killed] = leftovers(pytester.path)
+    then = time.time() - STALE_AFTER - 1
+    os.utime(killed, (then, then))
+    assert record(pytester).returncode == 0
+    assert leftovers(pytester.path) == []
+    check_cassettes_whole(pytester.path)
 
 
 WRITER = """
