@@ -80,18 +80,47 @@ def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[HeliosEmulator]:
         yield emu
 
 
+NETWORK_CLOSED = """
+
+import socket
+
+
+def refuse(*args, **kwargs):
+    raise OSError("network closed for this test")
+
+
+@pytest.fixture(autouse=True)
+def network_closed(monkeypatch):
+    for name in ("connect", "connect_ex"):
+        monkeypatch.setattr(socket.socket, name, refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+"""
+
+NETWORK_IS_CLOSED = """
+    import socket
+    import pytest
+
+    def test_the_network_is_closed():
+        with pytest.raises(OSError, match="network closed"):
+            socket.create_connection(("127.0.0.1", 9))
+"""
+
+
 @pytest.mark.parametrize("client", sorted(CLIENTS))
-def test_a_test_recorded_against_the_emulator_replays_with_the_emulator_gone(
+def test_a_test_recorded_against_the_emulator_replays_with_the_emulator_gone_and_no_network(
     pytester: pytest.Pytester, emulator: HeliosEmulator, client: str
 ) -> None:
     write_project(pytester, emulator.url, source(CLIENTS[client], SUBMIT_TEST))
     pytester.runpytest("--helios-record-mode=once").assert_outcomes(passed=1)
     assert len(emulator.runs) == 1
     emulator.stop()
+    conftest = pytester.path / "conftest.py"
+    conftest.write_text(conftest.read_text() + NETWORK_CLOSED)
+    pytester.makepyfile(test_network=textwrap.dedent(NETWORK_IS_CLOSED))
 
     result = pytester.runpytest()
 
-    result.assert_outcomes(passed=1)
+    result.assert_outcomes(passed=2)
 
 
 def test_the_cassette_directory_can_be_moved(pytester: pytest.Pytester, server: FakeHelios) -> None:
