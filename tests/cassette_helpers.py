@@ -130,12 +130,16 @@ class FakeHelios(LoopbackServer):
                         "body": json.loads(raw or b"null"),
                     }
                     cookie = self.headers.get("x-api-key", "none")
+                    extra = {"Set-Cookie": f"session={cookie}; Path=/; HttpOnly"}
+                    if "x-patient" in self.headers:  # a response header naming the patient
+                        extra["X-Echo-Patient"] = self.headers["x-patient"]
                     self._reply(
-                        200,
-                        echo,
-                        content_type="application/json; charset=utf-8",
-                        extra={"Set-Cookie": f"session={cookie}; Path=/; HttpOnly"},
+                        200, echo, content_type="application/json; charset=utf-8", extra=extra
                     )
+                    return
+                if path == "/echo-key-error":  # an error body that echoes the key it was sent
+                    key = self.headers.get("x-api-key", "")
+                    self._reply(401, {"error": "Unauthorized", "message": f"Invalid key {key}"})
                     return
                 if path not in ("/api/v1/agent", "/api/v1/lab-results"):
                     self._reply(404, {"error": "Not Found", "message": path})

@@ -77,6 +77,27 @@ def test_a_corrupt_gzip_body_is_never_recorded(key: str) -> None:
         )
 
 
+def test_a_body_the_client_already_decoded_is_scrubbed_as_the_text_it_is(key: str) -> None:
+    # requests (through urllib3) hands vcrpy the decoded body under the original header
+    body = json.dumps({"message": f"bad key {key}"}).encode()
+    scrubbed = scrubber_knowing(key).scrub_response(
+        response(body, content_type="application/json", content_encoding="gzip")
+    )
+    stored = scrubbed["body"]["string"]  # type: ignore[index]
+    assert json.loads(stored) == {"message": "bad key [REDACTED]"}
+    assert "content-encoding" not in scrubbed["headers"]  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "br", "zstd"])
+def test_binary_bytes_under_a_content_encoding_they_do_not_match_are_never_recorded(
+    key: str, encoding: str
+) -> None:
+    with pytest.raises(BodyNotReadable, match=f"Content-Encoding '{encoding}'"):
+        scrubber_knowing(key).scrub_response(
+            response(b"\x00\x9c\xfe" + key.encode(), content_encoding=encoding)
+        )
+
+
 def test_a_body_that_does_not_decode_in_its_declared_charset_is_never_recorded(key: str) -> None:
     with pytest.raises(BodyNotReadable, match="charset 'utf-16' that does not decode"):
         scrubber_knowing(key).scrub_response(

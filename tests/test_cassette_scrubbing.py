@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import string
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -25,8 +26,40 @@ from pytest_helios.cassettes.scrub import Rules, Scrubber, SecretBook, pseudonym
 
 PATIENT = "Margaret Oyelaran-Whitfield"
 
+SENDERS = {
+    "httpx": """
+        import httpx
+
+        def send(requests_to_make, headers):
+            with httpx.Client(headers=headers) as client:
+                return [client.post(url, **kwargs) for url, kwargs in requests_to_make]
+    """,
+    "httpx-async": """
+        import asyncio
+        import httpx
+
+        def send(requests_to_make, headers):
+            async def go():
+                async with httpx.AsyncClient(headers=headers) as client:
+                    return [await client.post(url, **kwargs) for url, kwargs in requests_to_make]
+            return asyncio.run(go())
+    """,
+    "requests": """
+        import requests
+
+        def send(requests_to_make, headers):
+            with requests.Session() as session:
+                session.headers.update(headers)
+                return [
+                    session.post(url, data=kwargs.get("content"), json=kwargs.get("json"),
+                                 params=kwargs.get("params"))
+                    for url, kwargs in requests_to_make
+                ]
+    """,
+}
+
 PLANTING_TEST = """
-    import json, os, httpx, pytest
+    import json, os, pytest
 
     PATIENT = "Margaret Oyelaran-Whitfield"
 
@@ -48,32 +81,42 @@ PLANTING_TEST = """
             "x-api-key": key,
             "authorization": f"Bearer {token}",
             "cookie": f"session={key}",
+            "x-patient": PATIENT,
             "content-type": "application/json; charset=utf-8",
             "accept-encoding": "gzip",
         }
-        with httpx.Client(headers=headers) as client:
-            echo = client.post(
-                URL + "/echo", params={"api_key": key, "patientName": PATIENT},
-                content=json.dumps(body).encode(),
-            )
-            rejected = client.post(URL + "/api/v1/lab-results", json={
-                **LAB_REQUEST, "patientContext": {"name": PATIENT, "age": 58},
-            })
+        echo, rejected, refused = send(
+            [
+                (URL + "/echo", {"params": {"api_key": key, "patientName": PATIENT},
+                                 "content": json.dumps(body).encode()}),
+                (URL + "/api/v1/lab-results", {"json": {
+                    **LAB_REQUEST, "patientContext": {"name": PATIENT, "age": 58}}}),
+                (URL + "/echo-key-error", {"json": {}}),
+            ],
+            headers,
+        )
         assert echo.status_code == 200
         assert set(echo.json()) == {"headers", "query", "body"}
+        assert "x-echo-patient" in echo.headers  # the name when recording, its pseudonym replayed
         assert rejected.status_code == 400
         assert rejected.json()["details"][0]["field"] == "patientContext.age"
+        assert refused.status_code == 401
 """
+
+
+def planting(client: str) -> str:
+    return textwrap.dedent(SENDERS[client]) + textwrap.dedent(PLANTING_TEST)
 
 
 def _all_cassette_bytes(root: Path) -> bytes:
     return b"".join(p.read_bytes() for p in sorted((root / "cassettes").rglob("*.yaml")))
 
 
+@pytest.mark.parametrize("client", sorted(SENDERS))
 def test_a_key_a_token_and_a_patient_name_planted_everywhere_reach_disk_nowhere(
-    pytester: pytest.Pytester, server: FakeHelios
+    pytester: pytest.Pytester, server: FakeHelios, client: str
 ) -> None:
-    write_project(pytester, server.url, PLANTING_TEST)
+    write_project(pytester, server.url, planting(client))
     token = server.partner_token
 
     pytester.runpytest("--helios-record-mode=once").assert_outcomes(passed=1)
@@ -83,26 +126,57 @@ def test_a_key_a_token_and_a_patient_name_planted_everywhere_reach_disk_nowhere(
         assert planted.encode() not in written
     text = written.decode()
     assert "[REDACTED]" in text
-    assert pseudonym(PATIENT, kind="id", salt="pytest-helios") in text
+    alias = pseudonym(PATIENT, kind="id", salt="pytest-helios")
     interactions = yaml.safe_load(written)["interactions"]
-    echo_response = interactions[0]["response"]
+    echo_request, echo_response = interactions[0]["request"], interactions[0]["response"]
+    assert echo_request["headers"]["x-patient"] == [alias]
+    assert echo_request["headers"]["cookie"] == ["[REDACTED]"]
     assert echo_response["headers"]["set-cookie"] == ["[REDACTED]"]
+    assert echo_response["headers"]["x-echo-patient"] == [alias]
     echoed = json.loads(echo_response["body"]["string"])
     assert echoed["headers"]["x-api-key"] == "[REDACTED]"
-    assert echoed["query"]["patientName"].startswith("pseudonym-id-")
+    assert echoed["query"]["patientName"] == alias
     assert echoed["body"]["integration"]["deep"][0]["echo"] == "[REDACTED]"
     error_body = json.loads(interactions[1]["response"]["body"]["string"])
-    assert error_body["details"][0]["message"].startswith("age of pseudonym-id-")
+    assert error_body["details"][0]["message"] == f"age of {alias} must be a string"
+    key_error = json.loads(interactions[2]["response"]["body"]["string"])
+    assert key_error == {"error": "Unauthorized", "message": "Invalid key [REDACTED]"}
 
 
 def test_pseudonymized_requests_still_match_on_replay(
     pytester: pytest.Pytester, server: FakeHelios
 ) -> None:
-    write_project(pytester, server.url, PLANTING_TEST)
+    write_project(pytester, server.url, planting("requests"))
     pytester.runpytest("--helios-record-mode=once").assert_outcomes(passed=1)
     server.close()
 
     pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_a_set_cookie_teaches_its_value_never_its_path_domain_or_expiry() -> None:
+    scrubber = Scrubber(Rules.with_additions(), SecretBook())
+    cookie = (
+        "__cf_bm=Q2xvdWRmbGFyZS1ib3QtbWFuYWdlbWVudA; path=/api/v1/lab-results; "
+        "expires=Thu, 01-Jan-2026 00:00:00 GMT; domain=.api.heliosai.health; HttpOnly; Secure"
+    )
+    scrubber.scrub_response(
+        {"status": {"code": 200}, "headers": {"set-cookie": [cookie]}, "body": {"string": ""}}
+    )
+    assert list(scrubber.secrets.labels()) == ["Q2xvdWRmbGFyZS1ib3QtbWFuYWdlbWVudA"]
+    request = scrubber.scrub_request(
+        {
+            "method": "POST",
+            "uri": "https://api.heliosai.health/api/v1/lab-results",
+            "headers": {"content-type": ["application/json"]},
+            "body": json.dumps(
+                {"labResults": [{"date": "2026-01-01T00:00:00Z", "flag": "HttpOnly"}]}
+            ),
+        }
+    )
+    assert request["uri"] == "https://api.heliosai.health/api/v1/lab-results"
+    assert json.loads(request["body"]) == {
+        "labResults": [{"date": "2026-01-01T00:00:00Z", "flag": "HttpOnly"}]
+    }
 
 
 def test_pseudonyms_are_deterministic_and_depend_on_the_salt() -> None:

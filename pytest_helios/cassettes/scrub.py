@@ -347,6 +347,16 @@ class Scrubber:
         elif value is not None:
             self.secrets.add(str(value), label)
 
+    def _learn_cookies(self, value: str, header: str, label: str) -> None:
+        """The values of the cookies a ``Cookie`` or ``Set-Cookie`` header carries, never the
+        attributes of a ``Set-Cookie`` (its path, domain and expiry date are no secret, and
+        learning them would redact them wherever they appear)."""
+        pairs = value.split(";")
+        if header == "set-cookie":
+            pairs = pairs[:1]  # name=value; the rest are attributes
+        for pair in pairs:
+            self.secrets.add(pair.split("=", 1)[-1], label)
+
     # -- bodies ----------------------------------------------------------------------------
     def _body(
         self,
@@ -432,7 +442,10 @@ class Scrubber:
                 continue
             if self.rules.is_secret_header(lowered):
                 for value in listed:
-                    self._learn(value, f"value of header {lowered}")
+                    if lowered in ("cookie", "set-cookie"):
+                        self._learn_cookies(value, lowered, f"value of header {lowered}")
+                    else:
+                        self._learn(value, f"value of header {lowered}")
                 result.setdefault(lowered, []).extend(REDACTED for _ in listed)
             else:
                 result.setdefault(lowered, []).extend(text(v) for v in listed)
@@ -475,9 +488,12 @@ class Scrubber:
             return self._text(s, found)
 
         uri = self._uri(str(request.get("uri", "")), found, text)
-        if found or len(self.secrets) != secrets_before:
-            # The body or the query held an identifier or a secret: replace it in headers too.
-            scrubbed_headers = self._headers(scrubbed_headers, text)
+        known = {**self.identifiers, **found}
+        if known or len(self.secrets) != secrets_before:
+            # Identifiers met in this request or earlier ones, and secrets the body or the query
+            # held, are replaced in headers too (headers are not matched on, so knowledge from
+            # earlier requests cannot make a replay miss).
+            scrubbed_headers = self._headers(scrubbed_headers, lambda s: self._text(s, known))
         result = {
             "method": str(request.get("method", "GET")).upper(),
             "uri": uri,
@@ -566,9 +582,15 @@ def decompress(raw: bytes, encoding: str) -> bytes:
     """The body decoded from its ``Content-Encoding`` (gzip, deflate, br when available).
 
     Fails closed: a coding it does not know, or cannot undo, raises ``BodyNotReadable``
-    rather than letting compressed bytes (which no scan can see into) reach a cassette.
+    rather than letting compressed bytes (which no scan can see into) reach a cassette. One
+    exception: a body that is plain text although its header names a coding is taken as it
+    is. vcrpy records some clients' responses (requests, through urllib3) after the client
+    decoded them, with the header unchanged; compressed bytes are never printable text, and
+    text is scrubbed and scanned as it is.
     """
     for coding in reversed([c.strip().lower() for c in encoding.split(",") if c.strip()]):
+        if coding == "identity":
+            continue
         try:
             if coding in ("gzip", "x-gzip"):
                 raw = gzip.decompress(raw)
@@ -581,13 +603,29 @@ def decompress(raw: bytes, encoding: str) -> bytes:
                 import brotli  # type: ignore[import-not-found,unused-ignore]  # optional
 
                 raw = brotli.decompress(raw)
-            elif coding != "identity":
+            elif _plain_text(raw):
+                return raw
+            else:
                 raise BodyNotReadable(f"a body with Content-Encoding {coding!r}")
         except (OSError, zlib.error, ImportError, EOFError):
+            if _plain_text(raw):
+                return raw  # decoded already: every coding named is undone
             raise BodyNotReadable(
                 f"a body with Content-Encoding {coding!r} that cannot be decoded here"
             ) from None
     return raw
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _plain_text(raw: bytes) -> bool:
+    """UTF-8 text with no control character but tab and line ends."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return _CONTROL.search(text) is None
 
 
 ENV_SECRET_WORDS = ("SECRET", "TOKEN", "PASSWORD", "API_KEY", "APIKEY", "PRIVATE_KEY")
