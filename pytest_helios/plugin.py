@@ -261,6 +261,7 @@ def pytest_sessionfinish_helios_contract(session: pytest.Session) -> None:
     if workeroutput is not None:  # a pytest-xdist worker: its controller merges and reports
         workeroutput[_CONTRACT_STATE] = recorder.state()
         return
+    recorder.lost_workers = session.config.stash.get(_lost_workers_key, [])
     recorder.write_report()
 
 
@@ -269,12 +270,19 @@ _CONTRACT_STATE = "helios_contract"
 
 @pytest.hookimpl(specname="pytest_testnodedown", optionalhook=True)
 def pytest_testnodedown_helios_contract(node: Any, error: object) -> None:
-    """pytest-xdist's controller: merge each worker's contract record into one report."""
+    """pytest-xdist's controller: merge each worker's contract record into one report, and
+    remember a worker that ended abnormally (its record never arrives)."""
     state = getattr(node, "workeroutput", {}).get(_CONTRACT_STATE)
     if state is not None:
         from pytest_helios.contract._recorder import recorder_for
 
         recorder_for(node.config).merge(state)
+    elif error is not None:
+        lost = node.config.stash.setdefault(_lost_workers_key, [])
+        lost.append(str(getattr(node, "workerinput", {}).get("workerid", node)))
+
+
+_lost_workers_key = pytest.StashKey[list[str]]()
 
 
 @pytest.hookimpl(specname="pytest_terminal_summary")

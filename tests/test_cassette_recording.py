@@ -154,7 +154,7 @@ def ended_process_id() -> int:
 
 def leftover(directory: Path, name: str, pid: int, *, age: float) -> Path:
     """A temporary file as a writer killed mid-write leaves it, last written ``age`` s ago."""
-    path = directory / f".{name}.{pid}.k1ll3d.tmp"
+    path = directory / f".{name}.{pid}.k1ll3d_0.tmp"  # as tempfile names it
     path.write_bytes(b"half a cassette")
     then = time.time() - age
     os.utime(path, (then, then))
@@ -167,13 +167,16 @@ def test_the_next_write_removes_what_a_killed_writer_of_that_cassette_left(
     target = tmp_path / "c.yaml"
     dead = ended_process_id()
     killed = leftover(tmp_path, "c.yaml", dead, age=persister.STALE_AFTER + 1)
-    other_cassette = leftover(tmp_path, "d.yaml", dead, age=persister.STALE_AFTER + 1)
+    others = [
+        leftover(tmp_path, name, dead, age=persister.STALE_AFTER + 1)
+        for name in ("d.yaml", "c.yaml.999999.yaml", "c.webhooks.yaml")
+    ]
 
     write_atomically(target, b"new")
 
     assert target.read_bytes() == b"new"
     assert not killed.exists()
-    assert other_cassette.exists()  # removed by a write of d.yaml, not of c.yaml
+    assert all(other.exists() for other in others)  # each removed by a write of its own file
 
 
 def test_a_temporary_file_of_a_live_or_recent_writer_is_kept(tmp_path: Path) -> None:
@@ -422,7 +425,8 @@ def test_a_library_that_is_not_installed_fails_to_import_at_once_while_a_cassett
 ) -> None:
     absent, present = optional_libraries
     with recorder.absent_imports_fail_fast():
-        with pytest.raises(ModuleNotFoundError):
+        assert sys.modules[absent] is None  # the import system's mark for "absent"
+        with pytest.raises(ModuleNotFoundError, match=r"halted; None in sys\.modules"):
             importlib.import_module(absent)
         assert importlib.import_module(present) is json
     assert absent not in sys.modules
@@ -439,6 +443,7 @@ def test_a_library_added_to_the_import_path_later_is_importable_inside_the_next_
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(sys.modules, absent, raising=False)
     with recorder.absent_imports_fail_fast():
+        assert absent not in sys.modules  # searched again, found, so not marked
         assert importlib.import_module(absent).FOUND is True
 
 

@@ -43,6 +43,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import os
+import re
 import tempfile
 import time
 from collections.abc import Mapping
@@ -177,18 +178,16 @@ def remove_stale_temporary_files(path: Path, *, now: float | None = None) -> lis
     that cannot be removed is left for the next write.
     """
     now = time.time() if now is None else now
-    prefix = f".{path.name}."
+    # exactly what write_atomically names: tempfile adds 8 characters of [a-z0-9_]
+    ours = re.compile(rf"\.{re.escape(path.name)}\.([0-9]+)\.[a-z0-9_]{{8}}\.tmp", re.ASCII)
     removed = []
     try:
         entries = list(os.scandir(path.parent))
     except OSError:
         return []
     for entry in entries:
-        name = entry.name
-        if not (name.startswith(prefix) and name.endswith(".tmp")):
-            continue
-        pid = name[len(prefix) :].split(".", 1)[0]
-        if not pid.isdigit() or _process_exists(int(pid)):
+        named = ours.fullmatch(entry.name)
+        if named is None or _process_exists(int(named.group(1))):
             continue
         try:
             if now - entry.stat(follow_symlinks=False).st_mtime < STALE_AFTER:

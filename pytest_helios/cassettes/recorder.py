@@ -60,7 +60,10 @@ _LOADED = "helios_loaded"
 # remember a failed import, so for each library that is not installed it searches the whole
 # import path again, on every test: about a millisecond per library. While a cassette is
 # entered, the libraries known to be absent are marked absent in ``sys.modules``, so those
-# imports fail at once, exactly as they would have failed anyway.
+# imports fail at once, exactly as they would have failed anyway. The mark is process-wide
+# for that moment (another thread importing one of them then fails at once too, as it would
+# have after its search); a library installed into a folder already on ``sys.path`` during
+# the session is seen by the next session.
 _VCR_OPTIONAL_LIBRARIES = (
     "aiohttp",
     "botocore",
@@ -72,19 +75,20 @@ _VCR_OPTIONAL_LIBRARIES = (
     "tornado",
     "urllib3",
 )
-_absent: dict[tuple[str, ...], tuple[str, ...]] = {}
+_absent: dict[tuple[object, ...], tuple[str, ...]] = {}
 
 
 def absent_libraries() -> tuple[str, ...]:
     """The libraries vcrpy tries to patch that cannot be imported here.
 
-    Found once per ``sys.path`` (a path added later is searched again); a module already
-    in ``sys.modules`` is never counted absent, whatever its origin.
+    Found once per import set-up (``sys.path``, ``sys.meta_path`` and ``sys.path_hooks``:
+    a path or finder added later is searched again); a module already in ``sys.modules`` is
+    never counted absent, whatever its origin.
     """
-    path = tuple(sys.path)
-    found = _absent.get(path)
+    setup = (*sys.path, *map(id, sys.meta_path), *map(id, sys.path_hooks))
+    found = _absent.get(setup)
     if found is None:
-        found = _absent[path] = tuple(
+        found = _absent[setup] = tuple(
             name
             for name in _VCR_OPTIONAL_LIBRARIES
             if name not in sys.modules and importlib.util.find_spec(name) is None
@@ -95,10 +99,11 @@ def absent_libraries() -> tuple[str, ...]:
 @contextlib.contextmanager
 def absent_imports_fail_fast() -> Iterator[None]:
     """Inside: importing a library of :func:`absent_libraries` fails without a search."""
-    marked = absent_libraries()
-    for name in marked:
-        sys.modules[name] = None  # type: ignore[assignment]  # the import system's "absent"
+    marked: list[str] = []
     try:
+        for name in absent_libraries():
+            sys.modules[name] = None  # type: ignore[assignment]  # the import system's "absent"
+            marked.append(name)
         yield
     finally:
         for name in marked:

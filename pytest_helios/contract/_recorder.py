@@ -64,6 +64,8 @@ class ContractRecorder:
         self._secrets: set[str] = set()
         self._lock = threading.Lock()
         self.skipped: list[tuple[str, str]] = []
+        #: pytest-xdist workers that ended abnormally: what they observed is missing
+        self.lost_workers: list[str] = []
 
     # --- feeding ---------------------------------------------------------------------------
 
@@ -150,7 +152,16 @@ class ContractRecorder:
             for source, observed in record.contradictions[:3]:
                 reporter.write_line(f"    observed in {source}: {observed}")
         reporter.write_line(self._headline())
+        if self.lost_workers:
+            reporter.write_line(self._incomplete(), red=True)
         reporter.write_line(f"assumptions report written to {self.report_path}")
+
+    def _incomplete(self) -> str:
+        workers = ", ".join(self.lost_workers)
+        return (
+            f"INCOMPLETE: worker {workers} ended abnormally and what it observed is missing; "
+            "an assumption shown confirmed may have been contradicted there"
+        )
 
     def markdown(self, target: str) -> str:
         lines = [
@@ -168,6 +179,8 @@ class ContractRecorder:
         ]
         for location, record in self.records.items():
             lines.append(f"| `{location}` | {record.verdict} | {_evidence(record)} |")
+        if self.lost_workers:
+            lines[4:4] = [f"**{self._incomplete()}.**", ""]
         lines += ["", "## What each assumption says", ""]
         for location, record in self.records.items():
             lines.append(f"- `{location}`: {_cell(record.summary)}")
@@ -209,7 +222,9 @@ class ContractRecorder:
                 for source, observed in seen["contradictions"]:
                     if (source, observed) not in record.contradictions:
                         record.contradictions.append((source, observed))
-            self.skipped.extend((nodeid, reason) for nodeid, reason in state["skipped"])
+            for nodeid, reason in state["skipped"]:
+                if (nodeid, reason) not in self.skipped:  # --dist each runs it on every worker
+                    self.skipped.append((nodeid, reason))
 
     def write_report(self) -> None:
         self.report_path.parent.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,7 @@ by uvicorn on loopback or driven in-process through an httpx transport.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from .requests import BadRequest, FieldError, parse_json, schema_errors, webhook_url_error
@@ -103,7 +104,7 @@ def build_app(core: EmulatorCore) -> Starlette:
     async def not_found(request: Request, exc: Exception) -> Response:
         path = request.url.path
         message = f"No route for {request.method} {path}"
-        if path.endswith("/") and path.rstrip("/").endswith(endpoints):
+        if _ENDPOINT_WITH_SLASH.fullmatch(path):
             message += f"; the endpoint is {path.rstrip('/')} (no trailing slash)"
         return error(404, "Not Found", message)
 
@@ -129,15 +130,17 @@ def build_app(core: EmulatorCore) -> Starlette:
         Route("/accounts/{account_id}/api/v1/lab-results", lab_results_endpoint, methods=["POST"]),
         *admin_routes(core),
     ]
-    endpoints = ("/api/v1/agent", "/api/v1/lab-results")
     app = Starlette(
         routes=routes,
         exception_handlers={404: not_found, HTTPException: http_error, Exception: crash},
     )
-    # A path with a trailing slash is an unknown path (JSON 404 naming the endpoint), not a
-    # bodiless 307 redirect that HTTP clients do not follow for a POST.
+    # A path with a trailing slash is an unknown path (a JSON 404, naming the endpoint when it
+    # is one), not a bodiless 307 redirect that HTTP clients do not follow for a POST.
     app.router.redirect_slashes = False
     return app
+
+
+_ENDPOINT_WITH_SLASH = re.compile(r"(/accounts/[^/]+)?/api/v1/(agent|lab-results)/+")
 
 
 def error(status: int, title: str, message: str, headers: dict[str, str] | None = None) -> Response:

@@ -93,8 +93,8 @@ def test_regenerating_the_secret_over_http_signs_later_webhooks_with_the_new_one
     new = admin.post(f"/accounts/{created['id']}/webhook-secret").json()["webhookSecret"]
     assert new != created["webhookSecret"]
     run_id = call_api(emulator, key["value"], receiver.url).json()["runId"]
-    settled = admin.post("/wait", json={"timeout": 4, "runId": run_id}).json()
-    assert settled == {"settled": True, "deliveries": 7}
+    settled = admin.post("/wait", json={"timeout": 10, "runId": run_id}, timeout=15)
+    assert settled.json() == {"settled": True, "deliveries": 7}
     for item in receiver.received:
         assert verify_webhook(item.body, item.headers, new)["runId"] == run_id
 
@@ -104,7 +104,8 @@ def test_runs_and_the_delivery_log_are_listed(
 ) -> None:
     key = new_key(admin, created["id"])
     run_id = call_api(emulator, key["value"], receiver.url).json()["runId"]
-    admin.post("/wait", json={"timeout": 4, "runId": run_id})
+    waited = admin.post("/wait", json={"timeout": 10, "runId": run_id}, timeout=15)
+    assert waited.json()["settled"] is True
     run = admin.get(f"/runs/{run_id}").json()
     assert run["status"] == "completed" and run["agent"] == "light"
     assert run["accountId"] == created["id"]
@@ -125,7 +126,8 @@ def test_provider_states_are_set_over_http(
     admin.post(states, json={"state": "release-concurrency"})
     admin.post(states, json={"state": "fail-next-run", "message": "Boom", "atStep": 2})
     run_id = call_api(emulator, key["value"], receiver.url).json()["runId"]
-    admin.post("/wait", json={"timeout": 4, "runId": run_id})
+    waited = admin.post("/wait", json={"timeout": 10, "runId": run_id}, timeout=15)
+    assert waited.json()["settled"] is True
     last = emulator.deliveries_for(run_id)[-1].payload
     validate("webhook-error", last)
     assert (last["sequenceNumber"], last["error"]["message"]) == (2, "Boom")

@@ -12,7 +12,7 @@ from pytest_helios import verify_webhook
 from pytest_helios.emulator import HeliosEmulator
 
 from .conftest import agent_request, post
-from .receiver import Receiver
+from .receiver import Receiver, running_receiver
 
 
 @pytest.fixture
@@ -120,15 +120,13 @@ def test_bad_delivery_settings_are_refused_with_the_option_named(
         HeliosEmulator(**{option: value})  # type: ignore[arg-type]
 
 
-def refused_url() -> str:
-    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens on it
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}/hook"
-
-
 def test_waiting_for_one_run_is_not_held_up_by_another_runs_retries(receiver: Receiver) -> None:
-    with HeliosEmulator(delivery_attempts=3, delivery_backoff=1.0) as emu:
-        retrying = submit(emu, refused_url())  # retried 1 s and 2 s after each first attempt
+    with (
+        running_receiver() as failing,
+        HeliosEmulator(delivery_attempts=3, delivery_backoff=10.0) as emu,
+    ):
+        failing.answer(1, 500)  # its first webhook is retried 10 s later: still pending below
+        retrying = submit(emu, failing.url)
         delivered = submit(emu, receiver.url)
         log = emu.wait_for_deliveries(timeout=5, run_id=delivered)
         assert not emu.core.settled(retrying)  # returned while the other run still retries

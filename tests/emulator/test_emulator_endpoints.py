@@ -249,3 +249,14 @@ def test_an_endpoint_path_with_a_trailing_slash_gets_a_json_404_naming_the_endpo
         "error": "Not Found",
         "message": f"No route for POST {path}; the endpoint is {path[:-1]} (no trailing slash)",
     }
+
+
+def test_a_trailing_slash_on_a_path_that_is_no_endpoint_gets_the_plain_404(
+    client: httpx.Client,
+) -> None:
+    response = client.post("/foo/api/v1/agent/", json={})
+    assert response.status_code == 404
+    assert response.json() == {
+        "error": "Not Found",
+        "message": "No route for POST /foo/api/v1/agent/",
+    }
