@@ -398,6 +398,10 @@ def pytest_collection_modifyitems_cassettes(items: list[pytest.Item]) -> None:
             names = getattr(item, "fixturenames", None)
             if names is not None and "helios_cassette" not in names:
                 names.append("helios_cassette")  # marked tests get the fixture
+    if items:
+        from pytest_helios.cassettes.config import mark_clashes
+
+        mark_clashes(items, items[0].config.rootpath)
 
 
 @pytest.hookimpl(wrapper=True, specname="pytest_runtest_call")

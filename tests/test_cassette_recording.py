@@ -192,6 +192,33 @@ def test_a_temporary_file_of_a_live_or_recent_writer_is_kept(tmp_path: Path) -> 
             live.kill()
 
 
+def test_same_named_modules_in_two_folders_fail_naming_both_rather_than_share_cassettes(
+    pytester: pytest.Pytester, server: FakeHelios
+) -> None:
+    write_project(pytester, server.url, source(CLIENTS["httpx"], SUBMIT_TEST))
+    code = (pytester.path / "test_api.py").read_text()
+    (pytester.path / "test_api.py").unlink()
+    for folder in ("unit", "e2e"):
+        pytester.mkpydir(folder).joinpath("test_api.py").write_text(code)
+    named = code.replace("@pytest.mark.helios_cassette\n", "")
+    named += "\n@pytest.mark.helios_cassette(name='own')\ndef test_own():\n    pass\n"
+    pytester.mkpydir("other").joinpath("test_api.py").write_text(named)
+
+    result = pytester.runpytest("--helios-record-mode=once")
+
+    # other/test_api.py: one test without a cassette, one with a name of its own: no clash
+    result.assert_outcomes(errors=2, passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "helios: modules e2e/test_api.py, unit/test_api.py have the same "
+            "name, so their tests test_submit_labs would share one cassette, "
+            "test_api/test_submit_labs.yaml. Give each its own: @pytest.mark.helios_cassette("
+            'name="...") or rename a module.'
+        ]
+    )
+    assert not (pytester.path / "cassettes").exists()
+
+
 def test_the_cassette_is_stored_per_module_and_test_under_the_canonical_host(
     pytester: pytest.Pytester, server: FakeHelios
 ) -> None:

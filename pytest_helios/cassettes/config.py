@@ -30,6 +30,8 @@ EXPIRY_ACTIONS: tuple[ExpiryAction, ...] = ("warn", "fail")
 
 #: Where a test's open cassette (a recorder.CassetteSession) is kept on its item.
 SESSION_KEY: pytest.StashKey[Any] = pytest.StashKey()
+#: Why a test cannot have its default cassette (another module of the same name claims it).
+CLASH_KEY: pytest.StashKey[str] = pytest.StashKey()
 _INI_KEY: pytest.StashKey[CassetteConfig] = pytest.StashKey()
 
 CANONICAL_BASE_URL = "https://api.heliosai.health"
@@ -223,3 +225,42 @@ def resolve(
             directory if directory.is_absolute() else (config.rootpath / directory)
         )
     return dataclasses.replace(base, **changes)
+
+
+def default_cassette_name(nodeid: str, name: str) -> str:
+    """``<test>`` of ``<module>/<test>.yaml``: the node id after the module (``TestX.test_y``)."""
+    return ".".join(nodeid.split("::")[1:]) or name
+
+
+def mark_clashes(items: Iterable[pytest.Item], rootpath: Path) -> None:
+    """Tests of modules with the same name in different folders would share cassette files
+    (``<module>/<test>.yaml``): each such test is marked to fail, naming the modules."""
+    claims: dict[tuple[str, str], dict[Path, list[pytest.Item]]] = {}
+    for item in items:
+        if "helios_cassette" not in getattr(item, "fixturenames", ()):
+            continue
+        marker = item.get_closest_marker("helios_cassette")
+        if marker is not None and marker.kwargs.get("name") is not None:
+            continue  # a name given on purpose may be shared on purpose
+        path = Path(str(item.path))
+        key = (path.stem, default_cassette_name(item.nodeid, item.name))
+        claims.setdefault(key, {}).setdefault(path, []).append(item)
+    for (module, test), owners in claims.items():
+        if len(owners) < 2:
+            continue
+        shown = ", ".join(sorted(_relative(path, rootpath) for path in owners))
+        message = (
+            f"helios: modules {shown} have the same name, so their tests {test} would share "
+            f"one cassette, {module}/{test}.yaml. Give each its own: "
+            f'@pytest.mark.helios_cassette(name="...") or rename a module.'
+        )
+        for clashing in owners.values():
+            for item in clashing:
+                item.stash[CLASH_KEY] = message
+
+
+def _relative(path: Path, rootpath: Path) -> str:
+    try:
+        return str(path.relative_to(rootpath))
+    except ValueError:
+        return str(path)

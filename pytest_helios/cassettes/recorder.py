@@ -29,8 +29,10 @@ from vcr.request import Request
 from pytest_helios.cassettes import contract
 from pytest_helios.cassettes.config import (
     CANONICAL_BASE_URL,
+    CLASH_KEY,
     SESSION_KEY,
     CassetteConfig,
+    default_cassette_name,
     marker_options,
 )
 from pytest_helios.cassettes.config import resolve as resolve_config
@@ -134,8 +136,7 @@ def cassette_path(item: pytest.Item, config: CassetteConfig, name: str | None) -
     """``<cassette_dir>/<module>/<test>.yaml`` (classes prefix the test: ``TestX.test_y``)."""
     module = Path(str(item.path)).stem
     if name is None:
-        parts = item.nodeid.split("::")[1:]
-        name = ".".join(parts) or item.name
+        name = default_cassette_name(item.nodeid, item.name)
     safe = re.sub(r'[<>:"/\\|?*\x00-\x1f]', "-", name)
     return config.cassette_dir / module / f"{safe}.yaml"
 
@@ -488,6 +489,9 @@ def _text(body: Any) -> Any:
 def use_cassette(request: pytest.FixtureRequest, base: CassetteConfig) -> Iterator[CassetteSession]:
     """Open the test's cassette for the duration of the test; save it only if it passed."""
     item = request.node
+    clash = item.stash.get(CLASH_KEY, None)
+    if clash is not None:
+        pytest.fail(clash, pytrace=False)
     marker = item.get_closest_marker("helios_cassette")
     options = marker_options(marker.kwargs, marker.args) if marker is not None else None
     config = resolve_config(base, options, request.config)
