@@ -91,3 +91,41 @@ def test_a_recorded_delivery_that_breaks_the_contract_fails_on_replay(
 
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*  delivery 7 (webhook): *"])
+
+
+CAPTURE_TEST = """
+    import os, pytest
+    from pytest_helios import verify_webhook
+
+    @pytest.mark.helios_cassette
+    def test_live_deliveries(helios_cassette, fake_webhook):
+        secret = os.environ["HELIOS_WEBHOOK_SECRET"]
+        if helios_cassette.recording:  # as a receiver of the live API's deliveries would
+            delivery = fake_webhook("status-update")
+            helios_cassette.capture_webhook(delivery.body, delivery.header_dict())
+            page = b"<html>" + os.environ["HELIOS_API_KEY"].encode()
+            with pytest.raises(ValueError) as excinfo:
+                helios_cassette.capture_webhook(page, {})
+            print("REFUSED:", excinfo.value)
+        else:
+            [(body, headers)] = helios_cassette.signed_webhooks(secret)
+            assert verify_webhook(body, headers, secret)["status"] == "processing"
+"""
+
+
+def test_capture_webhook_keeps_a_receivers_delivery_and_refuses_a_body_that_is_none(
+    pytester: pytest.Pytester, emulator: HeliosEmulator
+) -> None:
+    write_project(pytester, emulator.url, CAPTURE_TEST)
+
+    recorded = pytester.runpytest("--helios-record-mode=once", "-s")
+
+    recorded.assert_outcomes(passed=1)
+    assert (
+        "REFUSED: helios: capture_webhook takes a Helios webhook delivery, whose body is a "
+        "JSON object; got '<html>[REDACTED]' (scrubbed). Nothing was captured."
+    ) in recorded.stdout.str()
+    capture = pytester.path / "cassettes" / "test_api" / "test_live_deliveries.webhooks.yaml"
+    [delivery] = yaml.safe_load(capture.read_text())["deliveries"]
+    assert delivery["sequence_number"] == 1
+    pytester.runpytest().assert_outcomes(passed=1)

@@ -393,7 +393,16 @@ class CassetteSession:
             }
         )
         text = scrubbed["body"]["string"]
-        payload = json.loads(text) if isinstance(text, str) and text.strip() else {}
+        try:
+            payload = json.loads(text)
+        except (TypeError, ValueError):
+            payload = None
+        if not isinstance(payload, dict):
+            shown = repr(text[:40]) + ("..." if len(text) > 40 else "")
+            raise ValueError(
+                "helios: capture_webhook takes a Helios webhook delivery, whose body is a JSON "
+                f"object; got {shown} (scrubbed). Nothing was captured."
+            )
         run_id = lowered.get("x-helios-run-id") or str(payload.get("runId", ""))
         self.captured.append(
             {
@@ -551,7 +560,8 @@ def save_after_call(item: pytest.Item) -> None:
     if session.cassette is None or session.misses:
         return
     try:
-        session.cassette._save()
+        # deliveries captured by hand are kept even when no request was recorded with them
+        session.cassette._save(force=session.recording and bool(session.captured))
     except (CassetteWriteRefused, CassetteWriteFailed) as error:
         session.discard = True
         pytest.fail(str(error), pytrace=False)
