@@ -188,3 +188,38 @@ def test_no_finding_shows_a_secret_even_when_a_contract_violation_quotes_its_val
     assert "violated at $: keyword 'required': missing required property 'webhookUrl'" in out
     assert "'leaked': '[REDACTED]'" in out
     assert key not in out
+
+
+def test_query_parameters_and_form_fields_are_checked_as_the_scrubber_treats_them(
+    recorded: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    uri = "uri: https://api.heliosai.health/api/v1/lab-results"
+    recorded.write_text(
+        recorded.read_text().replace(uri, uri + "?patientName=Jane%20Roe&token=abcdefgh123", 1)
+    )
+    form = recorded.parent / "test_form.yaml"
+    request = {
+        "method": "POST",
+        "uri": "https://api.heliosai.health/form",
+        "headers": {"content-type": ["application/x-www-form-urlencoded"]},
+        "body": "patientName=Jane+Roe&password=hunter2hunter2&age=58",
+    }
+    response = {"status": {"code": 204}, "headers": {}, "body": {"string": ""}}
+    form.write_bytes(
+        dump(
+            {
+                "helios": provenance("emulator"),
+                "interactions": [{"request": request, "response": response}],
+            }
+        )
+    )
+
+    assert main(["lint", str(recorded.parent)]) == 1
+
+    lines = capsys.readouterr().out.splitlines()
+    unpseudonymized = "patientName: patient identifier not pseudonymized"
+    unredacted = "secret parameter not redacted"
+    assert f"{form}: interaction 0, request, form field {unpseudonymized}" in lines
+    assert f"{form}: interaction 0, request, form field password: {unredacted}" in lines
+    assert f"{recorded}: interaction 0, request, query parameter {unpseudonymized}" in lines
+    assert f"{recorded}: interaction 0, request, query parameter token: {unredacted}" in lines

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from pytest_helios.cassettes import contract
 from pytest_helios.cassettes.persister import CassetteFormatError, parse_time, read_document
@@ -55,14 +56,30 @@ def _pseudonymized(value: Any) -> bool:
     return value is None or isinstance(value, bool) or bool(PSEUDONYM_RE.fullmatch(str(value)))
 
 
+def _pairs_findings(query: str, where: str, rules: Rules) -> Iterator[str]:
+    """A query string's or a form body's parameters, checked as the scrubber treats them."""
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if rules.is_secret_key(name) and value not in ("", REDACTED):
+            yield f"{where} {name}: secret parameter not redacted"
+        elif rules.identifying_kind((name,)) is not None and not _pseudonymized(value):
+            yield f"{where} {name}: patient identifier not pseudonymized"
+
+
 def _message_findings(message: Mapping[str, Any], where: str, rules: Rules) -> Iterator[str]:
-    for name, values in (message.get("headers") or {}).items():
+    headers = message.get("headers") or {}
+    for name, values in headers.items():
         if rules.is_secret_header(str(name)) and any(v != REDACTED for v in values):
             yield f"{where}, header {name}: secret header not redacted"
+    query = urlsplit(str(message.get("uri", ""))).query
+    if query:
+        yield from _pairs_findings(query, f"{where}, query parameter", rules)
     body = message.get("body")
     if isinstance(body, Mapping):
         body = body.get("string")
-    if isinstance(body, str) and body.lstrip()[:1] in ("{", "["):
+    content_type = " ".join(str(v) for v in headers.get("content-type", ()))
+    if isinstance(body, str) and content_type.startswith("application/x-www-form-urlencoded"):
+        yield from _pairs_findings(body, f"{where}, form field", rules)
+    elif isinstance(body, str) and body.lstrip()[:1] in ("{", "["):
         try:
             parsed = json.loads(body)
         except ValueError:
