@@ -217,6 +217,40 @@ def test_users_add_secret_headers_keys_and_identifiers_through_ini_values(
     assert b"pseudonym-id-" in written
 
 
+def test_users_add_rules_through_the_marker_and_secrets_through_the_fixture(
+    pytester: pytest.Pytester, server: FakeHelios
+) -> None:
+    tests = """
+        import os, httpx, pytest
+
+        @pytest.fixture
+        def helios_cassette_config(helios_cassette_config):
+            return dataclasses.replace(helios_cassette_config, extra_secrets=("opaque-1d2c3b4a",))
+
+        @pytest.mark.helios_cassette(
+            secret_headers=["x-tenant"], secret_keys=["memberNumber"],
+            identifying_keys=["**.guardian"],
+        )
+        def test_custom_fields(helios_cassette_config):
+            headers = {"x-tenant": "tenant-9f8e7d6c5b", "x-api-key": os.environ["HELIOS_API_KEY"]}
+            payload = {"memberNumber": "M-55512345", "guardian": {"who": "Ruth Abernathy-Quist"},
+                       "note": "ticket opaque-1d2c3b4a"}
+            with httpx.Client(headers=headers) as client:
+                response = client.post(URL + "/echo", json=payload)
+            assert response.status_code == 200
+    """
+    write_project(pytester, server.url, "import dataclasses\n" + textwrap.dedent(tests))
+
+    pytester.runpytest("--helios-record-mode=once").assert_outcomes(passed=1)
+
+    written = _all_cassette_bytes(pytester.path)
+    planted = ("tenant-9f8e7d6c5b", "M-55512345", "Ruth Abernathy-Quist", "opaque-1d2c3b4a")
+    for value in (*planted, server.api_key):
+        assert value.encode() not in written
+    assert b"pseudonym-id-" in written
+    assert b"[REDACTED]" in written
+
+
 def test_identifying_fields_are_read_from_schema_annotations() -> None:
     schema = {
         "$defs": {"person": {"type": "string", "x-helios-identifying": True}},
