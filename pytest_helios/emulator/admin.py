@@ -255,6 +255,10 @@ def admin_routes(core: EmulatorCore) -> list[Route]:
             attempts = [a for a in attempts if a.run_id == run_id]
         return JSONResponse({"settled": True, "deliveries": len(attempts)})
 
+    async def forget(request: Request) -> Response:
+        runs, attempts = core.forget_settled_runs()
+        return JSONResponse({"runs": runs, "deliveries": attempts})
+
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -273,5 +277,6 @@ def admin_routes(core: EmulatorCore) -> list[Route]:
         ("/runs/{run_id}", get_run, "GET"),
         ("/deliveries", deliveries, "GET"),
         ("/wait", wait, "POST"),
+        ("/forget", forget, "POST"),
     ]
     return [Route(PREFIX + path, guarded(fn), methods=[method]) for path, fn, method in table]

@@ -150,6 +150,18 @@ class EmulatorCore:
         run.finished_at = utcnow()
         self.active_runs.end(run.id)
 
+    def forget_settled_runs(self) -> tuple[int, int]:
+        """Drop every run that has ended with no delivery pending, and its delivery attempts;
+        returns ``(runs, attempts)`` dropped."""
+        settled = {
+            run_id
+            for run_id, run in list(self.runs.items())
+            if run.ended and self.deliverer.activity.idle_for(run_id)
+        }
+        for run_id in settled:
+            self.runs.pop(run_id, None)
+        return len(settled), self.log.forget(settled)
+
     def settled(self, run_id: str | None = None) -> bool:
         """Whether every run (or the run ``run_id``) has ended and none of its deliveries is
         pending."""
@@ -345,6 +357,12 @@ class HeliosEmulator:
             whose = f" of run {run_id}" if run_id else ""
             raise TimeoutError(f"webhook deliveries{whose} still retrying after {timeout} s")
         return self.deliveries if run_id is None else self.deliveries_for(run_id)
+
+    def forget_settled_runs(self) -> tuple[int, int]:
+        """Forget every run that has ended with no delivery pending, and its delivery attempts,
+        so a long-lived emulator does not grow; returns ``(runs, attempts)`` forgotten. Runs
+        still playing or retrying, accounts and keys are kept."""
+        return self.core.forget_settled_runs()
 
     @property
     def deliveries(self) -> list[DeliveryAttempt]:

@@ -95,6 +95,14 @@ class DeliveryLog:
         with self._lock:
             self._attempts.clear()
 
+    def forget(self, run_ids: set[str]) -> int:
+        """Drop the attempts of these runs; returns how many were dropped."""
+        with self._lock:
+            kept = [a for a in self._attempts if a.run_id not in run_ids]
+            dropped = len(self._attempts) - len(kept)
+            self._attempts = kept
+        return dropped
+
 
 #: Concurrent delivery connections (all receivers together).
 CONNECTIONS = 16

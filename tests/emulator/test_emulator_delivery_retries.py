@@ -155,3 +155,27 @@ def test_waiting_for_a_run_the_emulator_does_not_have_names_it(emulator: HeliosE
     response = post(emulator.url + "/_emulator/wait", json={"runId": "nope"})
     assert response.status_code == 404
     assert response.json()["message"] == "No run 'nope' on this emulator"
+
+
+def test_forgetting_settled_runs_keeps_runs_still_retrying_and_the_accounts(
+    receiver: Receiver,
+) -> None:
+    with (
+        running_receiver() as failing,
+        HeliosEmulator(delivery_attempts=3, delivery_backoff=10.0) as emu,
+    ):
+        failing.answer(1, 500)  # retried 10 s later: still pending while we forget
+        retrying = submit(emu, failing.url)
+        settled = submit(emu, receiver.url)
+        emu.wait_for_deliveries(timeout=5, run_id=settled)
+        accounts = len(emu.accounts)
+
+        assert emu.forget_settled_runs() == (1, 7)
+
+        assert [run.id for run in emu.runs] == [retrying]
+        assert {a.run_id for a in emu.deliveries} == {retrying}
+        with pytest.raises(KeyError, match=f"no run with id '{settled}'"):
+            emu.run(settled)
+        assert len(emu.accounts) == accounts
+        over_http = post(emu.url + "/_emulator/forget", json={})
+        assert over_http.json() == {"runs": 0, "deliveries": 0}  # the other is still retrying
