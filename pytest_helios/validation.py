@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -382,14 +383,32 @@ def _violation(error: Any, instance: object) -> Violation:
     value = error.instance
     if keyword == "propertyNames":
         value = facts["error"].instance
+    parts = _real_parts(instance, error.instance_path)
+    message = _detail(keyword, facts, error)
+    if value is None:
+        # jsonschema-rs reads a float NaN or infinity as null: name what was really there
+        original = _at(instance, parts)
+        if isinstance(original, float) and not math.isfinite(original):
+            value = original
+            message = f"{original!r} is not a JSON number (JSON has no NaN or Infinity)"
     return Violation(
-        path=json_path(_real_parts(instance, error.instance_path)),
+        path=json_path(parts),
         keyword=keyword,
-        message=_detail(keyword, facts, error),
+        message=message,
         value=short_repr(value),
         schema_path=_pointer(error.evaluation_path),
         schema_location=str(error.absolute_keyword_location or "").removeprefix(BASE_URI),
     )
+
+
+def _at(instance: object, parts: Iterable[str | int]) -> object:
+    node: Any = instance
+    for part in parts:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return node
 
 
 def _not_json(instance: object, exc: Exception) -> Violation:

@@ -572,6 +572,18 @@ def test_a_value_that_json_cannot_carry_is_a_contract_violation_not_a_crash() ->
     )
 
 
+@pytest.mark.parametrize("number", [float("nan"), float("inf"), float("-inf")])
+def test_a_nan_or_infinity_is_named_as_such_not_as_null(number: float) -> None:
+    payload = copy.deepcopy(LAB_RESULTS_REQUEST)
+    payload["labResults"][0]["value"] = number
+    with pytest.raises(ContractViolation) as caught:
+        validate("lab-results-request", payload)
+    assert str(caught.value) == (
+        "schema 'lab-results-request' violated at $.labResults[0].value: keyword 'type': "
+        f"{number!r} is not a JSON number (JSON has no NaN or Infinity); value: {number!r}"
+    )
+
+
 def test_an_unknown_schema_name_is_refused_with_the_list_of_valid_names() -> None:
     with pytest.raises(ValueError) as caught:
         validate("webhook-completed", {})
