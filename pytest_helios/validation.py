@@ -351,8 +351,9 @@ def _detail_of(error: Any) -> str:
     return _detail(keyword, error.kind.as_dict(), error)
 
 
-def _real_parts(instance: object, parts: Iterable[str | int]) -> list[str | int]:
-    """The instance path with object keys as the strings they are.
+def _located(instance: object, parts: Iterable[str | int]) -> tuple[list[str | int], object]:
+    """The instance path with object keys as the strings they are, and the value found there
+    (``None`` where the path leads nowhere).
 
     jsonschema-rs reports an object key that looks like a number (the citation maps' "1")
     as an int, like an array index; walking the instance tells the two apart.
@@ -374,7 +375,7 @@ def _real_parts(instance: object, parts: Iterable[str | int]) -> list[str | int]
                 node = node[part]
             except (LookupError, TypeError):
                 node = None
-    return real
+    return real, node
 
 
 def _violation(error: Any, instance: object) -> Violation:
@@ -383,14 +384,12 @@ def _violation(error: Any, instance: object) -> Violation:
     value = error.instance
     if keyword == "propertyNames":
         value = facts["error"].instance
-    parts = _real_parts(instance, error.instance_path)
+    parts, original = _located(instance, error.instance_path)
     message = _detail(keyword, facts, error)
-    if value is None:
-        # jsonschema-rs reads a float NaN or infinity as null: name what was really there
-        original = _at(instance, parts)
-        if isinstance(original, float) and not math.isfinite(original):
-            value = original
-            message = f"{original!r} is not a JSON number (JSON has no NaN or Infinity)"
+    # jsonschema-rs reads a float NaN or infinity as null: name what was really there
+    if value is None and isinstance(original, float) and not math.isfinite(original):
+        value = original
+        message = f"{original!r} is not a JSON number (JSON has no NaN or Infinity)"
     return Violation(
         path=json_path(parts),
         keyword=keyword,
@@ -399,16 +398,6 @@ def _violation(error: Any, instance: object) -> Violation:
         schema_path=_pointer(error.evaluation_path),
         schema_location=str(error.absolute_keyword_location or "").removeprefix(BASE_URI),
     )
-
-
-def _at(instance: object, parts: Iterable[str | int]) -> object:
-    node: Any = instance
-    for part in parts:
-        try:
-            node = node[part]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return node
 
 
 def _not_json(instance: object, exc: Exception) -> Violation:
