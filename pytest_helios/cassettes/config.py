@@ -248,7 +248,7 @@ def mark_clashes(items: Iterable[pytest.Item], rootpath: Path) -> None:
     for (module, test), owners in claims.items():
         if len(owners) < 2:
             continue
-        shown = ", ".join(sorted(_relative(path, rootpath) for path in owners))
+        shown = ", ".join(sorted(shown_path(path, rootpath) for path in owners))
         message = (
             f"helios: modules {shown} have the same name, so their tests {test} would share "
             f"one cassette, {module}/{test}.yaml. Give each its own: "
@@ -259,7 +259,8 @@ def mark_clashes(items: Iterable[pytest.Item], rootpath: Path) -> None:
                 item.stash[CLASH_KEY] = message
 
 
-def _relative(path: Path, rootpath: Path) -> str:
+def shown_path(path: Path, rootpath: Path) -> str:
+    """``path`` as messages show it: relative to the rootdir when it lies below it."""
     try:
         return str(path.relative_to(rootpath))
     except ValueError:

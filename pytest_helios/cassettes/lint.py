@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from pytest_helios.cassettes import contract
+from pytest_helios.cassettes.config import shown_path
 from pytest_helios.cassettes.persister import CassetteFormatError, parse_time, read_document
 from pytest_helios.cassettes.scan import KEY_PATTERNS, scan_bytes
 from pytest_helios.cassettes.scrub import PSEUDONYM_RE, REDACTED, Rules, environment_secrets
@@ -151,9 +152,7 @@ def lint(
     files = list(cassette_files(paths))
     findings: list[str] = []
     for file in files:
-        shown = str(file)
-        if relative_to is not None and file.is_relative_to(relative_to):
-            shown = str(file.relative_to(relative_to))
+        shown = str(file) if relative_to is None else shown_path(file, relative_to)
         findings += lint_file(
             file, secrets=secrets, max_age_days=max_age_days, rules=rules, shown=shown
         )

@@ -34,6 +34,7 @@ from pytest_helios.cassettes.config import (
     CassetteConfig,
     default_cassette_name,
     marker_options,
+    shown_path,
 )
 from pytest_helios.cassettes.config import resolve as resolve_config
 from pytest_helios.cassettes.matching import MATCHERS, Recorded, miss_message
@@ -139,13 +140,6 @@ def cassette_path(item: pytest.Item, config: CassetteConfig, name: str | None) -
         name = default_cassette_name(item.nodeid, item.name)
     safe = re.sub(r'[<>:"/\\|?*\x00-\x1f]', "-", name)
     return config.cassette_dir / module / f"{safe}.yaml"
-
-
-def _display(path: Path, rootpath: Path) -> str:
-    try:
-        return str(path.relative_to(rootpath))
-    except ValueError:
-        return str(path)
 
 
 class _HeliosCassette(Cassette):  # type: ignore[misc]  # vcrpy is untyped
@@ -518,7 +512,7 @@ def use_cassette(request: pytest.FixtureRequest, base: CassetteConfig) -> Iterat
         secrets.add(value, "a secret from helios_cassette_config")
     session = CassetteSession(
         path=path,
-        display=_display(path, request.config.rootpath),
+        display=shown_path(path, request.config.rootpath),
         config=config,
         nodeid=item.nodeid,
         scrubber=Scrubber(rules, secrets, session_targets(request.config)),
