@@ -235,7 +235,7 @@ def admin_routes(core: EmulatorCore) -> list[Route]:
 
     async def deliveries(request: Request) -> Response:
         run_id = request.query_params.get("runId")
-        attempts = [a for a in core.log.all() if run_id is None or a.run_id == run_id]
+        attempts = core.log.all(run_id)
         return JSONResponse([attempt_json(a) for a in attempts])
 
     async def wait(request: Request) -> Response:
@@ -250,10 +250,7 @@ def admin_routes(core: EmulatorCore) -> list[Route]:
                 what = f"Run {run_id} or its deliveries" if run_id else "Runs or deliveries"
                 return error(408, "Request Timeout", f"{what} still pending after {timeout} s")
             await asyncio.sleep(0.005)
-        attempts = core.log.all()
-        if run_id is not None:
-            attempts = [a for a in attempts if a.run_id == run_id]
-        return JSONResponse({"settled": True, "deliveries": len(attempts)})
+        return JSONResponse({"settled": True, "deliveries": len(core.log.all(run_id))})
 
     async def forget(request: Request) -> Response:
         runs, attempts = core.forget_settled_runs()

@@ -371,7 +371,7 @@ class HeliosEmulator:
 
     def deliveries_for(self, run_id: str) -> list[DeliveryAttempt]:
         """The delivery attempts of one run."""
-        return [a for a in self.core.log.all() if a.run_id == run_id]
+        return self.core.log.all(run_id)
 
     # in-process transports -----------------------------------------------------------------
 

@@ -87,9 +87,10 @@ class DeliveryLog:
         with self._lock:
             self._attempts.append(attempt)
 
-    def all(self) -> list[DeliveryAttempt]:
+    def all(self, run_id: str | None = None) -> list[DeliveryAttempt]:
+        """Every attempt, or with ``run_id`` those of one run."""
         with self._lock:
-            return list(self._attempts)
+            return [a for a in self._attempts if run_id is None or a.run_id == run_id]
 
     def clear(self) -> None:
         with self._lock:
