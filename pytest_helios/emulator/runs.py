@@ -97,22 +97,25 @@ async def execute(
         run.sent.append(payload)
         await deliverer.deliver(account, run.webhook_url, payload)
 
+    async def fail(sequence: int, timestamp: datetime, message: str, code: str | None) -> None:
+        run.status = "error"
+        await send(
+            payloads.error_webhook(
+                run.id,
+                run.agent,
+                timestamp=timestamp,
+                sequence_number=sequence,
+                message=message,
+                code=code,
+            )
+        )
+
     for sequence in range(1, final + 1):
         if pause and sequence > 1:
             await asyncio.sleep(pause)
         now = utcnow()
         if failure is not None and sequence == fail_at:
-            run.status = "error"
-            await send(
-                payloads.error_webhook(
-                    run.id,
-                    run.agent,
-                    timestamp=now,
-                    sequence_number=sequence,
-                    message=failure.message,
-                    code=failure.code,
-                )
-            )
+            await fail(sequence, now, failure.message, failure.code)
             return
         if sequence < final:
             await send(payloads.status_update(run.id, run.agent, sequence, timestamp=now))
@@ -126,17 +129,7 @@ async def execute(
             result = ehr_result(run.id, run.agent, request, timestamp=now, sequence=sequence)
         problem = None if result_hook is None else customise(result_hook, run, result)
         if problem is not None:
-            run.status = "error"
-            await send(
-                payloads.error_webhook(
-                    run.id,
-                    run.agent,
-                    timestamp=now,
-                    sequence_number=sequence,
-                    message=problem,
-                    code="result_hook_failed",
-                )
-            )
+            await fail(sequence, now, problem, "result_hook_failed")
             return
         run.status = "completed"
         await send(result)
