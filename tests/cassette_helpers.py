@@ -17,6 +17,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
@@ -264,3 +265,22 @@ def write_project(
     )
     prelude = f"URL = {server_url!r}\nLAB_REQUEST = {LAB_REQUEST!r}\n"
     pytester.makepyfile(test_api=prelude + textwrap.dedent(tests))
+
+
+ONE_CALL_TEST = """
+    import os, httpx, pytest
+
+    @pytest.mark.helios_cassette
+    def test_calls():
+        with httpx.Client(headers={"x-api-key": os.environ["HELIOS_API_KEY"]}) as client:
+            assert client.post(URL + "/api/v1/lab-results", json=LAB_REQUEST).status_code == 200
+"""
+#: The cassette ONE_CALL_TEST records, relative to the project.
+ONE_CALL_CASSETTE = "cassettes/test_api/test_calls.yaml"
+
+
+def record_one_call(pytester: pytest.Pytester, server_url: str) -> Path:
+    """A project whose one test makes one call, recorded against ``server_url``; its cassette."""
+    write_project(pytester, server_url, ONE_CALL_TEST)
+    pytester.runpytest("--helios-record-mode=once").assert_outcomes(passed=1)
+    return pytester.path / ONE_CALL_CASSETTE

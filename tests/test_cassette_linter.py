@@ -11,31 +11,22 @@ from pathlib import Path
 
 import pytest
 from cassette_helpers import (
+    ONE_CALL_CASSETTE,
     FakeHelios,
     new_api_key,
+    record_one_call,
     server_fixture,  # noqa: F401  # the `server` fixture
-    write_project,
 )
 
 from pytest_helios.cassettes.lint import main
 from pytest_helios.cassettes.persister import dump, provenance
 
-TEST = """
-    import os, httpx, pytest
-
-    @pytest.mark.helios_cassette
-    def test_calls():
-        with httpx.Client(headers={"x-api-key": os.environ["HELIOS_API_KEY"]}) as client:
-            assert client.post(URL + "/api/v1/lab-results", json=LAB_REQUEST).status_code == 200
-"""
-CASSETTE = "cassettes/test_api/test_calls.yaml"
+CASSETTE = ONE_CALL_CASSETTE
 
 
 @pytest.fixture
 def recorded(pytester: pytest.Pytester, server: FakeHelios) -> Path:
-    write_project(pytester, server.url, TEST)
-    pytester.runpytest("--helios-record-mode=once").assert_outcomes(passed=1)
-    return pytester.path / CASSETTE
+    return record_one_call(pytester, server.url)
 
 
 def spoil(cassette: Path, key: str) -> None:

@@ -9,29 +9,21 @@ import re
 import pytest
 import yaml
 from cassette_helpers import (
+    ONE_CALL_CASSETTE,
     FakeHelios,
+    record_one_call,
     server_fixture,  # noqa: F401  # the `server` fixture
-    write_project,
 )
 
 import pytest_helios
 from pytest_helios.cassettes.persister import schemas_fingerprint
 
-TEST = """
-    import os, httpx, pytest
-
-    @pytest.mark.helios_cassette
-    def test_calls():
-        with httpx.Client(headers={"x-api-key": os.environ["HELIOS_API_KEY"]}) as client:
-            assert client.post(URL + "/api/v1/lab-results", json=LAB_REQUEST).status_code == 200
-"""
-CASSETTE = "cassettes/test_api/test_calls.yaml"
+CASSETTE = ONE_CALL_CASSETTE
 
 
 @pytest.fixture
 def recorded(pytester: pytest.Pytester, server: FakeHelios) -> FakeHelios:
-    write_project(pytester, server.url, TEST)
-    pytester.runpytest("--helios-record-mode=once").assert_outcomes(passed=1)
+    record_one_call(pytester, server.url)
     server.close()
     return server
 
