@@ -13,16 +13,16 @@ __version__ = "0.1.0.dev0"
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
-    "sign_webhook": "pytest_helios.signing",
-    "verify_webhook": "pytest_helios.signing",
-    "WebhookVerificationError": "pytest_helios.signing",
-    "MissingHeader": "pytest_helios.signing",
-    "MalformedHeader": "pytest_helios.signing",
-    "SignatureMismatch": "pytest_helios.signing",
-    "TimestampOutOfTolerance": "pytest_helios.signing",
-    "validate": "pytest_helios.validation",
-    "ContractViolation": "pytest_helios.validation",
-    "SCHEMA_NAMES": "pytest_helios.validation",
+    "sign_webhook": "pytest_helios.webhooks.signing",
+    "verify_webhook": "pytest_helios.webhooks.signing",
+    "WebhookVerificationError": "pytest_helios.webhooks.signing",
+    "MissingHeader": "pytest_helios.webhooks.signing",
+    "MalformedHeader": "pytest_helios.webhooks.signing",
+    "SignatureMismatch": "pytest_helios.webhooks.signing",
+    "TimestampOutOfTolerance": "pytest_helios.webhooks.signing",
+    "validate": "pytest_helios.payloads.validation",
+    "ContractViolation": "pytest_helios.payloads.validation",
+    "SCHEMA_NAMES": "pytest_helios.payloads.validation",
     "HeliosClient": "pytest_helios.client",
     "AsyncHeliosClient": "pytest_helios.client",
     "HeliosError": "pytest_helios.client",
@@ -32,10 +32,18 @@ _EXPORTS: dict[str, str] = {
     "HeliosEmulator": "pytest_helios.emulator",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+# public submodule -> where it lives
+_MODULES: dict[str, str] = {
+    "strategies": "pytest_helios.payloads.strategies",
+    "conformance": "pytest_helios.webhooks.conformance",
+}
+
+__all__ = ["__version__", *_EXPORTS, *_MODULES]
 
 
 def __getattr__(name: str) -> Any:
+    if name in _MODULES:
+        return importlib.import_module(_MODULES[name])
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'pytest_helios' has no attribute {name!r}")

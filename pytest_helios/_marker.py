@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from pytest_helios import _settings
+from pytest_helios import _options
 
 TARGETS = ("emulator", "live")
 MARKER_HELP = (
@@ -45,9 +45,9 @@ def options(item: pytest.Item) -> MarkerOptions:
     timeout = given.get("webhook_timeout")
     try:
         if target is not None and target not in TARGETS:
-            raise _settings.invalid("target of @pytest.mark.helios", target, ", ".join(TARGETS))
+            raise _options.invalid("target of @pytest.mark.helios", target, ", ".join(TARGETS))
         if timeout is not None:
-            timeout = _settings.parse_seconds(timeout, "webhook_timeout of @pytest.mark.helios")
+            timeout = _options.parse_seconds(timeout, "webhook_timeout of @pytest.mark.helios")
     except pytest.UsageError as error:
         raise pytest.UsageError(f"{item.nodeid}: {error}") from None
     return MarkerOptions(target=None if target is None else str(target), webhook_timeout=timeout)
@@ -56,6 +56,6 @@ def options(item: pytest.Item) -> MarkerOptions:
 def skip_for_target(item: pytest.Item) -> None:
     """Skip an item whose ``helios(target=...)`` is not the run's target."""
     wanted = options(item).target
-    actual = _settings.of(item.config).target
+    actual = _options.of(item.config).target
     if wanted is not None and wanted != actual:
         pytest.skip(f"marked helios(target={wanted!r}) and the target is {actual}")

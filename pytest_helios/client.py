@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from pytest_helios.signing import mask_secret
+from pytest_helios.webhooks.signing import mask_secret
 
 if TYPE_CHECKING:
     from typing_extensions import Self

@@ -11,15 +11,15 @@ from typing import TYPE_CHECKING
 import pytest
 
 import pytest_helios
-from pytest_helios import _marker, _settings
+from pytest_helios import _marker, _options
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from pytest_helios.client import AsyncHeliosClient, HeliosClient
     from pytest_helios.emulator import Account, HeliosEmulator
-    from pytest_helios.receiver import WebhookReceiver
-    from pytest_helios.webhooks import WebhookFactory
+    from pytest_helios.webhooks.fakes import WebhookFactory
+    from pytest_helios.webhooks.receiver import WebhookReceiver
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -30,11 +30,11 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("helios", "Helios API testing (pytest-helios)")
-    _settings.add_options(parser, group)
+    _options.add_options(parser, group)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.stash[_settings.settings_key] = _settings.read(config)
+    config.stash[_options.settings_key] = _options.read(config)
     config.addinivalue_line("markers", _marker.MARKER_HELP)
 
 
@@ -47,7 +47,7 @@ def pytest_assertrepr_compare(op: str, left: object, right: object) -> list[str]
     """Keep keys and secrets masked in assertion explanations: pytest diffs strings by value."""
     import sys
 
-    signing = sys.modules.get("pytest_helios.signing")
+    signing = sys.modules.get("pytest_helios.webhooks.signing")
     if signing is None:  # no MaskedSecret can exist yet
         return None
     masked = signing.MaskedSecret
@@ -60,7 +60,7 @@ def pytest_assertrepr_compare(op: str, left: object, right: object) -> list[str]
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    settings = _settings.of(config)
+    settings = _options.of(config)
     if settings.live:
         target = f"target=live {settings.base_url}"
     else:
@@ -72,7 +72,7 @@ def pytest_report_header(config: pytest.Config) -> str:
 def fake_webhook(request: pytest.FixtureRequest, helios_webhook_secret: str) -> WebhookFactory:
     """Factory of signed fake Helios webhooks: every kind, named variants, whole runs."""
     from pytest_helios import _hooks
-    from pytest_helios.webhooks import WebhookFactory
+    from pytest_helios.webhooks.fakes import WebhookFactory
 
     return WebhookFactory(
         helios_webhook_secret, customize=_hooks.webhook_customizer(request.config)
@@ -94,13 +94,13 @@ def _live_only_value(variable: str, needed_for: str) -> str:
 
 def _masked(secret: str) -> str:
     """The secret as a str whose repr is masked, so pytest's tracebacks never show it."""
-    from pytest_helios.signing import MaskedSecret
+    from pytest_helios.webhooks.signing import MaskedSecret
 
     return MaskedSecret(secret)
 
 
 def _is_live(request: pytest.FixtureRequest) -> bool:
-    return _settings.of(request.config).live
+    return _options.of(request.config).live
 
 
 @pytest.fixture(scope="session")
@@ -162,7 +162,7 @@ def foreign_key(request: pytest.FixtureRequest) -> str:
 
 def _base_url(request: pytest.FixtureRequest) -> str:
     if _is_live(request):
-        return _settings.of(request.config).base_url
+        return _options.of(request.config).base_url
     account: Account = request.getfixturevalue("helios_account")
     return account.base_url
 
@@ -191,11 +191,10 @@ def helios_async_client(request: pytest.FixtureRequest, helios_api_key: str) -> 
 @pytest.fixture
 def helios_webhook_receiver(request: pytest.FixtureRequest) -> Iterator[WebhookReceiver]:
     """A local webhookUrl endpoint that captures and verifies the test account's deliveries."""
-    from pytest_helios.receiver import WebhookReceiver
+    from pytest_helios.webhooks.receiver import WebhookReceiver
 
     timeout = (
-        _marker.options(request.node).webhook_timeout
-        or _settings.of(request.config).webhook_timeout
+        _marker.options(request.node).webhook_timeout or _options.of(request.config).webhook_timeout
     )
     if _is_live(request):
         secret = _live_only_value("HELIOS_WEBHOOK_SECRET", "the account's webhook secret")
@@ -211,14 +210,14 @@ def helios_webhook_receiver(request: pytest.FixtureRequest) -> Iterator[WebhookR
 # The contract suite (``pytest --pyargs pytest_helios.contract``) keeps its recorder in the
 # config stash; these hooks only read it, so a run without the suite imports nothing for it.
 
-CONTRACT_REPORT = _settings.Option(
+CONTRACT_REPORT = _options.Option(
     "--helios-contract-report",
     "helios_contract_report",
     "where the contract suite writes its assumptions report "
     "(default: helios-contract-report.md in the rootdir).",
     metavar="PATH",
 )
-CONTRACT_EXAMPLES = _settings.Option(
+CONTRACT_EXAMPLES = _options.Option(
     "--helios-contract-examples",
     "helios_contract_examples",
     "Hypothesis examples per property in the contract suite (default: 10).",
@@ -234,7 +233,7 @@ contract_examples_key = pytest.StashKey[int]()
 def _contract_examples(value: object, source: str) -> int:
     text = str(value)
     if not text.isdigit() or int(text) < 1:
-        raise _settings.invalid(source, value, "a whole number of examples, 1 or more")
+        raise _options.invalid(source, value, "a whole number of examples, 1 or more")
     return int(text)
 
 
@@ -248,7 +247,7 @@ def pytest_addoption_helios_contract(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(specname="pytest_configure")
 def pytest_configure_helios_contract(config: pytest.Config) -> None:
-    examples = _settings.resolve(config, CONTRACT_EXAMPLES, _contract_examples, 10)
+    examples = _options.resolve(config, CONTRACT_EXAMPLES, _contract_examples, 10)
     config.stash[contract_examples_key] = examples
 
 

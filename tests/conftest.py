@@ -14,10 +14,3 @@ import hypothesis.internal.observability  # noqa: F401  (hypothesis's plugin imp
 import jsonschema_rs  # noqa: F401
 import starlette.applications  # noqa: F401
 import uvicorn  # noqa: F401
-
-import pytest_helios.client
-import pytest_helios.emulator
-import pytest_helios.receiver
-import pytest_helios.signing
-import pytest_helios.validation
-import pytest_helios.webhooks  # noqa: F401

@@ -121,7 +121,7 @@ def test_a_webhook_capture_beside_a_cassette_is_linted_as_deliveries(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from pytest_helios.cassettes.persister import dump, provenance
-    from pytest_helios.payloads import lab_results_completed
+    from pytest_helios.payloads.builders import lab_results_completed
 
     labs = [{"name": "Creatinine", "value": "1.8 mg/dL", "flag": "High"}]
     final = lab_results_completed(

@@ -19,9 +19,9 @@ from cassette_helpers import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_helios.cassettes.contract import identifying_paths, identifying_paths_in
 from pytest_helios.cassettes.persister import dump
 from pytest_helios.cassettes.scan import scan_bytes
+from pytest_helios.cassettes.schema_checks import identifying_paths, identifying_paths_in
 from pytest_helios.cassettes.scrub import Rules, Scrubber, SecretBook, pseudonym
 
 PATIENT = "Margaret Oyelaran-Whitfield"

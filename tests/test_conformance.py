@@ -16,15 +16,15 @@ from typing import Any
 import pytest
 
 from pytest_helios import WebhookVerificationError, verify_webhook
-from pytest_helios.conformance import (
+from pytest_helios.webhooks.conformance import (
     CASE_NAMES,
     PROPERTY_NAMES,
     cases,
     check_endpoint,
     check_verifier,
 )
-from pytest_helios.transport import serve_wsgi
-from pytest_helios.webhooks import WebhookFactory
+from pytest_helios.webhooks.fakes import WebhookFactory
+from pytest_helios.webhooks.sending import serve_wsgi
 
 SECRET = "whsec_" + secrets.token_hex(16)
 
@@ -221,7 +221,7 @@ def test_subclassing_verifier_conformance_gives_one_passing_test_per_case(
     pytester.makepyfile(
         """
         from pytest_helios import WebhookVerificationError, verify_webhook
-        from pytest_helios.conformance import VerifierConformance
+        from pytest_helios.webhooks.conformance import VerifierConformance
 
         class TestMyVerifier(VerifierConformance):
             max_examples = 20
@@ -250,7 +250,7 @@ def test_a_flawed_verifier_fails_the_named_tests_with_the_reason(
     pytester.makepyfile(
         """
         import hashlib, hmac
-        from pytest_helios.conformance import VerifierConformance
+        from pytest_helios.webhooks.conformance import VerifierConformance
 
         class TestUppercaseTolerant(VerifierConformance):
             max_examples = 20
@@ -424,7 +424,7 @@ def test_a_flawed_endpoint_behind_a_real_url_is_caught_with_its_500() -> None:
 ENDPOINT_MODULE = """
 import json
 from pytest_helios import WebhookVerificationError, verify_webhook
-from pytest_helios.conformance import EndpointConformance
+from pytest_helios.webhooks.conformance import EndpointConformance
 
 SECRET = "whsec_endpoint_module_secret_0001"
 processed = []

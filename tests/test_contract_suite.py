@@ -22,7 +22,7 @@ from test_live_target import LIVE_VARIABLES, stand_in
 
 import pytest_helios.contract._assumptions
 from pytest_helios.contract._relay import Relay
-from pytest_helios.validation import schema_directory
+from pytest_helios.payloads.validation import schema_directory
 
 __all__ = ["stand_in"]
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from pytest_helios import WebhookVerificationError, validate, verify_webhook
-from pytest_helios.transport import serve_wsgi
-from pytest_helios.webhooks import KINDS, Delivery, WebhookFactory
+from pytest_helios.webhooks.fakes import KINDS, Delivery, WebhookFactory
+from pytest_helios.webhooks.sending import serve_wsgi
 
 NOW = 1_705_320_000
 SECRET = "whsec_fixed_for_this_module_only"
@@ -454,8 +454,9 @@ def test_the_secret_never_appears_in_a_repr(factory: WebhookFactory) -> None:
 def test_loading_the_plugin_imports_neither_the_webhook_modules_nor_httpx() -> None:
     code = (
         "import sys, pytest_helios.plugin\n"
-        "heavy = [m for m in ('pytest_helios.webhooks', 'pytest_helios.conformance', "
-        "'pytest_helios.signing', 'httpx', 'hypothesis', 'starlette') if m in sys.modules]\n"
+        "heavy = [m for m in ('pytest_helios.webhooks.fakes', "
+        "'pytest_helios.webhooks.conformance', 'pytest_helios.webhooks.signing', "
+        "'httpx', 'hypothesis', 'starlette') if m in sys.modules]\n"
         "print(heavy)"
     )
     result = subprocess.run(

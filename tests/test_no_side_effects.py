@@ -36,7 +36,7 @@ ALLOWED = {
     "pytest_helios.cassettes",
     "pytest_helios.cassettes.config",
     "pytest_helios._marker",
-    "pytest_helios._settings",
+    "pytest_helios._options",
     "pytest_helios.hookspecs",
     "pytest_helios.plugin",
 }

@@ -1,4 +1,4 @@
-"""`pytest_helios.payloads` builds valid Helios payloads for the emulator, webhooks and tests."""
+"""`pytest_helios.payloads.builders` builds valid Helios payloads for the emulator and tests."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from pytest_helios import validate
-from pytest_helios.payloads import (
+from pytest_helios.payloads.builders import (
     FINAL_SEQUENCE_NUMBER,
     STEP_NAMES,
     UNAUTHORIZED_REASONS,

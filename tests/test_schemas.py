@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from pytest_helios import SCHEMA_NAMES, ContractViolation, validate
-from pytest_helios.validation import load_schema, schema_directory
+from pytest_helios.payloads.validation import load_schema, schema_directory
 
 RUN_ID = "550e8400-e29b-41d4-a716-446655440000"
 
@@ -732,7 +732,7 @@ def test_a_contract_failure_in_a_users_test_reads_as_schema_path_keyword_and_val
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "E *pytest_helios.validation.ContractViolation: schema 'accepted-response' "
+            "E *pytest_helios.payloads.validation.ContractViolation: schema 'accepted-response' "
             "violated at $.runId: keyword 'format': not a valid uuid; value: 'not-a-uuid'",
         ]
     )

@@ -22,7 +22,7 @@ from pytest_helios import (
     sign_webhook,
     verify_webhook,
 )
-from pytest_helios.signing import (
+from pytest_helios.webhooks.signing import (
     MalformedBody,
     VerifierMisconfigured,
     mask_secret,
@@ -569,7 +569,7 @@ def test_the_default_clock_is_read_at_call_time_not_at_import(
     body: bytes, secret: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The clock is replaced (monkeypatched) because the test must choose what time it is."""
-    import pytest_helios.signing as signing
+    import pytest_helios.webhooks.signing as signing
 
     headers = signed(body, secret, NOW)
     monkeypatch.setattr(signing.time, "time", lambda: NOW + 300.9)

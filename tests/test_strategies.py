@@ -1,4 +1,4 @@
-"""`pytest_helios.strategies`: everything each public strategy generates validates."""
+"""`pytest_helios.payloads.strategies`: everything each public strategy generates validates."""
 
 from __future__ import annotations
 
@@ -144,7 +144,7 @@ def test_importing_the_plugin_does_not_import_hypothesis_or_jsonschema_rs(
         def test_nothing_heavy_is_imported():
             import pytest_helios
             assert pytest_helios.SCHEMA_NAMES
-            heavy = {"jsonschema_rs", "jsonschema", "pytest_helios.strategies"}
+            heavy = {"jsonschema_rs", "jsonschema", "pytest_helios.payloads.strategies"}
             assert not heavy & set(sys.modules), heavy & set(sys.modules)
         """
     )

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from pytest_helios import sign_webhook
-from pytest_helios.receiver import WebhookReceiver
+from pytest_helios.webhooks.receiver import WebhookReceiver
 
 SECRET = "whsec_" + secrets.token_hex(16)
 RUN_ID = "550e8400-e29b-41d4-a716-446655440000"

@@ -29,7 +29,7 @@ CHECK = textwrap.dedent(
     from importlib import metadata
     import pytest_helios
     from pytest_helios import ContractViolation, SCHEMA_NAMES, validate
-    from pytest_helios.validation import schema_directory
+    from pytest_helios.payloads.validation import schema_directory
 
     accepted = {"runId": "550e8400-e29b-41d4-a716-446655440000", "status": "accepted"}
     validate("accepted-response", accepted)
@@ -75,7 +75,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_the_wheel_ships_every_schema_file_and_py_typed(wheel: Path) -> None:
-    from pytest_helios.validation import schema_directory
+    from pytest_helios.payloads.validation import schema_directory
 
     names = set(zipfile.ZipFile(wheel).namelist())
     expected = {f"pytest_helios/schemas/{p.name}" for p in schema_directory().iterdir()}

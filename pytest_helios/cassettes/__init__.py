@@ -8,7 +8,7 @@ The parts, one module each:
 - ``persister``: the on-disk format (readable YAML, provenance) written atomically;
 - ``matching``: method, path, query and canonical-JSON-body matching, and miss messages;
 - ``recorder``: one cassette per test on vcrpy, the glue the pytest plugin drives;
-- ``contract``: replayed interactions checked against ``schemas/``;
+- ``schema_checks``: replayed interactions checked against ``schemas/``;
 - ``lint``: the cassette linter behind ``pytest --helios-lint-cassettes`` and
   ``helios-cassettes lint``.
 

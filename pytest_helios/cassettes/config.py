@@ -21,7 +21,7 @@ from typing import Any, Literal, cast
 
 import pytest
 
-from pytest_helios._settings import invalid
+from pytest_helios._options import invalid
 
 RecordMode = Literal["none", "once", "new_episodes", "all", "rewrite"]
 RECORD_MODES: tuple[RecordMode, ...] = ("none", "once", "new_episodes", "all", "rewrite")
@@ -64,7 +64,7 @@ class CassetteConfig:
     extra_secrets: tuple[str, ...] = field(default=(), repr=False)
     #: Base URLs that are stored as https://api.heliosai.health (the emulator's, a proxy's).
     target_urls: tuple[str, ...] = ()
-    #: Validate replayed interactions against ``schemas/`` (needs pytest_helios.validation).
+    #: Validate replayed interactions against ``schemas/`` (needs jsonschema-rs).
     contract_check: bool = True
     #: Key of the deterministic pseudonyms; change it to make your pseudonyms unguessable.
     pseudonym_salt: str = field(default="pytest-helios", repr=False)

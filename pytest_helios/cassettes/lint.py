@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from pytest_helios.cassettes import contract
+from pytest_helios.cassettes import schema_checks
 from pytest_helios.cassettes.config import shown_path
 from pytest_helios.cassettes.persister import CassetteFormatError, parse_time, read_document
 from pytest_helios.cassettes.scan import KEY_PATTERNS, scan_bytes
@@ -98,7 +98,7 @@ def lint_file(
     shown: str | None = None,
 ) -> list[str]:
     """The findings for one cassette file, each prefixed with the file (or ``shown``)."""
-    rules = rules or Rules.with_additions(identifying=contract.identifying_paths())
+    rules = rules or Rules.with_additions(identifying=schema_checks.identifying_paths())
     shown = shown or str(path)
     webhooks = path.name.endswith(".webhooks.yaml")
     try:
@@ -111,12 +111,12 @@ def lint_file(
     if webhooks:
         for index, delivery in enumerate(document["deliveries"]):
             lines += _message_findings(delivery, f"delivery {index},", rules)
-        lines += contract.check_webhooks(document["deliveries"])
+        lines += schema_checks.check_webhooks(document["deliveries"])
     else:
         for index, interaction in enumerate(document["interactions"]):
             for part in ("request", "response"):
                 lines += _message_findings(interaction[part], f"interaction {index}, {part}", rules)
-        lines += contract.check_document(document)
+        lines += schema_checks.check_document(document)
     if max_age_days is not None:
         recorded = parse_time(document["helios"]["recorded_at"])
         age = ((now or dt.datetime.now(dt.timezone.utc)) - recorded) / dt.timedelta(days=1)
@@ -187,7 +187,7 @@ def lint_for_pytest(config: Any) -> int:
     rules = Rules.with_additions(
         secret_headers=settings.secret_headers,
         secret_keys=settings.secret_keys,
-        identifying=(*settings.identifying_keys, *contract.identifying_paths()),
+        identifying=(*settings.identifying_keys, *schema_checks.identifying_paths()),
     )
     checked, findings = lint(
         [directory] if directory.exists() else [],

@@ -52,6 +52,8 @@ from typing import Any, cast
 
 import yaml
 
+from pytest_helios.payloads.validation import schema_directory
+
 FORMAT = 1
 HEADER = (
     "# pytest-helios cassette. Secrets are redacted and patient identifiers pseudonymized.\n"
@@ -104,16 +106,9 @@ def parse_time(text: str) -> dt.datetime:
 def schemas_fingerprint() -> str:
     """A short hash of the shipped schema files: which contract the cassette was recorded under."""
     digest = hashlib.sha256()
-    directories = _schema_dirs()
-    for path in sorted(directories[0].glob("*.json")) if directories else ():
+    for path in sorted(schema_directory().glob("*.json")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return f"sha256:{digest.hexdigest()[:12]}"
-
-
-def _schema_dirs() -> list[Path]:
-    package = Path(__file__).resolve().parent.parent
-    candidates = [package / "schemas", package.parent / "schemas"]
-    return [c for c in candidates if c.is_dir() and any(c.glob("*.json"))]
 
 
 def provenance(target: str) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from vcr.persisters.filesystem import CassetteNotFoundError
 from vcr.record_mode import RecordMode
 from vcr.request import Request
 
-from pytest_helios.cassettes import contract
+from pytest_helios.cassettes import schema_checks
 from pytest_helios.cassettes.config import (
     CANONICAL_BASE_URL,
     CLASH_KEY,
@@ -246,8 +246,8 @@ class CassetteSession:
             except CassetteFormatError as error:
                 raise CassetteFormatError(_sibling(self.display), error.problem) from None
         if self.config.contract_check:
-            problems = contract.check_document(document)
-            problems += contract.check_webhooks(self.loaded_webhooks)
+            problems = schema_checks.check_document(document)
+            problems += schema_checks.check_webhooks(self.loaded_webhooks)
             if problems:
                 pytest.fail(
                     f"helios: cassette {self.display} breaks the contract in schemas/:\n"
@@ -416,7 +416,7 @@ class CassetteSession:
     ) -> list[tuple[bytes, dict[str, str]]]:
         """Each recorded delivery as (body, headers), signed with ``secret`` at ``timestamp``
         (default: now), exactly as Helios would send it today."""
-        from pytest_helios.signing import sign_webhook
+        from pytest_helios.webhooks.signing import sign_webhook
 
         now = int(time.time()) if timestamp is None else timestamp
         signed = []
@@ -502,7 +502,7 @@ def use_cassette(request: pytest.FixtureRequest, base: CassetteConfig) -> Iterat
     rules = Rules.with_additions(
         secret_headers=config.secret_headers,
         secret_keys=config.secret_keys,
-        identifying=(*config.identifying_keys, *contract.identifying_paths()),
+        identifying=(*config.identifying_keys, *schema_checks.identifying_paths()),
         target_urls=config.target_urls,
         salt=config.pseudonym_salt,
     )

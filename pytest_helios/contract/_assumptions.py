@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_helios.validation import BASE_URI, schema_directory
+from pytest_helios.payloads.validation import BASE_URI, schema_directory
 
 MARK = "x-helios-assumed"
 _KEPT = ("$id", "$schema", "$defs")

@@ -19,10 +19,10 @@ import pytest
 
 from pytest_helios.contract._assumptions import Assumption, all_assumptions, exercised, owner
 from pytest_helios.plugin import CONTRACT_REPORT, contract_recorder_key
-from pytest_helios.signing import mask_secret
+from pytest_helios.webhooks.signing import mask_secret
 
 if TYPE_CHECKING:
-    from pytest_helios.validation import Violation
+    from pytest_helios.payloads.validation import Violation
 
 CONFIRMED = "confirmed"
 CONTRADICTED = "contradicted"
@@ -108,7 +108,7 @@ class ContractRecorder:
         """Validate an observed body, record every assumption it exercised, then raise the
         ``ContractViolation`` if it does not conform."""
         __tracebackhide__ = True
-        from pytest_helios.validation import ContractViolation, validate
+        from pytest_helios.payloads.validation import ContractViolation, validate
 
         violations: tuple[Violation, ...] = ()
         try:
@@ -248,9 +248,9 @@ def recorder_for(config: pytest.Config) -> ContractRecorder:
     """The session's recorder, created on first use (the report is only written then)."""
     recorder = config.stash.get(contract_recorder_key, None)
     if recorder is None:
-        from pytest_helios import _settings
+        from pytest_helios import _options
 
-        settings = _settings.of(config)
+        settings = _options.of(config)
         target = f"live API at {settings.base_url}" if settings.live else "embedded emulator"
         recorder = ContractRecorder(report_path(config), target)
         config.stash[contract_recorder_key] = recorder
@@ -258,8 +258,8 @@ def recorder_for(config: pytest.Config) -> ContractRecorder:
 
 
 def report_path(config: pytest.Config) -> Path:
-    from pytest_helios import _settings
+    from pytest_helios import _options
 
-    given = _settings.resolve(config, CONTRACT_REPORT, lambda value, _: str(value), "")
+    given = _options.resolve(config, CONTRACT_REPORT, lambda value, _: str(value), "")
     path = Path(given or DEFAULT_REPORT)
     return path if path.is_absolute() else config.rootpath / path

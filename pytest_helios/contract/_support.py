@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
-from pytest_helios import _settings
+from pytest_helios import _options
 from pytest_helios.contract._recorder import ContractRecorder, recorder_for
 from pytest_helios.plugin import contract_examples_key
-from pytest_helios.signing import MaskedSecret
+from pytest_helios.webhooks.signing import MaskedSecret
 
 if TYPE_CHECKING:
     import httpx
@@ -88,7 +88,7 @@ def extra_runs_allowed(request: pytest.FixtureRequest, what: str) -> None:
 
 
 def target_is_live(request: pytest.FixtureRequest) -> bool:
-    return _settings.of(request.config).live
+    return _options.of(request.config).live
 
 
 @pytest.fixture

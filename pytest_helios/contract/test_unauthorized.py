@@ -14,7 +14,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_helios import strategies
 from pytest_helios.contract._properties import empty_keys, property_settings, unknown_keys
 from pytest_helios.contract._recorder import ContractRecorder
 from pytest_helios.contract._support import (
@@ -30,7 +29,8 @@ from pytest_helios.contract._support import (
     revoked,
     target,
 )
-from pytest_helios.payloads import UNAUTHORIZED_REASONS
+from pytest_helios.payloads import strategies
+from pytest_helios.payloads.builders import UNAUTHORIZED_REASONS
 
 # The shared fixtures these tests use, imported so that pytest finds them here.
 __all__ = ["api_key", "contract", "foreign", "revoked", "target"]

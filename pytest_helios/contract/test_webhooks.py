@@ -2,8 +2,9 @@
 the status updates of each agent, its final payload, and the error webhook of a failed run.
 
 Besides each payload's schema, a run's deliveries must follow the assumed numbering: status
-updates with ``sequenceNumber`` and ``step`` 1..F-1 named as ``pytest_helios.payloads`` lists
-them, then the final payload with F (7 light, 8 deep, 8 lab-results).
+updates with ``sequenceNumber`` and ``step`` 1..F-1 named as
+``pytest_helios.payloads.builders`` lists them, then the final payload with F (7 light,
+8 deep, 8 lab-results).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import Any
 
 import pytest
 
-from pytest_helios import payloads
 from pytest_helios.contract._recorder import ContractRecorder
 from pytest_helios.contract._relay import Relay
 from pytest_helios.contract._support import (
@@ -33,7 +33,8 @@ from pytest_helios.contract._support import (
     skip,
     target,
 )
-from pytest_helios.receiver import WebhookReceiver
+from pytest_helios.payloads import builders as payloads
+from pytest_helios.webhooks.receiver import WebhookReceiver
 
 # The shared fixtures these tests use, imported so that pytest finds them here.
 __all__ = ["api_key", "contract", "target"]

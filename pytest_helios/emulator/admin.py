@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .requests import BadRequest, FieldError, parse_json
+from .request_checks import BadRequest, FieldError, parse_json
 from .state import Account, ApiKey
 
 if TYPE_CHECKING:

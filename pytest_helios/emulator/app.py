@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from .requests import BadRequest, FieldError, parse_json, schema_errors, webhook_url_error
+from .request_checks import BadRequest, FieldError, parse_json, schema_errors, webhook_url_error
 from .state import INVALID_KEY
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ def build_app(core: EmulatorCore) -> Starlette:
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
-    import pytest_helios.payloads as payloads
+    import pytest_helios.payloads.builders as payloads
 
     from .admin import admin_routes
 

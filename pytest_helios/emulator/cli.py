@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from .core import NOT_LOOPBACK, HeliosEmulator
-from .requests import is_loopback
+from .request_checks import is_loopback
 
 
 def _loopback(value: str) -> str:

@@ -231,7 +231,7 @@ class HeliosEmulator:
             delivery=DeliveryPolicy(delivery_attempts, delivery_backoff, delivery_timeout),
             result_hook=result_hook,
         )
-        from .requests import is_loopback
+        from .request_checks import is_loopback
 
         if not is_loopback(host):
             raise ValueError(NOT_LOOPBACK.format(host))

@@ -208,7 +208,7 @@ class Deliverer:
     ) -> DeliveryAttempt:
         import httpx
 
-        from pytest_helios.signing import sign_webhook
+        from pytest_helios.webhooks.signing import sign_webhook
 
         run_id = str(payload["runId"])
         headers = sign_webhook(

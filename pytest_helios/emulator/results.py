@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import pytest_helios.payloads as payloads
+import pytest_helios.payloads.builders as payloads
 
 MAX_SELECTED = 10
 

@@ -61,7 +61,7 @@ DOCUMENTED_SECONDS = {"light": 390.0, "deep": 690.0, "lab-results": 270.0}
 
 def final_sequence(agent: str) -> int:
     """The final payload's sequence number: the run's number of webhooks."""
-    import pytest_helios.payloads as payloads
+    import pytest_helios.payloads.builders as payloads
 
     return payloads.FINAL_SEQUENCE_NUMBER[payloads.check_agent(agent)]
 
@@ -84,7 +84,7 @@ async def execute(
     Each webhook's first attempt is made before the next step, so in the absence of failures
     the receiver sees them in order; retries continue in the background.
     """
-    import pytest_helios.payloads as payloads
+    import pytest_helios.payloads.builders as payloads
 
     from .results import ehr_result, lab_result
 
@@ -137,7 +137,7 @@ async def execute(
 
 def customise(hook: ResultHook, run: Run, payload: dict[str, Any]) -> str | None:
     """Let ``hook`` change the completed payload's result; what went wrong, or None."""
-    from pytest_helios.validation import ContractViolation, validate
+    from pytest_helios.payloads.validation import ContractViolation, validate
 
     try:
         hook(run.agent, run.request, payload["result"])

@@ -265,7 +265,7 @@ class Account:
 
 
 def _check_agent(agent: str) -> None:
-    from pytest_helios.payloads import check_agent
+    from pytest_helios.payloads.builders import check_agent
 
     check_agent(agent)
 

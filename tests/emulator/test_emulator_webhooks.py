@@ -8,8 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
-from pytest_helios import payloads, validate, verify_webhook
+from pytest_helios import validate, verify_webhook
 from pytest_helios.emulator import Account, HeliosEmulator
+from pytest_helios.payloads import builders as payloads
 
 from .conftest import agent_request, lab_request
 from .receiver import Receiver

@@ -29,7 +29,7 @@ import httpx
 import pytest
 
 from pytest_helios.emulator import HeliosEmulator
-from pytest_helios.payloads import FINAL_SEQUENCE_NUMBER
+from pytest_helios.payloads.builders import FINAL_SEQUENCE_NUMBER
 
 from .conftest import TALLY, scale
 

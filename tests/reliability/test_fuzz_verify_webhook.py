@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_helios.signing import (
+from pytest_helios.webhooks.signing import (
     MalformedBody,
     MaskedSecret,
     SignatureMismatch,

@@ -1,6 +1,6 @@
 """Conformance kits: test *your* webhook verifier and *your* webhook endpoint.
 
-Three forms of one kit, built on the named variants of `pytest_helios.webhooks`:
+Three forms of one kit, built on the named variants of `pytest_helios.webhooks.fakes`:
 
 - `check_verifier(accepts)`: give it your verifier adapted to
   ``accepts(body: bytes, headers: dict[str, str], secret: str) -> bool``; it runs every named
@@ -36,9 +36,9 @@ from typing import Any
 
 import pytest
 
-from pytest_helios.signing import DEFAULT_TOLERANCE
-from pytest_helios.transport import DeliveryResponse, deliver, run_sync
-from pytest_helios.webhooks import ACCEPT, EITHER, REJECT, Delivery, Variant, WebhookFactory
+from pytest_helios.webhooks.fakes import ACCEPT, EITHER, REJECT, Delivery, Variant, WebhookFactory
+from pytest_helios.webhooks.sending import DeliveryResponse, deliver, run_sync
+from pytest_helios.webhooks.signing import DEFAULT_TOLERANCE
 
 __all__ = [
     "CASE_NAMES",
@@ -182,7 +182,7 @@ def _property_round_trip(accepts: Accepts, secret: str, tolerance: int, now: int
     from hypothesis import given
     from hypothesis import strategies as st
 
-    from pytest_helios.webhooks import serialize
+    from pytest_helios.webhooks.fakes import serialize
 
     text = st.text(st.characters(codec="utf-8"), max_size=30)
     payloads = st.fixed_dictionaries(

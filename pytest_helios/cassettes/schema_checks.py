@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pytest_helios.cassettes.config import CANONICAL_BASE_URL
-from pytest_helios.cassettes.persister import _schema_dirs
+from pytest_helios.payloads.validation import schema_directory
 
 REQUEST_SCHEMAS: Mapping[tuple[str, str], str] = {
     ("POST", "/api/v1/agent"): "agent-request",
@@ -45,10 +45,10 @@ def _json(text: Any) -> Any:
 def check_document(document: Mapping[str, Any]) -> list[str]:
     """One line per contract violation in a cassette's Helios interactions; [] when clean.
 
-    Without ``pytest_helios.validation`` (the schemas) there is nothing to check against.
+    Without ``pytest_helios.payloads.validation`` (the schemas) there is nothing to check against.
     """
     try:
-        from pytest_helios.validation import ContractViolation, validate
+        from pytest_helios.payloads.validation import ContractViolation, validate
     except ImportError:
         return []
     problems: list[str] = []
@@ -96,7 +96,7 @@ def _resolve(ref: str, root: Mapping[str, Any], load: Loader | None) -> tuple[An
 def check_webhooks(deliveries: list[dict[str, Any]]) -> list[str]:
     """One line per recorded webhook delivery that breaks the ``webhook`` schema."""
     try:
-        from pytest_helios.validation import ContractViolation, validate
+        from pytest_helios.payloads.validation import ContractViolation, validate
     except ImportError:  # pragma: no cover - the schemas ship with the package
         return []
     problems = []
@@ -143,7 +143,7 @@ def identifying_paths() -> tuple[str, ...]:
     an error body is covered too.
     """
     found: set[str] = set()
-    for directory in _schema_dirs()[:1]:
+    for directory in (schema_directory(),):
 
         @functools.cache
         def load(name: str, directory: Path = directory) -> Mapping[str, Any]:

@@ -23,8 +23,8 @@ from typing import Any, Literal
 
 from hypothesis import strategies as st
 
-from pytest_helios import payloads
-from pytest_helios.payloads import AGENTS, FINAL_SEQUENCE_NUMBER, Agent
+from pytest_helios.payloads import builders as payloads
+from pytest_helios.payloads.builders import AGENTS, FINAL_SEQUENCE_NUMBER, Agent
 
 __all__ = [
     "WEBHOOK_KINDS",

@@ -148,7 +148,7 @@ def schema_directory() -> Path:
     packaged = resources.files("pytest_helios") / "schemas"
     if packaged.is_dir():
         return Path(str(packaged))
-    return Path(__file__).resolve().parent.parent / "schemas"
+    return Path(__file__).resolve().parents[2] / "schemas"
 
 
 @functools.cache

@@ -23,8 +23,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from pytest_helios import payloads
-from pytest_helios.signing import (
+from pytest_helios.payloads import builders as payloads
+from pytest_helios.webhooks.sending import DeliveryResponse, Interface, deliver
+from pytest_helios.webhooks.signing import (
     DEFAULT_TOLERANCE,
     RUN_ID_HEADER,
     SIGNATURE_HEADER,
@@ -33,7 +34,6 @@ from pytest_helios.signing import (
     mask_secret,
     sign_webhook,
 )
-from pytest_helios.transport import DeliveryResponse, Interface, deliver
 
 __all__ = [
     "ACCEPT",
@@ -656,7 +656,7 @@ def _final_sequence_number(agent: str) -> int:
 def _build_payload(
     kind: str, agent: str, *, run_id: str, step: int | None, timestamp: str
 ) -> dict[str, Any]:
-    """A schema-valid payload from the shared builders in `pytest_helios.payloads`."""
+    """A schema-valid payload from the shared builders in `pytest_helios.payloads.builders`."""
     if kind == "status-update":
         return payloads.status_update(
             run_id, agent, 1 if step is None else step, timestamp=timestamp

@@ -39,7 +39,7 @@ class BadRequest(Exception):
 
     def body(self) -> dict[str, Any]:
         """The 400 body (``validation-error``); its message sums up the details."""
-        import pytest_helios.payloads as payloads
+        import pytest_helios.payloads.builders as payloads
 
         return payloads.validation_error([(e.field, e.message) for e in self.errors], self.summary)
 
@@ -140,10 +140,10 @@ _REQUIRED = re.compile(r"missing required property (.+)")
 def schema_errors(schema_name: str, instance: Any) -> list[FieldError]:
     """Every way ``instance`` breaks the request schema ``schema_name``, one per field.
 
-    The wording is :mod:`pytest_helios.validation`'s; a missing required property is reported
-    under its own path (``data``), not under the object that lacks it.
+    The wording is :mod:`pytest_helios.payloads.validation`'s; a missing required property is
+    reported under its own path (``data``), not under the object that lacks it.
     """
-    from pytest_helios import validation
+    from pytest_helios.payloads import validation
 
     try:
         validation.validate(schema_name, instance)

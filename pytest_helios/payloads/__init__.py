@@ -1,0 +1,1 @@
+"""The schema layer: validation against ``schemas/``, payload builders and Hypothesis strategies."""

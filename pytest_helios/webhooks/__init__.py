@@ -1,0 +1,1 @@
+"""Helios webhooks: signing and verifying, fake deliveries, sending, receiving, conformance kits."""
