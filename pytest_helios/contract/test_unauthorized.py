@@ -29,8 +29,8 @@ from pytest_helios.contract._support import (
     revoked,
     target,
 )
+from pytest_helios.facts import UNAUTHORIZED_REASONS
 from pytest_helios.payloads import strategies
-from pytest_helios.payloads.builders import UNAUTHORIZED_REASONS
 
 # The shared fixtures these tests use, imported so that pytest finds them here.
 __all__ = ["api_key", "contract", "foreign", "revoked", "target"]

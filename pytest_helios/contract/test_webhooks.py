@@ -33,6 +33,7 @@ from pytest_helios.contract._support import (
     skip,
     target,
 )
+from pytest_helios.facts import check_agent
 from pytest_helios.payloads import builders as payloads
 from pytest_helios.webhooks.receiver import WebhookReceiver
 
@@ -101,7 +102,7 @@ def check_numbering(
         contract.contradict(SEQUENCE, source, f"sequenceNumbers {numbers}")
         pytest.fail(f"{agent}: sequenceNumbers {numbers}, expected 1..{final_at}")
     contract.confirm(SEQUENCE, source)
-    names = payloads.STEP_NAMES[payloads.check_agent(agent)]
+    names = payloads.STEP_NAMES[check_agent(agent)]
     steps = [
         (p.get("step"), p.get("totalSteps"), p.get("stepName"))
         for p in received
@@ -130,7 +131,7 @@ def test_a_run_delivers_its_status_updates_then_its_completed_payload(
         contract.check("webhook", payload, f"{agent} {payload.get('status')} webhook")
     assert final["status"] == "completed", f"{agent} run ended with {final['status']!r}"
     assert final.get("agent") == agent
-    final_at = payloads.FINAL_SEQUENCE_NUMBER[payloads.check_agent(agent)]
+    final_at = payloads.FINAL_SEQUENCE_NUMBER[check_agent(agent)]
     check_numbering(contract, agent, received, final_at)
     assert receiver.rejected == [], [d.rejection for d in receiver.rejected]
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from pytest_helios.facts import check_agent
+
 from .state import utcnow
 
 if TYPE_CHECKING:
@@ -63,7 +65,7 @@ def final_sequence(agent: str) -> int:
     """The final payload's sequence number: the run's number of webhooks."""
     import pytest_helios.payloads.builders as payloads
 
-    return payloads.FINAL_SEQUENCE_NUMBER[payloads.check_agent(agent)]
+    return payloads.FINAL_SEQUENCE_NUMBER[check_agent(agent)]
 
 
 def step_pause(agent: str, time_scale: float) -> float:

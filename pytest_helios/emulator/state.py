@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from pytest_helios.facts import check_agent
+
 KEY_PREFIX = "sk_live_"
 
 # The four documented 401 causes, worded as the project decided (see docs/emulator.md).
@@ -183,7 +185,7 @@ class Account:
 
         ``release_concurrency`` (or ``active=0``) ends the state.
         """
-        _check_agent(agent)
+        check_agent(agent)
         with self._registry.lock:
             self.states.occupied[agent] = 10**9 if active is None else max(active, 0)
 
@@ -193,7 +195,7 @@ class Account:
             if agent is None:
                 self.states.occupied.clear()
             else:
-                _check_agent(agent)
+                check_agent(agent)
                 self.states.occupied.pop(agent, None)
 
     def fail_next_run(
@@ -262,12 +264,6 @@ class Account:
 
     def __repr__(self) -> str:
         return f"<Account {self.name!r} {self.id}>"
-
-
-def _check_agent(agent: str) -> None:
-    from pytest_helios.payloads.builders import check_agent
-
-    check_agent(agent)
 
 
 def _new_secret() -> str:

@@ -14,18 +14,20 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Any
+
+from pytest_helios.facts import (
+    ACCEPTED_MESSAGE,
+    LAB_LIMIT,
+    UNAUTHORIZED_REASONS,
+    Agent,
+    check_agent,
+)
 
 __all__ = [
-    "ACCEPTED_MESSAGE",
-    "AGENTS",
     "FINAL_SEQUENCE_NUMBER",
-    "LAB_LIMIT",
     "STEP_NAMES",
-    "UNAUTHORIZED_REASONS",
-    "Agent",
     "accepted_response",
-    "check_agent",
     "ehr_completed",
     "error_webhook",
     "format_timestamp",
@@ -39,12 +41,9 @@ __all__ = [
     "validation_error",
 ]
 
-Agent = Literal["light", "deep", "lab-results"]
 Timestamp = datetime | str
 Payload = dict[str, Any]
 
-#: The three agents, as the webhook ``agent`` field names them.
-AGENTS: tuple[Agent, ...] = ("light", "deep", "lab-results")
 
 #: Processing steps per agent. Light is documented; deep and lab-results are assumed.
 STEP_NAMES: Mapping[Agent, tuple[str, ...]] = {
@@ -84,28 +83,6 @@ STEP_NAMES: Mapping[Agent, tuple[str, ...]] = {
 #: The final payload's ``sequenceNumber`` per agent (documented: light 7, lab-results 8; deep
 #: assumed). Status updates carry 1 .. final - 1.
 FINAL_SEQUENCE_NUMBER: Mapping[Agent, int] = {"light": 7, "deep": 8, "lab-results": 8}
-
-#: The Lab Results Agent processes at most this many labs, the most recent ones.
-LAB_LIMIT = 200
-
-#: The documented acceptance message.
-ACCEPTED_MESSAGE = "Request accepted. Results will be delivered to your webhook."
-
-#: The assumed 401 messages, one per documented cause.
-UNAUTHORIZED_REASONS: tuple[str, ...] = (
-    "Missing x-api-key header",
-    "Invalid API key",
-    "API key has been revoked",
-    "API key belongs to a different account",
-)
-
-
-def check_agent(agent: str) -> Agent:
-    """``agent`` as an :data:`Agent`, or ``ValueError`` listing the valid agents."""
-    for known in AGENTS:
-        if agent == known:
-            return known
-    raise ValueError(f"unknown agent {agent!r}. Valid agents: {', '.join(AGENTS)}")
 
 
 def format_timestamp(moment: Timestamp) -> str:

@@ -23,8 +23,10 @@ from typing import Any, Literal
 
 from hypothesis import strategies as st
 
+from pytest_helios import facts
+from pytest_helios.facts import AGENTS, EHR_AGENT_TYPES, Agent, check_agent
 from pytest_helios.payloads import builders as payloads
-from pytest_helios.payloads.builders import AGENTS, FINAL_SEQUENCE_NUMBER, Agent
+from pytest_helios.payloads.builders import FINAL_SEQUENCE_NUMBER
 
 __all__ = [
     "WEBHOOK_KINDS",
@@ -371,16 +373,13 @@ def agent_requests(
 ) -> st.SearchStrategy[Payload]:
     """``POST /api/v1/agent`` bodies: a webhook URL, ``agentType`` (``agent_type`` or either)
     and realistic patient ``data``."""
-    types = ("light", "deep") if agent_type is None else (_check(agent_type, ("light", "deep")),)
+    if agent_type is None:
+        types: tuple[str, ...] = EHR_AGENT_TYPES
+    else:
+        types = (check_agent(agent_type, EHR_AGENT_TYPES, "agent_type"),)
     return st.fixed_dictionaries(
         {"webhookUrl": webhook_urls(), "agentType": st.sampled_from(types), "data": ehr_data()}
     )
-
-
-def _check(value: str, valid: tuple[str, ...], name: str = "agent_type") -> str:
-    if value not in valid:
-        raise ValueError(f"{value!r} is not a valid {name}. Valid values: {', '.join(valid)}")
-    return value
 
 
 def accepted_responses() -> st.SearchStrategy[Payload]:
@@ -392,7 +391,7 @@ def accepted_responses() -> st.SearchStrategy[Payload]:
             else {"runId": run_id, "status": "accepted"}
         ),
         run_ids(),
-        st.one_of(st.none(), st.just(payloads.ACCEPTED_MESSAGE), free_text()),
+        st.one_of(st.none(), st.just(facts.ACCEPTED_MESSAGE), free_text()),
     )
 
 
@@ -411,7 +410,7 @@ def validation_errors() -> st.SearchStrategy[Payload]:
 
 def unauthorized_errors() -> st.SearchStrategy[Payload]:
     """Assumed 401 bodies, one per documented cause."""
-    return st.sampled_from(payloads.UNAUTHORIZED_REASONS).map(payloads.unauthorized_error)
+    return st.sampled_from(facts.UNAUTHORIZED_REASONS).map(payloads.unauthorized_error)
 
 
 def rate_limit_errors() -> st.SearchStrategy[Payload]:
@@ -427,7 +426,7 @@ def rate_limit_errors() -> st.SearchStrategy[Payload]:
 def _agents(agent: str | None) -> st.SearchStrategy[Agent]:
     if agent is None:
         return st.sampled_from(AGENTS)
-    return st.just(payloads.check_agent(agent))
+    return st.just(check_agent(agent))
 
 
 @st.composite
@@ -531,7 +530,7 @@ def ehr_completed_webhooks(
     """Completion webhooks of light or deep EHR runs (deep ones with ``researchTasks``);
     ``agent`` is occasionally left out, as the schema allows."""
     if agent is not None:
-        _check(agent, ("light", "deep"), "agent")
+        check_agent(agent, EHR_AGENT_TYPES)
     return _ehr_completed(agent)
 
 
@@ -588,4 +587,7 @@ def webhook_payloads(*, kind: str | None = None) -> st.SearchStrategy[Payload]:
     }
     if kind is None:
         return st.one_of(*by_kind.values())
-    return by_kind[_check(kind, WEBHOOK_KINDS, "webhook kind")]
+    if kind not in WEBHOOK_KINDS:
+        valid = ", ".join(WEBHOOK_KINDS)
+        raise ValueError(f"{kind!r} is not a valid webhook kind. Valid values: {valid}")
+    return by_kind[kind]

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Literal
 
+from pytest_helios import facts
+from pytest_helios.facts import check_agent
 from pytest_helios.payloads import builders as payloads
 from pytest_helios.webhooks.sending import DeliveryResponse, Interface, deliver
 from pytest_helios.webhooks.signing import (
@@ -56,7 +58,7 @@ EITHER: Verdict = "either"
 KINDS = ("light", "deep", "lab-results", "status-update", "error")
 """``fake_webhook(kind)``: the three completed payloads, a status update, an error."""
 
-AGENTS: tuple[str, ...] = payloads.AGENTS
+AGENTS: tuple[str, ...] = facts.AGENTS
 
 
 def _now() -> int:
@@ -292,9 +294,7 @@ class WebhookFactory:
             if agent is not None and agent != kind:
                 raise ValueError(f"agent={agent!r} contradicts kind {kind!r}")
             agent = kind
-        agent = agent or "light"
-        if agent not in AGENTS:
-            raise ValueError(f"unknown agent {agent!r}; valid agents: {', '.join(AGENTS)}")
+        agent = check_agent(agent or "light")
         run_id = run_id or str(uuid.uuid4())
         when = self.clock() if timestamp is None else timestamp
         payload = _build_payload(kind, agent, run_id=run_id, step=step, timestamp=_iso(when))
@@ -308,8 +308,7 @@ class WebhookFactory:
 
     def completed(self, agent: str = "light", **fields: Any) -> Delivery:
         """The final ``completed`` payload of ``agent`` (``light``, ``deep``, ``lab-results``)."""
-        if agent not in AGENTS:
-            raise ValueError(f"unknown agent {agent!r}; valid agents: {', '.join(AGENTS)}")
+        check_agent(agent)
         return self(agent, **fields)
 
     def status_update(self, agent: str = "light", step: int = 1, **fields: Any) -> Delivery:
@@ -327,8 +326,7 @@ class WebhookFactory:
 
         With ``fail_at_step`` the run ends with an error payload after that step's update.
         """
-        if agent not in AGENTS:
-            raise ValueError(f"unknown agent {agent!r}; valid agents: {', '.join(AGENTS)}")
+        check_agent(agent)
         run_id = run_id or str(uuid.uuid4())
         final = _final_sequence_number(agent)
         last_update = final - 1 if fail_at_step is None else fail_at_step
@@ -642,15 +640,8 @@ SAMPLE_LABS: tuple[dict[str, str], ...] = (
 )
 
 
-def _agent(agent: str) -> payloads.Agent:
-    for known in payloads.AGENTS:
-        if agent == known:
-            return known
-    raise ValueError(f"unknown agent {agent!r}; valid agents: {', '.join(payloads.AGENTS)}")
-
-
 def _final_sequence_number(agent: str) -> int:
-    return payloads.FINAL_SEQUENCE_NUMBER[_agent(agent)]
+    return payloads.FINAL_SEQUENCE_NUMBER[check_agent(agent)]
 
 
 def _build_payload(
@@ -666,7 +657,7 @@ def _build_payload(
         failed = final - 1 if step is None else step
         if not 1 <= failed <= final - 1:
             raise ValueError(f"a {agent} run can fail at steps 1 to {final - 1}, not {step}")
-        step_name = payloads.STEP_NAMES[_agent(agent)][failed - 1]
+        step_name = payloads.STEP_NAMES[check_agent(agent)][failed - 1]
         return payloads.error_webhook(
             run_id,
             agent,

@@ -8,7 +8,8 @@ told what happened.
   (RLIMIT_FSIZE, so the kernel fails the write with EFBIG) and ENOSPC from ``os.replace``
   (monkeypatched: a real full disk cannot be made here without root).
 
-Recording runs go against ``FakeHelios`` (a real HTTP server on loopback, tests/cassette_helpers).
+Recording runs go against ``FakeHelios`` (a real HTTP server on
+loopback, tests/cassettes/helpers.py).
 """
 
 from __future__ import annotations
@@ -25,14 +26,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cassette_helpers import (
+
+from pytest_helios.cassettes.lint import lint
+from pytest_helios.cassettes.persister import STALE_AFTER, read_document
+from tests.cassettes.helpers import (
     FakeHelios,
     server_fixture,  # noqa: F401  # the `server` fixture
     write_project,
 )
-
-from pytest_helios.cassettes.lint import lint
-from pytest_helios.cassettes.persister import STALE_AFTER, read_document
 
 from .conftest import TALLY, scale
 

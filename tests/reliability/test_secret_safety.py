@@ -3,7 +3,7 @@ cassette linter finds every secret planted directly in a cassette file.
 
 Secrets are generated at run time (never committed) and handed to the recording project by a
 plugin object, so no file of the project holds them before the run. Recording goes against
-``FakeHelios`` (tests/cassette_helpers), whose ``/echo`` answers with everything it received,
+``FakeHelios`` (tests/cassettes/helpers.py), whose ``/echo`` answers with everything it received,
 so each planted secret comes back in the response too.
 """
 
@@ -18,16 +18,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cassette_helpers import (
-    FakeHelios,
-    server_fixture,  # noqa: F401  # the `server` fixture
-    write_project,
-)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pytest_helios.cassettes.lint import lint
 from pytest_helios.cassettes.persister import dump, provenance
+from tests.cassettes.helpers import (
+    FakeHelios,
+    server_fixture,  # noqa: F401  # the `server` fixture
+    write_project,
+)
 
 from .conftest import TALLY, scale
 

@@ -11,11 +11,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from cassette_helpers import (
-    FakeHelios,
-    server_fixture,  # noqa: F401  # the `server` fixture
-    write_project,
-)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -23,6 +18,11 @@ from pytest_helios.cassettes.persister import dump
 from pytest_helios.cassettes.scan import scan_bytes
 from pytest_helios.cassettes.schema_checks import identifying_paths, identifying_paths_in
 from pytest_helios.cassettes.scrub import Rules, Scrubber, SecretBook, pseudonym
+from tests.cassettes.helpers import (
+    FakeHelios,
+    server_fixture,  # noqa: F401  # the `server` fixture
+    write_project,
+)
 
 PATIENT = "Margaret Oyelaran-Whitfield"
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 TAG = re.compile(r"<!-- doc-test: (?P<name>[\w-]+) (?P<file>[\w./-]+\.(?:py|ini|toml)) -->\s*$")
 FRAGMENT = "<!-- doc-test: fragment -->"

@@ -16,16 +16,16 @@ from pathlib import Path
 
 import pytest
 import yaml
-from cassette_helpers import (
+
+from pytest_helios import HeliosEmulator
+from pytest_helios.cassettes import persister, recorder
+from pytest_helios.cassettes.persister import write_atomically
+from tests.cassettes.helpers import (
     FakeHelios,
     new_api_key,
     server_fixture,  # noqa: F401  # the `server` fixture
     write_project,
 )
-
-from pytest_helios import HeliosEmulator
-from pytest_helios.cassettes import persister, recorder
-from pytest_helios.cassettes.persister import write_atomically
 
 CLIENTS = {
     "httpx": """

@@ -4,7 +4,8 @@ request, and the exact command that records it; never with a secret or a patient
 from __future__ import annotations
 
 import pytest
-from cassette_helpers import (
+
+from tests.cassettes.helpers import (
     FakeHelios,
     server_fixture,  # noqa: F401  # the `server` fixture
     write_project,

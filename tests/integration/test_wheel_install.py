@@ -21,7 +21,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow  # a whole install or project run: see .ci/run
+
+ROOT = Path(__file__).resolve().parents[2]
 
 CHECK = textwrap.dedent(
     """

@@ -30,7 +30,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow  # a whole install or project run: see .ci/run
+
+ROOT = Path(__file__).resolve().parents[2]
 BLOCK = re.compile(r"<!-- (?P<name>[\w-]+) -->\s*\n```sh\n(?P<body>.*?)\n```", re.DOTALL)
 
 
@@ -116,7 +118,8 @@ def test_the_test_command_installs_the_test_dependencies_and_collects_the_suite(
     collected = shell(f"{run_suite} --collect-only -q", repository, env)
     assert collected.returncode == 0, collected.stdout[-3000:]
     # "669 tests collected", or "669/707 tests collected (38 deselected)" with the
-    # reliability suite deselected by addopts: the first number is what the command runs
+    # reliability suite and the slow tests deselected by addopts: the first number is what the
+    # command runs
     count = re.search(r"^(\d+)(?:/\d+)? tests? collected", collected.stdout, re.MULTILINE)
     assert count is not None and int(count[1]) > 500, collected.stdout[-3000:]
 

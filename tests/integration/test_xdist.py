@@ -8,6 +8,8 @@ SUITE = """
 import pytest
 from pytest_helios import HeliosAuthError, validate
 
+pytestmark = pytest.mark.slow  # a whole install or project run: see .ci/run
+
 LABS = [{"name": "Potassium", "value": "5.9 mmol/L", "flag": "High"}]
 
 @pytest.mark.parametrize("n", range(4))

@@ -5,7 +5,8 @@ with a real file-size limit and SIGKILL mid-write, are in tests/reliability/.)""
 from __future__ import annotations
 
 import pytest
-from cassette_helpers import (
+
+from tests.cassettes.helpers import (
     FakeHelios,
     server_fixture,  # noqa: F401  # the `server` fixture
     write_project,

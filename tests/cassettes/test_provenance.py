@@ -8,15 +8,15 @@ import re
 
 import pytest
 import yaml
-from cassette_helpers import (
+
+import pytest_helios
+from pytest_helios.cassettes.persister import schemas_fingerprint
+from tests.cassettes.helpers import (
     ONE_CALL_CASSETTE,
     FakeHelios,
     record_one_call,
     server_fixture,  # noqa: F401  # the `server` fixture
 )
-
-import pytest_helios
-from pytest_helios.cassettes.persister import schemas_fingerprint
 
 CASSETTE = ONE_CALL_CASSETTE
 

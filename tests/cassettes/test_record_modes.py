@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from cassette_helpers import (
+
+from tests.cassettes.helpers import (
     FakeHelios,
     server_fixture,  # noqa: F401  # the `server` fixture
     write_project,

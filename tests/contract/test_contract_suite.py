@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 
-# The live stand-in of the fixtures' own tests: an emulator account whose keys are exported
-# in HELIOS_* variables as a user exports the real ones.
-from test_live_target import LIVE_VARIABLES, stand_in
-
 import pytest_helios.contract._assumptions
 from pytest_helios.contract._relay import Relay
 from pytest_helios.payloads.validation import schema_directory
+
+# The live stand-in of the fixtures' own tests: an emulator account whose keys are exported
+# in HELIOS_* variables as a user exports the real ones.
+from tests.plugin.test_live_target import LIVE_VARIABLES, stand_in
 
 __all__ = ["stand_in"]
 

@@ -193,7 +193,7 @@ def test_a_verifier_that_returns_something_other_than_a_bool_is_a_failure() -> N
 
 
 def test_the_cases_are_the_variants_of_a_delivery_plus_one_valid_delivery_per_kind() -> None:
-    """Every variant of a delivery (tests/test_fake_webhook.py lists them), then other kinds."""
+    """Every variant of a delivery (test_fake_webhook.py lists them), then other kinds."""
     variants = [variant.name for variant in WebhookFactory(SECRET)("light").variants()]
     assert (
         *variants,

@@ -7,15 +7,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from cassette_helpers import (
+
+from pytest_helios.cassettes.persister import dump
+from pytest_helios.cassettes.scan import CassetteWriteRefused, Finding, scan_bytes
+from tests.cassettes.helpers import (
     FakeHelios,
     new_api_key,
     server_fixture,  # noqa: F401  # the `server` fixture
     write_project,
 )
-
-from pytest_helios.cassettes.persister import dump
-from pytest_helios.cassettes.scan import CassetteWriteRefused, Finding, scan_bytes
 
 
 def test_a_key_in_a_binary_body_refuses_the_write_and_fails_the_test(

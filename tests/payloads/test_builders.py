@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from pytest_helios import validate
+from pytest_helios.facts import UNAUTHORIZED_REASONS
 from pytest_helios.payloads.builders import (
     FINAL_SEQUENCE_NUMBER,
     STEP_NAMES,
-    UNAUTHORIZED_REASONS,
     accepted_response,
     ehr_completed,
     error_webhook,
@@ -77,7 +77,7 @@ def test_an_unknown_401_reason_or_agent_is_refused_with_the_valid_values() -> No
     )
     with pytest.raises(ValueError) as caught:
         status_update(RUN_ID, "ehr", 1, timestamp=START)
-    assert str(caught.value) == "unknown agent 'ehr'. Valid agents: light, deep, lab-results"
+    assert str(caught.value) == "'ehr' is not a valid agent. Valid values: light, deep, lab-results"
 
 
 @pytest.mark.parametrize("agent", ["light", "deep", "lab-results"])

@@ -86,6 +86,6 @@ def test_a_limit_below_one_is_refused_at_construction(limit: int) -> None:
 
 
 def test_an_unknown_agent_in_a_provider_state_is_refused(account: Account) -> None:
-    message = "unknown agent 'ehr'. Valid agents: light, deep, lab-results"
+    message = "'ehr' is not a valid agent. Valid values: light, deep, lab-results"
     with pytest.raises(ValueError, match=re.escape(message)):
         account.exhaust_concurrency("ehr")

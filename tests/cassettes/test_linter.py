@@ -10,16 +10,16 @@ import sys
 from pathlib import Path
 
 import pytest
-from cassette_helpers import (
+
+from pytest_helios.cassettes.lint import main
+from pytest_helios.cassettes.persister import dump, provenance
+from tests.cassettes.helpers import (
     ONE_CALL_CASSETTE,
     FakeHelios,
     new_api_key,
     record_one_call,
     server_fixture,  # noqa: F401  # the `server` fixture
 )
-
-from pytest_helios.cassettes.lint import main
-from pytest_helios.cassettes.persister import dump, provenance
 
 CASSETTE = ONE_CALL_CASSETTE
 

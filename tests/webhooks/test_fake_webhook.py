@@ -172,13 +172,13 @@ def test_status_updates_and_errors_take_an_agent_and_a_step(factory: WebhookFact
         ),
         (
             lambda f: f("status-update", agent="ehr"),
-            "unknown agent 'ehr'; valid agents: light, deep, lab-results",
+            "'ehr' is not a valid agent. Valid values: light, deep, lab-results",
         ),
         (lambda f: f("light", agent="deep"), "agent='deep' contradicts kind 'light'"),
         (lambda f: f.error("light", 7), "a light run can fail at steps 1 to 6, not 7"),
         (
             lambda f: f.completed("error"),
-            "unknown agent 'error'; valid agents: light, deep, lab-results",
+            "'error' is not a valid agent. Valid values: light, deep, lab-results",
         ),
         (lambda f: f.run("light", fail_at_step=0), "fail_at_step must be between 1 and 6, got 0"),
     ],

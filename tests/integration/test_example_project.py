@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "lab-portal"
+pytestmark = pytest.mark.slow  # a whole install or project run: see .ci/run
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "lab-portal"
 CASSETTES = Path("tests/cassettes/test_recorded_runs")
 IGNORED = shutil.ignore_patterns(
     ".pytest_cache", ".hypothesis", "__pycache__", "*.sqlite3", "helios-contract-report.md"

@@ -9,14 +9,14 @@ from collections.abc import Iterator
 
 import pytest
 import yaml
-from cassette_helpers import write_project
 
 from pytest_helios import HeliosEmulator
 from pytest_helios.cassettes.lint import main as lint_main
+from tests.cassettes.helpers import write_project
 
 FLOW_TEST = """
     import json, os, time, httpx, pytest
-    from cassette_helpers import Receiver
+    from tests.cassettes.helpers import Receiver
     from pytest_helios import verify_webhook
 
     @pytest.mark.helios_cassette
