@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from pytest_helios.webhooks.signing import mask_secret
+from pytest_helios.masking import mask_secret, shorten
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -232,7 +232,8 @@ def _parse_response(response: httpx.Response, api_key: str) -> AcceptedRun:
         run_id = body.get("runId") if isinstance(body, Mapping) else None
         if not isinstance(run_id, str) or not run_id:
             raise HeliosError(
-                f"{where} answered 200 without a runId; body: {_short(response.text)}", **common
+                f"{where} answered 200 without a runId; body: {shorten(response.text, 200)}",
+                **common,
             )
         message = body.get("message")
         return AcceptedRun(
@@ -264,7 +265,7 @@ def _parse_response(response: httpx.Response, api_key: str) -> AcceptedRun:
             limit=limit if isinstance(limit, int) else None,
             **common,
         )
-    detail = _describe(body, _short(response.text))
+    detail = _describe(body, shorten(response.text, 200))
     raise HeliosError(f"{where} answered {status}: {detail}", **common)
 
 
@@ -277,10 +278,6 @@ def _field_errors(body: Any) -> list[FieldError]:
         for d in details
         if isinstance(d, Mapping)
     ]
-
-
-def _short(text: str, limit: int = 200) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # --- configuration --------------------------------------------------------------------------

@@ -47,10 +47,10 @@ def pytest_assertrepr_compare(op: str, left: object, right: object) -> list[str]
     """Keep keys and secrets masked in assertion explanations: pytest diffs strings by value."""
     import sys
 
-    signing = sys.modules.get("pytest_helios.webhooks.signing")
-    if signing is None:  # no MaskedSecret can exist yet
+    masking = sys.modules.get("pytest_helios.masking")
+    if masking is None:  # no MaskedSecret can exist yet
         return None
-    masked = signing.MaskedSecret
+    masked = masking.MaskedSecret
     if not (isinstance(left, masked) or isinstance(right, masked)):
         return None
     return [
@@ -94,7 +94,7 @@ def _live_only_value(variable: str, needed_for: str) -> str:
 
 def _masked(secret: str) -> str:
     """The secret as a str whose repr is masked, so pytest's tracebacks never show it."""
-    from pytest_helios.webhooks.signing import MaskedSecret
+    from pytest_helios.masking import MaskedSecret
 
     return MaskedSecret(secret)
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
+from pytest_helios.masking import shorten
+
 _MISSING = object()
 
 
@@ -90,7 +92,7 @@ def _short(value: object) -> str:
     if value is _MISSING:
         return "(absent)"
     text = json.dumps(value, ensure_ascii=False) if not isinstance(value, bytes) else repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return shorten(text, 60)
 
 
 def json_differences(asked: object, recorded: object, where: str = "$") -> list[str]:
@@ -172,7 +174,7 @@ def miss_message(
     body = canonical_body(asked.body)
     if body:
         shown = body if isinstance(body, str) else repr(body)
-        lines.append(f"  asked:     {asked.method} {_path(asked.uri)} {_shorten(shown)}")
+        lines.append(f"  asked:     {asked.method} {_path(asked.uri)} {shorten(shown, 120)}")
     else:
         lines.append(f"  asked:     {asked.method} {_path(asked.uri)}")
     nearest = closest(asked, recorded)
@@ -194,7 +196,3 @@ def miss_message(
     if cassette_exists:
         lines.append("             (or --helios-record-mode=rewrite to record the cassette afresh)")
     return "\n".join(lines)
-
-
-def _shorten(text: str) -> str:
-    return text if len(text) <= 120 else text[:117] + "..."

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_helios.contract._assumptions import Assumption, all_assumptions, exercised, owner
+from pytest_helios.masking import mask_secret, shorten
 from pytest_helios.plugin import CONTRACT_REPORT, contract_recorder_key
-from pytest_helios.webhooks.signing import mask_secret
 
 if TYPE_CHECKING:
     from pytest_helios.payloads.validation import Violation
@@ -81,7 +81,7 @@ class ContractRecorder:
         for secret in secrets:
             text = text.replace(secret, mask_secret(secret))
         text = _KEY_SHAPED.sub(lambda m: mask_secret(m.group(0)), text)
-        return text if len(text) <= _OBSERVED_LIMIT else text[: _OBSERVED_LIMIT - 1] + "…"
+        return shorten(text, _OBSERVED_LIMIT)
 
     def _record(self, location: str) -> Record:
         try:

@@ -16,8 +16,8 @@ import pytest
 
 from pytest_helios import _options
 from pytest_helios.contract._recorder import ContractRecorder, recorder_for
+from pytest_helios.masking import MaskedSecret
 from pytest_helios.plugin import contract_examples_key
-from pytest_helios.webhooks.signing import MaskedSecret
 
 if TYPE_CHECKING:
     import httpx

@@ -20,6 +20,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from pytest_helios.masking import shorten
+
 __all__ = ["SCHEMA_NAMES", "ContractViolation", "Violation", "load_schema", "validate"]
 
 #: Every schema name :func:`validate` accepts, one ``schemas/<name>.json`` file each.
@@ -271,7 +273,7 @@ def short_repr(value: object, limit: int = VALUE_LIMIT) -> str:
         text = repr(value)
     except Exception:  # a user object whose __repr__ fails must not hide the violation
         text = f"<{type(value).__name__} object>"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return shorten(text, limit)
 
 
 _JSON_TYPES: tuple[tuple[type | tuple[type, ...], str], ...] = (

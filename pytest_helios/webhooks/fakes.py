@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from pytest_helios import facts
 from pytest_helios.facts import check_agent
+from pytest_helios.masking import mask_secret
 from pytest_helios.payloads import builders as payloads
 from pytest_helios.webhooks.sending import DeliveryResponse, Interface, deliver
 from pytest_helios.webhooks.signing import (
@@ -33,7 +34,6 @@ from pytest_helios.webhooks.signing import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     compute_signature,
-    mask_secret,
     sign_webhook,
 )
 

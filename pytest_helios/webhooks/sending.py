@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
+from pytest_helios.masking import shorten
+
 __all__ = ["DeliveryResponse", "Interface", "deliver", "detect_interface", "run_sync", "serve_wsgi"]
 
 Interface = Literal["url", "wsgi", "asgi"]
@@ -45,9 +47,7 @@ class DeliveryResponse:
         """One line for a failure report: the status, and the app's exception if it raised."""
         if self.app_exception is not None:
             return f"{self.status_code} (the app raised {self.app_exception})"
-        snippet = self.text.strip().replace("\n", " ")
-        if len(snippet) > 80:
-            snippet = snippet[:80] + "…"
+        snippet = shorten(self.text.strip().replace("\n", " "), 80)
         return f"{self.status_code} {snippet}".rstrip()
 
 
@@ -110,9 +110,7 @@ def _deliver_to_url(
 
 
 def _describe(exc: BaseException) -> str:
-    message = str(exc)
-    if len(message) > 200:
-        message = message[:200] + "…"
+    message = shorten(str(exc), 200)
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 

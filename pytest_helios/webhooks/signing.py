@@ -44,6 +44,8 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from pytest_helios.masking import shorten
+
 __all__ = [
     "DEFAULT_TOLERANCE",
     "RUN_ID_HEADER",
@@ -51,14 +53,12 @@ __all__ = [
     "TIMESTAMP_HEADER",
     "MalformedBody",
     "MalformedHeader",
-    "MaskedSecret",
     "MissingHeader",
     "SignatureMismatch",
     "TimestampOutOfTolerance",
     "VerifierMisconfigured",
     "WebhookVerificationError",
     "compute_signature",
-    "mask_secret",
     "sign_webhook",
     "verify_webhook",
     "verify_webhook_signature",
@@ -159,35 +159,6 @@ class VerifierMisconfigured(WebhookVerificationError):
         self.argument = argument
         self.problem = problem
         super().__init__(f"verify_webhook was called with an unusable {argument}: {problem}")
-
-
-def mask_secret(secret: str) -> str:
-    """Return a form of ``secret`` safe to print: a known prefix and the last four characters.
-
-    >>> mask_secret("sk_live_" + "0" * 28 + "a1b2")
-    'sk_live_…a1b2'
-    """
-    prefix = ""
-    for known in ("sk_live_", "whsec_"):
-        if secret.startswith(known):
-            prefix = known
-    if len(secret) - len(prefix) < 12:
-        return prefix + "…"
-    return f"{prefix}…{secret[-4:]}"
-
-
-class MaskedSecret(str):
-    """A ``str`` holding a secret whose ``repr`` is masked (see `mask_secret`).
-
-    It is the secret itself for every use (hashing, comparing, ``str()``), but pytest's
-    tracebacks, assertion rewriting and logs, which show values by ``repr``, see
-    ``'whsec_…a1b2'``.
-    """
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return repr(mask_secret(str(self)))
 
 
 def compute_signature(body: bytes, secret: str) -> str:
@@ -449,7 +420,7 @@ def _signature(found: dict[str, list[object]]) -> str:
 def _timestamp(found: dict[str, list[object]]) -> int:
     value = _single_ascii_value(found, TIMESTAMP_HEADER)
     if not value.isdigit():  # ASCII was checked, so only 0-9 pass here
-        shown = value if len(value) <= 24 else value[:24] + "…"
+        shown = shorten(value, 24)
         raise MalformedHeader(
             TIMESTAMP_HEADER, f"expected whole Unix seconds (ASCII digits only), got {shown!r}"
         )

@@ -22,10 +22,10 @@ from pytest_helios import (
     sign_webhook,
     verify_webhook,
 )
+from pytest_helios.masking import mask_secret
 from pytest_helios.webhooks.signing import (
     MalformedBody,
     VerifierMisconfigured,
-    mask_secret,
     verify_webhook_signature,
 )
 
