@@ -1,55 +1,107 @@
 """pytest-helios: a pytest plugin and contract-test harness for the Helios health-AI API.
 
-The public names below are imported lazily, on first use, so that loading the pytest
-plugin costs nothing for a suite that never touches Helios.
+The names below are the public API (``docs/reference.md``); more live in the documented
+subpackages ``pytest_helios.webhooks``, ``pytest_helios.payloads``, ``pytest_helios.emulator``
+and ``pytest_helios.cassettes``. They are imported on first use, so that loading the pytest
+plugin costs nothing for a suite that never touches Helios; type checkers see them through the
+``TYPE_CHECKING`` imports.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0.dev0"
 
-# public name -> module that defines it
-_EXPORTS: dict[str, str] = {
+if TYPE_CHECKING:
+    from pytest_helios.client import AcceptedRun, AsyncHeliosClient, HeliosClient
+    from pytest_helios.emulator import HeliosEmulator
+    from pytest_helios.exceptions import (
+        ContractViolation,
+        HeliosAuthError,
+        HeliosError,
+        HeliosRateLimited,
+        HeliosValidationError,
+        MalformedBody,
+        MalformedHeader,
+        MissingHeader,
+        SignatureMismatch,
+        TimestampOutOfTolerance,
+        VerifierMisconfigured,
+        WebhookVerificationError,
+    )
+    from pytest_helios.payloads import strategies
+    from pytest_helios.payloads.validation import SCHEMA_NAMES, validate
+    from pytest_helios.webhooks import conformance
+    from pytest_helios.webhooks.signing import sign_webhook, verify_webhook
+
+__all__ = [
+    "SCHEMA_NAMES",
+    "AcceptedRun",
+    "AsyncHeliosClient",
+    "ContractViolation",
+    "HeliosAuthError",
+    "HeliosClient",
+    "HeliosEmulator",
+    "HeliosError",
+    "HeliosRateLimited",
+    "HeliosValidationError",
+    "MalformedBody",
+    "MalformedHeader",
+    "MissingHeader",
+    "SignatureMismatch",
+    "TimestampOutOfTolerance",
+    "VerifierMisconfigured",
+    "WebhookVerificationError",
+    "__version__",
+    "conformance",
+    "sign_webhook",
+    "strategies",
+    "validate",
+    "verify_webhook",
+]
+
+# public name -> the module that defines it (a public submodule maps to itself)
+_HOMES: dict[str, str] = {
+    "AcceptedRun": "pytest_helios.client",
+    "AsyncHeliosClient": "pytest_helios.client",
+    "HeliosClient": "pytest_helios.client",
+    "HeliosEmulator": "pytest_helios.emulator",
+    **dict.fromkeys(
+        (
+            "ContractViolation",
+            "HeliosAuthError",
+            "HeliosError",
+            "HeliosRateLimited",
+            "HeliosValidationError",
+            "MalformedBody",
+            "MalformedHeader",
+            "MissingHeader",
+            "SignatureMismatch",
+            "TimestampOutOfTolerance",
+            "VerifierMisconfigured",
+            "WebhookVerificationError",
+        ),
+        "pytest_helios.exceptions",
+    ),
+    "SCHEMA_NAMES": "pytest_helios.payloads.validation",
+    "validate": "pytest_helios.payloads.validation",
     "sign_webhook": "pytest_helios.webhooks.signing",
     "verify_webhook": "pytest_helios.webhooks.signing",
-    "WebhookVerificationError": "pytest_helios.webhooks.signing",
-    "MissingHeader": "pytest_helios.webhooks.signing",
-    "MalformedHeader": "pytest_helios.webhooks.signing",
-    "SignatureMismatch": "pytest_helios.webhooks.signing",
-    "TimestampOutOfTolerance": "pytest_helios.webhooks.signing",
-    "validate": "pytest_helios.payloads.validation",
-    "ContractViolation": "pytest_helios.payloads.validation",
-    "SCHEMA_NAMES": "pytest_helios.payloads.validation",
-    "HeliosClient": "pytest_helios.client",
-    "AsyncHeliosClient": "pytest_helios.client",
-    "HeliosError": "pytest_helios.client",
-    "HeliosAuthError": "pytest_helios.client",
-    "HeliosValidationError": "pytest_helios.client",
-    "HeliosRateLimited": "pytest_helios.client",
-    "HeliosEmulator": "pytest_helios.emulator",
-}
-
-# public submodule -> where it lives
-_MODULES: dict[str, str] = {
     "strategies": "pytest_helios.payloads.strategies",
     "conformance": "pytest_helios.webhooks.conformance",
 }
 
-__all__ = ["__version__", *_EXPORTS, *_MODULES]
-
 
 def __getattr__(name: str) -> Any:
-    if name in _MODULES:
-        return importlib.import_module(_MODULES[name])
-    module = _EXPORTS.get(name)
-    if module is None:
+    home = _HOMES.get(name)
+    if home is None:
         raise AttributeError(f"module 'pytest_helios' has no attribute {name!r}")
+    module = importlib.import_module(home)
     # Not cached in globals(): the defining module stays the single source of truth, even
     # when a test harness (pytester) unloads and re-imports it.
-    return getattr(importlib.import_module(module), name)
+    return module if home.rsplit(".", 1)[1] == name else getattr(module, name)
 
 
 def __dir__() -> list[str]:

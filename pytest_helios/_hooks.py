@@ -70,7 +70,8 @@ def webhook_customizer(config: pytest.Config) -> Callable[[str, dict[str, Any]],
         return None
 
     def customize(kind: str, payload: dict[str, Any]) -> None:
-        from pytest_helios.payloads.validation import ContractViolation, validate
+        from pytest_helios.exceptions import ContractViolation
+        from pytest_helios.payloads.validation import validate
 
         hook(config=config, kind=kind, payload=payload)
         try:

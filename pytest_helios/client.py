@@ -21,6 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from pytest_helios.exceptions import (
+    HeliosAuthError,
+    HeliosError,
+    HeliosRateLimited,
+    HeliosValidationError,
+)
 from pytest_helios.masking import mask_secret, shorten
 
 if TYPE_CHECKING:
@@ -32,11 +38,7 @@ __all__ = [
     "AsyncHeliosClient",
     "Concurrency",
     "FieldError",
-    "HeliosAuthError",
     "HeliosClient",
-    "HeliosError",
-    "HeliosRateLimited",
-    "HeliosValidationError",
 ]
 
 DEFAULT_BASE_URL = "https://api.heliosai.health"
@@ -80,62 +82,6 @@ class FieldError:
 
     field: str
     message: str
-
-
-class HeliosError(Exception):
-    """Helios answered with an error, or could not be reached, or the client is misconfigured.
-
-    ``status_code`` is the HTTP status (``None`` when there was no answer), ``body`` the parsed
-    JSON body when there was one.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status_code: int | None = None,
-        body: Any = None,
-        concurrency: Concurrency | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status_code = status_code
-        self.body = body
-        self.concurrency = concurrency
-
-
-class HeliosAuthError(HeliosError):
-    """401: the ``x-api-key`` header is missing, or the key is invalid, revoked or foreign."""
-
-
-class HeliosValidationError(HeliosError):
-    """400: the request failed validation; ``field_errors`` lists each bad field."""
-
-    def __init__(self, message: str, *, field_errors: Sequence[FieldError], **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
-        self.field_errors = list(field_errors)
-
-
-class HeliosRateLimited(HeliosError):
-    """429: the account's concurrency limit for this agent type is reached.
-
-    ``retry_after`` is the documented ``Retry-After`` in seconds (``None`` when absent),
-    ``active_count`` and ``limit`` come from the body, ``concurrency`` from the headers.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        retry_after: float | None,
-        active_count: int | None,
-        limit: int | None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(message, **kwargs)
-        self.retry_after = retry_after
-        self.active_count = active_count
-        self.limit = limit
 
 
 # --- requests -------------------------------------------------------------------------------

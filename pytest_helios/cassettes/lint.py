@@ -20,9 +20,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 from pytest_helios.cassettes import schema_checks
 from pytest_helios.cassettes.config import shown_path
-from pytest_helios.cassettes.persister import CassetteFormatError, parse_time, read_document
+from pytest_helios.cassettes.persister import parse_time, read_document
 from pytest_helios.cassettes.scan import KEY_PATTERNS, scan_bytes
 from pytest_helios.cassettes.scrub import PSEUDONYM_RE, REDACTED, Rules, environment_secrets
+from pytest_helios.exceptions import CassetteFormatError
 
 
 def cassette_files(paths: Sequence[Path]) -> Iterator[Path]:

@@ -52,6 +52,7 @@ from typing import Any, cast
 
 import yaml
 
+from pytest_helios.exceptions import CassetteFormatError
 from pytest_helios.payloads.validation import schema_directory
 
 FORMAT = 1
@@ -59,15 +60,6 @@ HEADER = (
     "# pytest-helios cassette. Secrets are redacted and patient identifiers pseudonymized.\n"
     "# Check it with: helios-cassettes lint <this file>\n"
 )
-
-
-class CassetteFormatError(Exception):
-    """A cassette file that cannot be used: names the file and the problem."""
-
-    def __init__(self, path: Path | str, problem: str) -> None:
-        self.path = str(path)
-        self.problem = problem
-        super().__init__(f"helios: cannot use cassette {path}: {problem}")
 
 
 #: libyaml's loader when PyYAML was built with it (several times faster). Writing keeps the

@@ -39,7 +39,6 @@ from pytest_helios.cassettes.config import (
 from pytest_helios.cassettes.config import resolve as resolve_config
 from pytest_helios.cassettes.matching import MATCHERS, Recorded, miss_message
 from pytest_helios.cassettes.persister import (
-    CassetteFormatError,
     dump,
     parse_time,
     provenance,
@@ -47,8 +46,14 @@ from pytest_helios.cassettes.persister import (
     utc_now,
     write_atomically,
 )
-from pytest_helios.cassettes.scan import CassetteWriteRefused, scan_bytes
+from pytest_helios.cassettes.scan import scan_bytes
 from pytest_helios.cassettes.scrub import Rules, Scrubber, session_secrets, session_targets
+from pytest_helios.exceptions import (
+    CassetteExpiredWarning,
+    CassetteFormatError,
+    CassetteWriteFailed,
+    CassetteWriteRefused,
+)
 
 _VCR_MODES = {
     "none": RecordMode.NONE,
@@ -112,25 +117,6 @@ def absent_imports_fail_fast() -> Iterator[None]:
         for name in marked:
             if name in sys.modules and sys.modules[name] is None:
                 del sys.modules[name]
-
-
-class CassetteWriteFailed(Exception):
-    """Writing a cassette (or its webhook capture) failed: a full disk, a file-size limit, a
-    permission. The atomic write left the earlier file as it was; the message says so."""
-
-    def __init__(self, shown: str, error: OSError, *, written: str | None = None) -> None:
-        self.path = shown
-        reason = error.strerror or str(error)
-        outcome = (
-            f"The cassette {written} was written without it: re-record to keep them together."
-            if written is not None
-            else "Nothing was written: the earlier cassette, if any, is unchanged."
-        )
-        super().__init__(f"helios: could not write cassette {shown}: {reason}. {outcome}")
-
-
-class CassetteExpiredWarning(UserWarning):
-    """A replayed cassette is older than its maximum age."""
 
 
 def cassette_path(item: pytest.Item, config: CassetteConfig, name: str | None) -> Path:

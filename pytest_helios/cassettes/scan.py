@@ -47,24 +47,6 @@ class Finding:
         return f"{self.place}: {self.what}"
 
 
-class CassetteWriteRefused(Exception):
-    """The scan found a secret or identifier in the bytes about to be written; nothing was."""
-
-    def __init__(self, path: str, findings: list[Finding]) -> None:
-        self.path = path
-        self.findings = findings
-        lines = "\n".join(f"  {finding}" for finding in findings)
-        count = len(findings)
-        super().__init__(
-            f"helios: refused to write cassette {path}: {count} secret"
-            f"{'s' if count != 1 else ''} or identifier{'s' if count != 1 else ''} "
-            f"survived scrubbing\n{lines}\n"
-            "Nothing was written. Add a rule so the scrubber removes it (ini "
-            "helios_scrub_headers, helios_scrub_keys or helios_identifying_keys, or the "
-            "helios_cassette_config fixture)."
-        )
-
-
 def _json_strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
     if isinstance(value, dict):
         for key, item in value.items():

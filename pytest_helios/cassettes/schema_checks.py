@@ -48,7 +48,8 @@ def check_document(document: Mapping[str, Any]) -> list[str]:
     Without ``pytest_helios.payloads.validation`` (the schemas) there is nothing to check against.
     """
     try:
-        from pytest_helios.payloads.validation import ContractViolation, validate
+        from pytest_helios.exceptions import ContractViolation
+        from pytest_helios.payloads.validation import validate
     except ImportError:
         return []
     problems: list[str] = []
@@ -96,7 +97,8 @@ def _resolve(ref: str, root: Mapping[str, Any], load: Loader | None) -> tuple[An
 def check_webhooks(deliveries: list[dict[str, Any]]) -> list[str]:
     """One line per recorded webhook delivery that breaks the ``webhook`` schema."""
     try:
-        from pytest_helios.payloads.validation import ContractViolation, validate
+        from pytest_helios.exceptions import ContractViolation
+        from pytest_helios.payloads.validation import validate
     except ImportError:  # pragma: no cover - the schemas ship with the package
         return []
     problems = []

@@ -108,7 +108,8 @@ class ContractRecorder:
         """Validate an observed body, record every assumption it exercised, then raise the
         ``ContractViolation`` if it does not conform."""
         __tracebackhide__ = True
-        from pytest_helios.payloads.validation import ContractViolation, validate
+        from pytest_helios.exceptions import ContractViolation
+        from pytest_helios.payloads.validation import validate
 
         violations: tuple[Violation, ...] = ()
         try:

@@ -31,7 +31,8 @@ from pytest_helios.contract._support import (
     sink_url,
     target,
 )
-from pytest_helios.payloads.validation import ContractViolation, validate
+from pytest_helios.exceptions import ContractViolation
+from pytest_helios.payloads.validation import validate
 
 # The shared fixtures these tests use, imported so that pytest finds them here.
 __all__ = ["api_key", "contract", "sink_url", "target"]

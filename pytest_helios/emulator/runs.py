@@ -139,7 +139,8 @@ async def execute(
 
 def customise(hook: ResultHook, run: Run, payload: dict[str, Any]) -> str | None:
     """Let ``hook`` change the completed payload's result; what went wrong, or None."""
-    from pytest_helios.payloads.validation import ContractViolation, validate
+    from pytest_helios.exceptions import ContractViolation
+    from pytest_helios.payloads.validation import validate
 
     try:
         hook(run.agent, run.request, payload["result"])

@@ -14,12 +14,13 @@ import functools
 import json
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from pytest_helios.exceptions import ContractViolation
 from pytest_helios.masking import shorten
 
 __all__ = ["SCHEMA_NAMES", "ContractViolation", "Violation", "load_schema", "validate"]
@@ -46,7 +47,6 @@ BASE_URI = "https://pytest-helios.example/schemas/"
 #: How many characters of the offending value a message shows.
 VALUE_LIMIT = 80
 # How many violations the message lists after the first one (all are kept in ``.violations``).
-_LISTED = 10
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -72,41 +72,6 @@ class Violation:
 
     def describe(self) -> str:
         return f"at {self.path}: keyword '{self.keyword}': {self.message}; value: {self.value}"
-
-
-class ContractViolation(AssertionError):
-    """A payload does not match its Helios contract schema.
-
-    ``schema``, ``path``, ``keyword`` and ``value`` describe the first violation (``value`` is
-    the ``repr`` of the offending value, cut short); ``violations`` lists all of them.
-    It subclasses ``AssertionError`` so that pytest reports it as a failed check.
-    """
-
-    def __init__(self, schema: str, violations: Sequence[Violation]) -> None:
-        if not violations:
-            raise ValueError("ContractViolation needs at least one violation")
-        self.schema = schema
-        self.violations: tuple[Violation, ...] = tuple(violations)
-        first = self.violations[0]
-        self.path = first.path
-        self.keyword = first.keyword
-        self.value = first.value
-        super().__init__(self._render())
-
-    def __reduce__(self) -> tuple[type[ContractViolation], tuple[str, tuple[Violation, ...]]]:
-        # rebuilt from its parts, so it survives pickling (multiprocessing, pytest-xdist)
-        return (type(self), (self.schema, self.violations))
-
-    def _render(self) -> str:
-        first, rest = self.violations[0], self.violations[1:]
-        lines = [f"schema '{self.schema}' violated {first.describe()}"]
-        if rest:
-            noun = "violation" if len(rest) == 1 else "violations"
-            lines.append(f"{len(rest)} more {noun}:")
-            lines.extend(f"  - {violation.describe()}" for violation in rest[:_LISTED])
-            if len(rest) > _LISTED:
-                lines.append(f"  - ... and {len(rest) - _LISTED} more")
-        return "\n".join(lines)
 
 
 def validate(schema_name: str, instance: object) -> None:

@@ -148,7 +148,8 @@ class WebhookReceiver:
     def _receive(
         self, path: str, body: bytes, header_items: Sequence[tuple[str, str]] | Any
     ) -> tuple[int, str]:
-        from pytest_helios.webhooks.signing import WebhookVerificationError, verify_webhook
+        from pytest_helios.exceptions import WebhookVerificationError
+        from pytest_helios.webhooks.signing import verify_webhook
 
         pairs = list(header_items)  # every header as sent: a repeated one must be seen
         headers = {name: value for name, value in pairs}

@@ -44,6 +44,15 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from pytest_helios.exceptions import (
+    MalformedBody,
+    MalformedHeader,
+    MissingHeader,
+    SignatureMismatch,
+    TimestampOutOfTolerance,
+    VerifierMisconfigured,
+    WebhookVerificationError,
+)
 from pytest_helios.masking import shorten
 
 __all__ = [
@@ -51,13 +60,6 @@ __all__ = [
     "RUN_ID_HEADER",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
-    "MalformedBody",
-    "MalformedHeader",
-    "MissingHeader",
-    "SignatureMismatch",
-    "TimestampOutOfTolerance",
-    "VerifierMisconfigured",
-    "WebhookVerificationError",
     "compute_signature",
     "sign_webhook",
     "verify_webhook",
@@ -73,92 +75,6 @@ _SIGNATURE_RE = re.compile(r"sha256=[0-9a-f]{64}")
 _HEX_ANY_CASE_RE = re.compile(r"[0-9a-fA-F]{64}")
 _MAX_TIMESTAMP_DIGITS = 15
 _OWS = " \t"
-
-
-class WebhookVerificationError(Exception):
-    """A delivery failed verification; the subclass and the message say why.
-
-    ``reason`` is a short, stable, machine-readable code (``"missing-header"`` and so on).
-    """
-
-    reason = "verification-failed"
-
-
-class MissingHeader(WebhookVerificationError):
-    """A required header (``header``) is absent, or its value is ``None``."""
-
-    reason = "missing-header"
-
-    def __init__(self, header: str) -> None:
-        self.header = header
-        super().__init__(f"{header} header is missing")
-
-
-class MalformedHeader(WebhookVerificationError):
-    """A header (``header``) is present but not in the documented format."""
-
-    reason = "malformed-header"
-
-    def __init__(self, header: str, problem: str) -> None:
-        self.header = header
-        self.problem = problem
-        super().__init__(f"{header} header is malformed: {problem}")
-
-
-class SignatureMismatch(WebhookVerificationError):
-    """The signature is well-formed but no given secret produced it over these exact bytes."""
-
-    reason = "signature-mismatch"
-
-    def __init__(self, secrets_tried: int) -> None:
-        self.secrets_tried = secrets_tried
-        which = "the webhook secret" if secrets_tried == 1 else f"any of {secrets_tried} secrets"
-        super().__init__(
-            f"{SIGNATURE_HEADER} does not match the body signed with {which}: "
-            "verify the exact raw request bytes (not re-serialized JSON) with the current secret"
-        )
-
-
-class TimestampOutOfTolerance(WebhookVerificationError):
-    """The timestamp is more than ``tolerance`` seconds away from ``now``, either way."""
-
-    reason = "timestamp-out-of-tolerance"
-
-    def __init__(self, timestamp: int, now: int, tolerance: int) -> None:
-        self.timestamp = timestamp
-        self.now = now
-        self.tolerance = tolerance
-        skew = now - timestamp
-        direction = "in the past" if skew > 0 else "in the future"
-        super().__init__(
-            f"{TIMESTAMP_HEADER} {timestamp} is {abs(skew)} s {direction}; "
-            f"the tolerance is {tolerance} s either way (now={now})"
-        )
-
-
-class MalformedBody(WebhookVerificationError):
-    """The signature verifies but the body is not UTF-8 JSON holding an object."""
-
-    reason = "malformed-body"
-
-    def __init__(self, problem: str) -> None:
-        self.problem = problem
-        super().__init__(f"the webhook body is malformed: {problem}")
-
-
-class VerifierMisconfigured(WebhookVerificationError):
-    """The caller passed an unusable ``secret``, ``tolerance`` or ``now`` (named in ``argument``).
-
-    This is a defect in the receiving code, not in the delivery; it subclasses
-    `WebhookVerificationError` so that `verify_webhook` keeps its promise to raise nothing else.
-    """
-
-    reason = "verifier-misconfigured"
-
-    def __init__(self, argument: str, problem: str) -> None:
-        self.argument = argument
-        self.problem = problem
-        super().__init__(f"verify_webhook was called with an unusable {argument}: {problem}")
 
 
 def compute_signature(body: bytes, secret: str) -> str:

@@ -9,7 +9,8 @@ import json
 import pytest
 
 from pytest_helios.cassettes.persister import dump
-from pytest_helios.cassettes.scan import CassetteWriteRefused, Finding, scan_bytes
+from pytest_helios.cassettes.scan import Finding, scan_bytes
+from pytest_helios.exceptions import CassetteWriteRefused
 from tests.cassettes.helpers import (
     FakeHelios,
     new_api_key,

@@ -732,7 +732,7 @@ def test_a_contract_failure_in_a_users_test_reads_as_schema_path_keyword_and_val
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "E *pytest_helios.payloads.validation.ContractViolation: schema 'accepted-response' "
+            "E *pytest_helios.exceptions.ContractViolation: schema 'accepted-response' "
             "violated at $.runId: keyword 'format': not a valid uuid; value: 'not-a-uuid'",
         ]
     )

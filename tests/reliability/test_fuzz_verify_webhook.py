@@ -14,11 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pytest_helios.exceptions import MalformedBody, SignatureMismatch, WebhookVerificationError
 from pytest_helios.masking import MaskedSecret
 from pytest_helios.webhooks.signing import (
-    MalformedBody,
-    SignatureMismatch,
-    WebhookVerificationError,
     compute_signature,
     sign_webhook,
     verify_webhook,

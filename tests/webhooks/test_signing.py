@@ -22,12 +22,9 @@ from pytest_helios import (
     sign_webhook,
     verify_webhook,
 )
+from pytest_helios.exceptions import MalformedBody, VerifierMisconfigured
 from pytest_helios.masking import mask_secret
-from pytest_helios.webhooks.signing import (
-    MalformedBody,
-    VerifierMisconfigured,
-    verify_webhook_signature,
-)
+from pytest_helios.webhooks.signing import verify_webhook_signature
 
 NOW = 1_705_320_000
 RUN_ID = "550e8400-e29b-41d4-a716-446655440000"

@@ -6,7 +6,11 @@ from __future__ import annotations
 import secrets
 
 import pytest
-from pytest_helios.webhooks.conformance import EndpointConformance, VerifierConformance, check_endpoint
+from pytest_helios.webhooks.conformance import (
+    EndpointConformance,
+    VerifierConformance,
+    check_endpoint,
+)
 
 from lab_portal.app import WEBHOOK_PATH, create_app
 from lab_portal.signatures import InvalidWebhook, verify
