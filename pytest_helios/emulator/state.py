@@ -322,7 +322,9 @@ class Registry:
 
     def authenticate(self, presented: str | None, scope: Account | None = None) -> AuthResult:
         """Decide a request's ``x-api-key``; ``scope`` is the account the URL names, if any."""
-        if presented is None or not presented.strip():
+        # HTTP drops only spaces and tabs around a field value (RFC 9110, 5.5); str.strip()
+        # would also call a lone NEL or NBSP (b'\x85', b'\xa0' read as latin-1) missing.
+        if presented is None or not presented.strip(" \t"):
             return AuthResult(None, MISSING_KEY)
         digest = _digest(presented)
         with self.lock:
