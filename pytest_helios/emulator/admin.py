@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .request_checks import BadRequest, FieldError, parse_json
+from .request_checks import BadRequest, FieldProblem, parse_json
 from .state import Account, ApiKey
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ def _field(body: dict[str, Any], name: str, kind: type | tuple[type, ...], defau
         if "number" in names:  # an integer is a number too
             names.remove("integer")
         expected = " or ".join(names)
-        raise BadRequest([FieldError(name, f"expected {expected}")])
+        raise BadRequest([FieldProblem(name, f"expected {expected}")])
     return value
 
 
@@ -108,7 +108,7 @@ _REQUIRED = object()
 def _required(body: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
     value = _field(body, name, kind, _REQUIRED)
     if value is _REQUIRED:
-        raise BadRequest([FieldError(name, "is required")])
+        raise BadRequest([FieldProblem(name, "is required")])
     return value
 
 
@@ -134,7 +134,9 @@ def _apply_state(account: Account, body: dict[str, Any]) -> None:
     elif state == "regenerate-secret-during-next-run":
         account.regenerate_secret_during_next_run(_field(body, "afterStep", int, 1))
     else:
-        raise BadRequest([FieldError("state", f"unknown state {state!r}; valid states: {STATES}")])
+        raise BadRequest(
+            [FieldProblem("state", f"unknown state {state!r}; valid states: {STATES}")]
+        )
 
 
 STATES = ", ".join(
@@ -164,7 +166,7 @@ def admin_routes(core: EmulatorCore) -> list[Route]:
             except BadRequest as exc:
                 return JSONResponse(exc.body(), 400)
             except ValueError as exc:
-                return JSONResponse(BadRequest([FieldError("", str(exc))]).body(), 400)
+                return JSONResponse(BadRequest([FieldProblem("", str(exc))]).body(), 400)
 
         return wrapped
 
@@ -174,7 +176,7 @@ def admin_routes(core: EmulatorCore) -> list[Route]:
             return {}
         parsed = parse_json(raw, request.headers.get("content-type"))
         if not isinstance(parsed, dict):
-            raise BadRequest([FieldError("", "expected a JSON object")])
+            raise BadRequest([FieldProblem("", "expected a JSON object")])
         return parsed
 
     def account_of(request: Request) -> Account:

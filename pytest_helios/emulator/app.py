@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from .request_checks import BadRequest, FieldError, parse_json, schema_errors, webhook_url_error
-from .state import INVALID_KEY
+from pytest_helios.facts import INVALID_KEY
+
+from .request_checks import BadRequest, FieldProblem, parse_json, schema_errors, webhook_url_error
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -72,7 +73,7 @@ def build_app(core: EmulatorCore) -> Starlette:
             if isinstance(url, str) and not any(p.field == "webhookUrl" for p in problems):
                 reason = webhook_url_error(url, require_https=core.config.require_https)
                 if reason is not None:
-                    problems.append(FieldError("webhookUrl", reason))
+                    problems.append(FieldProblem("webhookUrl", reason))
             if problems:
                 raise BadRequest(problems)
         except _TooLarge:

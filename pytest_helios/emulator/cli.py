@@ -15,6 +15,8 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
+from pytest_helios.facts import CONCURRENCY_LIMIT
+
 from .core import NOT_LOOPBACK, HeliosEmulator
 from .request_checks import is_loopback
 
@@ -57,7 +59,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--account", default="emulator", help="name of the ready account")
     p.add_argument("--key-name", default="default", help="name of the ready API key")
     p.add_argument(
-        "--concurrency-limit", type=_positive_int, default=7, help="per agent type (default 7)"
+        "--concurrency-limit",
+        type=_positive_int,
+        default=CONCURRENCY_LIMIT,
+        help=f"per agent type (default {CONCURRENCY_LIMIT})",
     )
     p.add_argument(
         "--time-scale",

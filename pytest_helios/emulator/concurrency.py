@@ -6,6 +6,12 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pytest_helios.facts import (
+    CONCURRENT_ACTIVE_HEADER,
+    CONCURRENT_LIMIT_HEADER,
+    CONCURRENT_REMAINING_HEADER,
+)
+
 if TYPE_CHECKING:
     from .state import Account
 
@@ -23,13 +29,13 @@ class Slots:
 
     def headers(self) -> dict[str, str]:
         return {
-            "X-Concurrent-Limit": str(self.limit),
-            "X-Concurrent-Active": str(self.active),
-            "X-Concurrent-Remaining": str(self.remaining),
+            CONCURRENT_LIMIT_HEADER: str(self.limit),
+            CONCURRENT_ACTIVE_HEADER: str(self.active),
+            CONCURRENT_REMAINING_HEADER: str(self.remaining),
         }
 
 
-class Concurrency:
+class ConcurrencyLimiter:
     """Active runs per ``(account id, agent)``; a slot is held from acceptance to run end.
 
     An account's ``occupied`` provider state adds phantom runs ("concurrency exhausted").

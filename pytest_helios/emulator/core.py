@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from .concurrency import Concurrency, Slots
+from pytest_helios.facts import CONCURRENCY_LIMIT
+
+from .concurrency import ConcurrencyLimiter, Slots
 from .delivery import Deliverer, DeliveryAttempt, DeliveryLog, DeliveryPolicy
 from .loop import Activity, LoopThread
 from .runs import Run, execute, step_pause
@@ -33,7 +35,7 @@ NOT_LOOPBACK = (
 class EmulatorConfig:
     """Every knob of the emulator (see ``HeliosEmulator`` for their meaning)."""
 
-    concurrency_limit: int = 7
+    concurrency_limit: int = CONCURRENCY_LIMIT
     require_https: bool = False
     max_body_bytes: int = 5 * 1024 * 1024
     time_scale: float = 0.0
@@ -41,7 +43,7 @@ class EmulatorConfig:
     result_hook: ResultHook | None = None
 
     def __post_init__(self) -> None:
-        Concurrency(self.concurrency_limit)  # raises on a bad limit
+        ConcurrencyLimiter(self.concurrency_limit)  # raises on a bad limit
         if self.time_scale < 0:
             raise ValueError(f"time_scale must be 0 or more, got {self.time_scale}")
         if self.max_body_bytes < 1:
@@ -71,7 +73,7 @@ class EmulatorCore:
         self.config = config
         self.loop = loop
         self.registry = Registry(base_url)
-        self.concurrency = Concurrency(config.concurrency_limit)
+        self.concurrency = ConcurrencyLimiter(config.concurrency_limit)
         self.runs: dict[str, Run] = {}
         self.log = DeliveryLog()
         self.deliverer = Deliverer(config.delivery, self.log)
@@ -92,8 +94,8 @@ class EmulatorCore:
         if not admitted:
             return False, "", slots
         run = Run(run_id, account.id, agent, webhook_url, raw)
-        run.failure = account._take_failure()
-        run.regenerate_after = account._take_secret_regeneration()
+        run.failure = account.take_next_failure()
+        run.regenerate_after = account.take_secret_regeneration()
         self.runs[run_id] = run
         self.active_runs.begin(run_id)
         loop = self.loop.loop
@@ -213,7 +215,7 @@ class HeliosEmulator:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
-        concurrency_limit: int = 7,
+        concurrency_limit: int = CONCURRENCY_LIMIT,
         require_https: bool = False,
         max_body_bytes: int = 5 * 1024 * 1024,
         time_scale: float = 0.0,

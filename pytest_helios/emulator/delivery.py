@@ -217,7 +217,7 @@ class Deliverer:
         sent_at = utcnow()
         status_code: int | None = None
         error: str | None = None
-        if account._take_dropped_delivery():
+        if account.take_dropped_delivery():
             error = "dropped (provider state)"
         else:
             try:

@@ -1,6 +1,6 @@
 """Request checks of the two endpoints: JSON parsing, the request schemas, the webhookUrl rule.
 
-Every problem becomes a :class:`FieldError` naming the field by dotted path
+Every problem becomes a :class:`FieldProblem` naming the field by dotted path
 (``data.patientInfo.age``, ``labResults[3].value``; ``""`` for the whole body), so that a 400
 lists each bad field at once.
 """
@@ -21,7 +21,9 @@ MAX_DEPTH = 64
 
 
 @dataclass(frozen=True)
-class FieldError:
+class FieldProblem:
+    """What is wrong with one field of a request body (``field`` ``""``: the whole body)."""
+
     field: str
     message: str
 
@@ -30,18 +32,20 @@ class FieldError:
 
 
 class BadRequest(Exception):
-    """The request cannot be accepted; ``errors`` name every bad field."""
+    """The request cannot be accepted; ``problems`` name every bad field."""
 
-    def __init__(self, errors: Sequence[FieldError], summary: str | None = None) -> None:
-        super().__init__(summary or errors[0].message)
+    def __init__(self, problems: Sequence[FieldProblem], summary: str | None = None) -> None:
+        super().__init__(summary or problems[0].message)
         self.summary = summary
-        self.errors = list(errors)
+        self.problems = list(problems)
 
     def body(self) -> dict[str, Any]:
         """The 400 body (``validation-error``); its message sums up the details."""
         import pytest_helios.payloads.builders as payloads
 
-        return payloads.validation_error([(e.field, e.message) for e in self.errors], self.summary)
+        return payloads.validation_error(
+            [(e.field, e.message) for e in self.problems], self.summary
+        )
 
 
 def _depth(value: Any) -> int:
@@ -69,33 +73,33 @@ def parse_json(raw: bytes, content_type: str | None) -> Any:
     if media != "application/json":
         shown = media or "none"
         raise BadRequest(
-            [FieldError("", f"expected Content-Type application/json, got {shown}")],
+            [FieldProblem("", f"expected Content-Type application/json, got {shown}")],
             "Content-Type must be application/json",
         )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadRequest(
-            [FieldError("", f"invalid UTF-8 byte at position {exc.start}")],
+            [FieldProblem("", f"invalid UTF-8 byte at position {exc.start}")],
             "Request body is not valid UTF-8",
         ) from None
     if not text.strip():
-        raise BadRequest([FieldError("", "a JSON object is required")], "Request body is empty")
+        raise BadRequest([FieldProblem("", "a JSON object is required")], "Request body is empty")
     try:
         value = json.loads(text, parse_constant=_reject_constant)
     except RecursionError:
         raise BadRequest(
-            [FieldError("", f"JSON nesting deeper than {MAX_DEPTH} levels")],
+            [FieldProblem("", f"JSON nesting deeper than {MAX_DEPTH} levels")],
             "Request body is nested too deeply",
         ) from None
     except ValueError as exc:
         raise BadRequest(
-            [FieldError("", str(exc).split(":")[0])], "Request body is not valid JSON"
+            [FieldProblem("", str(exc).split(":")[0])], "Request body is not valid JSON"
         ) from None
     # a body with few brackets cannot be deep: skip the walk for every ordinary request
     if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and _depth(value) > MAX_DEPTH:
         raise BadRequest(
-            [FieldError("", f"JSON nesting deeper than {MAX_DEPTH} levels")],
+            [FieldProblem("", f"JSON nesting deeper than {MAX_DEPTH} levels")],
             "Request body is nested too deeply",
         )
     return value
@@ -137,7 +141,7 @@ def is_loopback(host: str) -> bool:
 _REQUIRED = re.compile(r"missing required property (.+)")
 
 
-def schema_errors(schema_name: str, instance: Any) -> list[FieldError]:
+def schema_errors(schema_name: str, instance: Any) -> list[FieldProblem]:
     """Every way ``instance`` breaks the request schema ``schema_name``, one per field.
 
     The wording is :mod:`pytest_helios.payloads.validation`'s; a missing required property is
@@ -148,16 +152,16 @@ def schema_errors(schema_name: str, instance: Any) -> list[FieldError]:
     try:
         validation.validate(schema_name, instance)
     except validation.ContractViolation as exc:
-        return [_field_error(v.path, v.keyword, v.message) for v in exc.violations]
+        return [_field_problem(v.path, v.keyword, v.message) for v in exc.violations]
     return []
 
 
-def _field_error(path: str, keyword: str, message: str) -> FieldError:
+def _field_problem(path: str, keyword: str, message: str) -> FieldProblem:
     field = path.removeprefix("$").removeprefix(".")
     if keyword == "required":
         match = _REQUIRED.fullmatch(message)
         if match:
             name = ast.literal_eval(match.group(1))
             field = f"{field}.{name}" if field else str(name)
-            return FieldError(field, "is required")
-    return FieldError(field, message)
+            return FieldProblem(field, "is required")
+    return FieldProblem(field, message)

@@ -19,15 +19,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from pytest_helios.facts import check_agent
-
-KEY_PREFIX = "sk_live_"
-
-# The four documented 401 causes, worded as the project decided (see docs/emulator.md).
-MISSING_KEY = "Missing x-api-key header"
-INVALID_KEY = "Invalid API key"
-REVOKED_KEY = "API key has been revoked"
-FOREIGN_KEY = "API key belongs to a different account"
+from pytest_helios.facts import (
+    API_KEY_PREFIX,
+    FOREIGN_KEY,
+    INVALID_KEY,
+    MISSING_KEY,
+    REVOKED_KEY,
+    WEBHOOK_SECRET_PREFIX,
+    check_agent,
+)
 
 
 def utcnow() -> datetime:
@@ -95,7 +95,7 @@ class ApiKey:
 
     def __repr__(self) -> str:
         state = "revoked" if self.revoked else "active"
-        return f"<ApiKey {self.name!r} {KEY_PREFIX}…{self._record.last4} {state}>"
+        return f"<ApiKey {self.name!r} {API_KEY_PREFIX}…{self._record.last4} {state}>"
 
 
 class Account:
@@ -130,7 +130,7 @@ class Account:
         """Create a named key; its plaintext is on the returned object only."""
         if not isinstance(name, str) or not name.strip():
             raise ValueError("a key needs a non-empty name")
-        value = KEY_PREFIX + secrets.token_hex(24)
+        value = API_KEY_PREFIX + secrets.token_hex(24)
         record = _KeyRecord(
             id="key_" + secrets.token_hex(8),
             name=name,
@@ -141,14 +141,14 @@ class Account:
         )
         with self._registry.lock:
             self._keys[record.id] = record
-            self._registry._by_digest[record.digest] = record
+            self._registry.index_key(record)
         return ApiKey(record, value)
 
     def list_keys(self) -> list[ApiKey]:
         """Every key of the account, oldest first, without plaintext (``value`` is masked)."""
         with self._registry.lock:
             records = list(self._keys.values())
-        return [ApiKey(r, f"{KEY_PREFIX}…{r.last4}") for r in records]
+        return [ApiKey(r, f"{API_KEY_PREFIX}…{r.last4}") for r in records]
 
     def revoke_key(self, key: ApiKey | str) -> None:
         """Disable one key (an :class:`ApiKey` or its id) immediately."""
@@ -218,7 +218,9 @@ class Account:
         with self._registry.lock:
             self.states.failures.append(Failure(message, code, at_step))
 
-    def _take_failure(self) -> Failure | None:
+    def take_next_failure(self) -> Failure | None:
+        """Consume the oldest queued :meth:`fail_next_run`, if any: the emulator calls this
+        once per accepted run."""
         if not self.states.failures:  # the common case, without taking the lock
             return None
         with self._registry.lock:
@@ -239,7 +241,9 @@ class Account:
         with self._registry.lock:
             self.states.dropped_deliveries = count
 
-    def _take_dropped_delivery(self) -> bool:
+    def take_dropped_delivery(self) -> bool:
+        """Consume one of the :meth:`drop_deliveries`; whether this delivery attempt is lost.
+        The emulator calls this once per attempt."""
         with self._registry.lock:
             if self.states.dropped_deliveries > 0:
                 self.states.dropped_deliveries -= 1
@@ -254,7 +258,10 @@ class Account:
         with self._registry.lock:
             self.states.regenerate_secret_after_step = after_step
 
-    def _take_secret_regeneration(self) -> int | None:
+    def take_secret_regeneration(self) -> int | None:
+        """Consume :meth:`regenerate_secret_during_next_run`: the step after which the run
+        starting now regenerates the secret, or ``None``. The emulator calls this once per
+        accepted run."""
         if self.states.regenerate_secret_after_step is None:
             return None
         with self._registry.lock:
@@ -268,7 +275,7 @@ class Account:
 
 def _new_secret() -> str:
     # The documentation gives no format for webhook secrets; this prefix is the emulator's own.
-    return "whsec_" + secrets.token_hex(24)
+    return WEBHOOK_SECRET_PREFIX + secrets.token_hex(24)
 
 
 @dataclass(frozen=True)
@@ -307,6 +314,10 @@ class Registry:
         self.base_url = base_url
         self.accounts: dict[str, Account] = {}
         self._by_digest: dict[bytes, _KeyRecord] = {}
+
+    def index_key(self, record: _KeyRecord) -> None:
+        """Make a new key findable by its digest; the caller holds :attr:`lock`."""
+        self._by_digest[record.digest] = record
 
     def create_account(self, name: str) -> Account:
         if not isinstance(name, str) or not name.strip():
