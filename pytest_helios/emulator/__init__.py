@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from .core import HeliosEmulator
+from .service import HeliosEmulator
 from .state import Account, ApiKey
 
 __all__ = ["Account", "ApiKey", "HeliosEmulator"]

@@ -17,8 +17,8 @@ from types import FrameType
 
 from pytest_helios.facts import CONCURRENCY_LIMIT
 
-from .core import NOT_LOOPBACK, HeliosEmulator
 from .request_checks import is_loopback
+from .service import NOT_LOOPBACK, HeliosEmulator
 
 
 def _loopback(value: str) -> str:
