@@ -13,25 +13,23 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
 from .request_checks import BadRequest, FieldProblem, parse_json
-from .state import Account, ApiKey
+from .responses import bad_request, error
 
 if TYPE_CHECKING:
-    from starlette.requests import Request
-    from starlette.responses import Response
-    from starlette.routing import Route
-
     from .core import EmulatorCore
     from .delivery import DeliveryAttempt
     from .runs import Run
+    from .state import Account, ApiKey
 
-PREFIX = "/_emulator"
+#: Where the admin API lives on the emulator.
+ADMIN_PREFIX = "/_emulator"
 
-Handler = Callable[["Request"], Awaitable["Response"]]
-
-
-class _NotFound(Exception):
-    pass
+Handler = Callable[[Request], Awaitable[Response]]
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -112,101 +110,153 @@ def _required(body: dict[str, Any], name: str, kind: type | tuple[type, ...]) ->
     return value
 
 
+def _fail_next_run(account: Account, body: dict[str, Any]) -> None:
+    account.fail_next_run(
+        _field(body, "message", str, "Processing failed"),
+        code=_field(body, "code", (str, type(None)), "processing_failed"),
+        at_step=_field(body, "atStep", (int, type(None)), None),
+    )
+
+
+def _exhaust_concurrency(account: Account, body: dict[str, Any]) -> None:
+    account.exhaust_concurrency(
+        _field(body, "agent", str, "light"), active=_field(body, "active", int, None)
+    )
+
+
+def _release_concurrency(account: Account, body: dict[str, Any]) -> None:
+    account.release_concurrency(_field(body, "agent", str, None))
+
+
+def _slow_deliveries(account: Account, body: dict[str, Any]) -> None:
+    account.slow_deliveries(float(_required(body, "delay", (int, float))))
+
+
+def _drop_deliveries(account: Account, body: dict[str, Any]) -> None:
+    account.drop_deliveries(_field(body, "count", int, 1))
+
+
+def _regenerate_secret_during_next_run(account: Account, body: dict[str, Any]) -> None:
+    account.regenerate_secret_during_next_run(_field(body, "afterStep", int, 1))
+
+
+#: Each provider state's name and how a request body applies it to an account.
+_STATE_SETTERS: dict[str, Callable[[Account, dict[str, Any]], None]] = {
+    "fail-next-run": _fail_next_run,
+    "exhaust-concurrency": _exhaust_concurrency,
+    "release-concurrency": _release_concurrency,
+    "slow-deliveries": _slow_deliveries,
+    "drop-deliveries": _drop_deliveries,
+    "regenerate-secret-during-next-run": _regenerate_secret_during_next_run,
+}
+
+STATES = ", ".join(_STATE_SETTERS)
+
+
 def _apply_state(account: Account, body: dict[str, Any]) -> None:
     state = _required(body, "state", str)
-    number = (int, float)
-    if state == "fail-next-run":
-        account.fail_next_run(
-            _field(body, "message", str, "Processing failed"),
-            code=_field(body, "code", (str, type(None)), "processing_failed"),
-            at_step=_field(body, "atStep", (int, type(None)), None),
-        )
-    elif state == "exhaust-concurrency":
-        account.exhaust_concurrency(
-            _field(body, "agent", str, "light"), active=_field(body, "active", int, None)
-        )
-    elif state == "release-concurrency":
-        account.release_concurrency(_field(body, "agent", str, None))
-    elif state == "slow-deliveries":
-        account.slow_deliveries(float(_required(body, "delay", number)))
-    elif state == "drop-deliveries":
-        account.drop_deliveries(_field(body, "count", int, 1))
-    elif state == "regenerate-secret-during-next-run":
-        account.regenerate_secret_during_next_run(_field(body, "afterStep", int, 1))
-    else:
+    setter = _STATE_SETTERS.get(state)
+    if setter is None:
         raise BadRequest(
             [FieldProblem("state", f"unknown state {state!r}; valid states: {STATES}")]
         )
+    setter(account, body)
 
 
-STATES = ", ".join(
-    [
-        "fail-next-run",
-        "exhaust-concurrency",
-        "release-concurrency",
-        "slow-deliveries",
-        "drop-deliveries",
-        "regenerate-secret-during-next-run",
-    ]
-)
+class _NotFound(Exception):
+    pass
 
 
-def admin_routes(core: EmulatorCore) -> list[Route]:
-    from starlette.responses import JSONResponse
-    from starlette.routing import Route
+def _guarded(handler: Handler) -> Handler:
+    """``handler`` answering 404 for an unknown account, run or key and 400 for a bad body."""
 
-    from .app import error
+    async def wrapped(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except _NotFound as exc:
+            return error(404, "Not Found", str(exc))
+        except BadRequest as exc:
+            return bad_request(exc)
+        except ValueError as exc:
+            return bad_request(BadRequest([FieldProblem("", str(exc))]))
 
-    def guarded(handler: Handler) -> Handler:
-        async def wrapped(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except _NotFound as exc:
-                return error(404, "Not Found", str(exc))
-            except BadRequest as exc:
-                return JSONResponse(exc.body(), 400)
-            except ValueError as exc:
-                return JSONResponse(BadRequest([FieldProblem("", str(exc))]).body(), 400)
+    return wrapped
 
-        return wrapped
 
-    async def body_of(request: Request) -> dict[str, Any]:
-        raw = await request.body()
-        if not raw:
-            return {}
-        parsed = parse_json(raw, request.headers.get("content-type"))
-        if not isinstance(parsed, dict):
-            raise BadRequest([FieldProblem("", "expected a JSON object")])
-        return parsed
+async def _body_of(request: Request) -> dict[str, Any]:
+    """The request's JSON object; ``{}`` for no body."""
+    raw = await request.body()
+    if not raw:
+        return {}
+    parsed = parse_json(raw, request.headers.get("content-type"))
+    if not isinstance(parsed, dict):
+        raise BadRequest([FieldProblem("", "expected a JSON object")])
+    return parsed
 
-    def account_of(request: Request) -> Account:
+
+class AdminApi:
+    """The admin API around an emulator's core: one method per route (see :meth:`routes`)."""
+
+    def __init__(self, core: EmulatorCore) -> None:
+        self.core = core
+
+    def routes(self) -> list[Route]:
+        """Every admin route under :data:`ADMIN_PREFIX`, each answering its errors as JSON."""
+        table: list[tuple[str, Handler, str]] = [
+            ("/health", self.health, "GET"),
+            ("/accounts", self.create_account, "POST"),
+            ("/accounts", self.list_accounts, "GET"),
+            ("/accounts/{account_id}", self.get_account, "GET"),
+            ("/accounts/{account_id}/keys", self.create_key, "POST"),
+            ("/accounts/{account_id}/keys", self.list_keys, "GET"),
+            ("/accounts/{account_id}/keys/revoke-all", self.revoke_all, "POST"),
+            ("/accounts/{account_id}/keys/{key_id}", self.revoke_key, "DELETE"),
+            ("/accounts/{account_id}/webhook-secret", self.regenerate_secret, "POST"),
+            ("/accounts/{account_id}/states", self.set_state, "POST"),
+            ("/runs", self.list_runs, "GET"),
+            ("/runs/{run_id}", self.get_run, "GET"),
+            ("/deliveries", self.deliveries, "GET"),
+            ("/wait", self.wait, "POST"),
+            ("/forget", self.forget, "POST"),
+        ]
+        return [
+            Route(ADMIN_PREFIX + path, _guarded(handler), methods=[method])
+            for path, handler, method in table
+        ]
+
+    def _account_of(self, request: Request) -> Account:
         account_id = request.path_params["account_id"]
-        account = core.registry.accounts.get(account_id)
+        account = self.core.registry.accounts.get(account_id)
         if account is None:
             raise _NotFound(f"No account {account_id!r} on this emulator")
         return account
 
-    async def create_account(request: Request) -> Response:
-        name = _required(await body_of(request), "name", str)
-        account = core.registry.create_account(name)
+    async def health(self, request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    # accounts and keys: the dashboard -----------------------------------------------------
+
+    async def create_account(self, request: Request) -> Response:
+        name = _required(await _body_of(request), "name", str)
+        account = self.core.registry.create_account(name)
         return JSONResponse({**account_json(account), "webhookSecret": account.webhook_secret}, 201)
 
-    async def list_accounts(request: Request) -> Response:
-        return JSONResponse([account_json(a) for a in core.registry])
+    async def list_accounts(self, request: Request) -> Response:
+        return JSONResponse([account_json(a) for a in self.core.registry])
 
-    async def get_account(request: Request) -> Response:
-        return JSONResponse(account_json(account_of(request)))
+    async def get_account(self, request: Request) -> Response:
+        return JSONResponse(account_json(self._account_of(request)))
 
-    async def create_key(request: Request) -> Response:
-        account = account_of(request)
-        key = account.create_key(_required(await body_of(request), "name", str))
+    async def create_key(self, request: Request) -> Response:
+        account = self._account_of(request)
+        key = account.create_key(_required(await _body_of(request), "name", str))
         return JSONResponse({**key_json(key), "value": key.value}, 201)
 
-    async def list_keys(request: Request) -> Response:
-        return JSONResponse([key_json(k) for k in account_of(request).list_keys()])
+    async def list_keys(self, request: Request) -> Response:
+        return JSONResponse([key_json(k) for k in self._account_of(request).list_keys()])
 
-    async def revoke_key(request: Request) -> Response:
-        account = account_of(request)
+    async def revoke_key(self, request: Request) -> Response:
+        account = self._account_of(request)
         key_id = request.path_params["key_id"]
         try:
             account.revoke_key(key_id)
@@ -215,67 +265,48 @@ def admin_routes(core: EmulatorCore) -> list[Route]:
         (key,) = [k for k in account.list_keys() if k.id == key_id]
         return JSONResponse(key_json(key))
 
-    async def revoke_all(request: Request) -> Response:
-        return JSONResponse({"revoked": account_of(request).revoke_all_keys()})
+    async def revoke_all(self, request: Request) -> Response:
+        return JSONResponse({"revoked": self._account_of(request).revoke_all_keys()})
 
-    async def regenerate_secret(request: Request) -> Response:
-        return JSONResponse({"webhookSecret": account_of(request).regenerate_webhook_secret()})
+    async def regenerate_secret(self, request: Request) -> Response:
+        secret = self._account_of(request).regenerate_webhook_secret()
+        return JSONResponse({"webhookSecret": secret})
 
-    async def set_state(request: Request) -> Response:
-        account = account_of(request)
-        _apply_state(account, await body_of(request))
+    async def set_state(self, request: Request) -> Response:
+        account = self._account_of(request)
+        _apply_state(account, await _body_of(request))
         return JSONResponse({"accountId": account.id, "applied": True})
 
-    async def list_runs(request: Request) -> Response:
-        return JSONResponse([run_json(r) for r in list(core.runs.values())])
+    # runs and deliveries ------------------------------------------------------------------
 
-    async def get_run(request: Request) -> Response:
-        run = core.runs.get(request.path_params["run_id"])
+    async def list_runs(self, request: Request) -> Response:
+        return JSONResponse([run_json(r) for r in list(self.core.runs.values())])
+
+    async def get_run(self, request: Request) -> Response:
+        run = self.core.runs.get(request.path_params["run_id"])
         if run is None:
             raise _NotFound(f"No run {request.path_params['run_id']!r} on this emulator")
         return JSONResponse(run_json(run))
 
-    async def deliveries(request: Request) -> Response:
-        run_id = request.query_params.get("runId")
-        attempts = core.log.all(run_id)
+    async def deliveries(self, request: Request) -> Response:
+        attempts = self.core.log.all(request.query_params.get("runId"))
         return JSONResponse([attempt_json(a) for a in attempts])
 
-    async def wait(request: Request) -> Response:
-        body = await body_of(request)
+    async def wait(self, request: Request) -> Response:
+        """Answer once every run (or the body's ``runId``) has settled; 408 after ``timeout``."""
+        body = await _body_of(request)
         timeout = float(_field(body, "timeout", (int, float), 10.0))
         run_id = _field(body, "runId", str, None)
-        if run_id is not None and run_id not in core.runs:
+        if run_id is not None and run_id not in self.core.runs:
             raise _NotFound(f"No run {run_id!r} on this emulator")
         deadline = time.monotonic() + timeout
-        while not core.settled(run_id):
+        while not self.core.settled(run_id):
             if time.monotonic() >= deadline:
                 what = f"Run {run_id} or its deliveries" if run_id else "Runs or deliveries"
                 return error(408, "Request Timeout", f"{what} still pending after {timeout} s")
             await asyncio.sleep(0.005)
-        return JSONResponse({"settled": True, "deliveries": len(core.log.all(run_id))})
+        return JSONResponse({"settled": True, "deliveries": len(self.core.log.all(run_id))})
 
-    async def forget(request: Request) -> Response:
-        runs, attempts = core.forget_settled_runs()
+    async def forget(self, request: Request) -> Response:
+        runs, attempts = self.core.forget_settled_runs()
         return JSONResponse({"runs": runs, "deliveries": attempts})
-
-    async def health(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
-
-    table: list[tuple[str, Handler, str]] = [
-        ("/health", health, "GET"),
-        ("/accounts", create_account, "POST"),
-        ("/accounts", list_accounts, "GET"),
-        ("/accounts/{account_id}", get_account, "GET"),
-        ("/accounts/{account_id}/keys", create_key, "POST"),
-        ("/accounts/{account_id}/keys", list_keys, "GET"),
-        ("/accounts/{account_id}/keys/revoke-all", revoke_all, "POST"),
-        ("/accounts/{account_id}/keys/{key_id}", revoke_key, "DELETE"),
-        ("/accounts/{account_id}/webhook-secret", regenerate_secret, "POST"),
-        ("/accounts/{account_id}/states", set_state, "POST"),
-        ("/runs", list_runs, "GET"),
-        ("/runs/{run_id}", get_run, "GET"),
-        ("/deliveries", deliveries, "GET"),
-        ("/wait", wait, "POST"),
-        ("/forget", forget, "POST"),
-    ]
-    return [Route(PREFIX + path, guarded(fn), methods=[method]) for path, fn, method in table]

@@ -17,6 +17,7 @@ from types import FrameType
 
 from pytest_helios.facts import CONCURRENCY_LIMIT
 
+from .admin import ADMIN_PREFIX
 from .request_checks import is_loopback
 from .service import NOT_LOOPBACK, HeliosEmulator
 
@@ -108,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "accountUrl": account.base_url,
             "apiKey": key.value,
             "webhookSecret": account.webhook_secret,
-            "adminUrl": emulator.url + "/_emulator",
+            "adminUrl": emulator.url + ADMIN_PREFIX,
         }
         if args.json:
             print(json.dumps(facts), flush=True)
