@@ -136,6 +136,7 @@ class HeliosEmulator:
 
     @property
     def core(self) -> EmulatorCore:
+        """The running emulator's state and logic (accounts, runs, slots, deliveries)."""
         if self._core is None:
             raise RuntimeError("the emulator has not been started; use it as a context manager")
         return self._core
