@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from pytest_helios.emulator import Account, ApiKey, HeliosEmulator
+from tests.samples import agent_request
 
 from .receiver import Receiver, running_receiver
 
@@ -29,45 +30,6 @@ def get(url: str, **kwargs: Any) -> httpx.Response:
 
 def request(method: str, url: str, **kwargs: Any) -> httpx.Response:
     return httpx.request(method, url, verify=False, **kwargs)
-
-
-LOCAL_HOOK = "http://127.0.0.1:9/webhook"  # port 9 (discard): nothing listens, nothing is sent
-
-
-def agent_request(agent_type: str = "light", webhook_url: str = LOCAL_HOOK) -> dict[str, Any]:
-    return {
-        "webhookUrl": webhook_url,
-        "agentType": agent_type,
-        "data": {
-            "patientInfo": {"age": 45, "gender": "male"},
-            "recentAbnormalLabs": [
-                {
-                    "date": "2025-01-15",
-                    "display": "Hemoglobin A1c",
-                    "value": "7.2",
-                    "unit": "%",
-                    "referenceRange": "4.0-5.6",
-                    "interpretation": "High",
-                }
-            ],
-        },
-    }
-
-
-def lab_request(webhook_url: str = LOCAL_HOOK) -> dict[str, Any]:
-    return {
-        "webhookUrl": webhook_url,
-        "labResults": [
-            {
-                "name": "Creatinine",
-                "value": "1.8 mg/dL",
-                "flag": "High",
-                "referenceRange": "0.7-1.3 mg/dL",
-                "date": "2025-01-15",
-                "category": "Renal",
-            }
-        ],
-    }
 
 
 def post_as(

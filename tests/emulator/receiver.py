@@ -8,7 +8,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.loopback import LoopbackServer, QuietHandler
 
 
 @dataclass(frozen=True)
@@ -51,32 +52,17 @@ class Receiver:
 def running_receiver() -> Iterator[Receiver]:
     receiver = Receiver()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as real receivers do
-        disable_nagle_algorithm = True
 
         def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length", "0"))
-            body = self.rfile.read(length)
+            body = self.body()
             if receiver.delay:
                 time.sleep(receiver.delay)
             status = receiver._next_status(body)
             receiver._record(Received(self.path, dict(self.headers.items()), body))
-            self.send_response(status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+            self.reply(status)
 
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.01,), name="test-receiver")
-    thread.start()
-    receiver.url = f"http://127.0.0.1:{server.server_address[1]}/webhook"
-    try:
+    with LoopbackServer(Handler) as server:
+        receiver.url = f"{server.url}/webhook"
         yield receiver
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()

@@ -10,8 +10,9 @@ import pytest
 
 from pytest_helios import validate, verify_webhook
 from pytest_helios.emulator import HeliosEmulator
+from tests.samples import agent_request
 
-from .conftest import agent_request, plain_client, post
+from .conftest import plain_client, post
 from .receiver import Receiver
 
 

@@ -8,8 +8,9 @@ import httpx
 import pytest
 
 from pytest_helios.emulator import Account, ApiKey, HeliosEmulator
+from tests.samples import agent_request, lab_request
 
-from .conftest import agent_request, lab_request, plain_client, post, post_as
+from .conftest import plain_client, post, post_as
 
 ENDPOINTS = ["/api/v1/agent", "/api/v1/lab-results"]
 

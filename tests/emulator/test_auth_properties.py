@@ -19,8 +19,7 @@ from hypothesis import strategies as st
 
 from pytest_helios import validate
 from pytest_helios.emulator import HeliosEmulator
-
-from .conftest import agent_request
+from tests.samples import agent_request
 
 SETTINGS = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

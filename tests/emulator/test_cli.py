@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from pytest_helios.emulator.cli import main
+from tests.samples import agent_request
 
-from .conftest import agent_request, get, post
+from .conftest import get, post
 
 SCRIPT = str(Path(sys.executable).with_name("helios-emulator"))
 

@@ -8,8 +8,9 @@ import httpx
 import pytest
 
 from pytest_helios.emulator import Account, HeliosEmulator
+from tests.samples import agent_request, lab_request
 
-from .conftest import agent_request, lab_request, post
+from .conftest import post
 
 
 def test_an_exhausted_agent_type_gets_the_documented_429(

@@ -10,8 +10,9 @@ import pytest
 
 from pytest_helios import verify_webhook
 from pytest_helios.emulator import HeliosEmulator
+from tests.samples import agent_request
 
-from .conftest import agent_request, post
+from .conftest import post
 from .receiver import Receiver, running_receiver
 
 

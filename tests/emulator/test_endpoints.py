@@ -10,8 +10,9 @@ import httpx
 import pytest
 
 from pytest_helios.emulator import HeliosEmulator
+from tests.samples import agent_request, lab_request
 
-from .conftest import agent_request, lab_request, post
+from .conftest import post
 
 ACCEPTED = "Request accepted. Results will be delivered to your webhook."
 

@@ -12,8 +12,9 @@ import httpx
 import pytest
 
 from pytest_helios.emulator import HeliosEmulator
+from tests.samples import agent_request, lab_request
 
-from .conftest import agent_request, lab_request, plain_client, post
+from .conftest import plain_client, post
 from .receiver import Receiver
 
 

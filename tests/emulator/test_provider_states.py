@@ -7,8 +7,8 @@ import pytest
 
 from pytest_helios import validate, verify_webhook
 from pytest_helios.emulator import Account, HeliosEmulator
+from tests.samples import agent_request, lab_request
 
-from .conftest import agent_request, lab_request
 from .receiver import Receiver
 
 

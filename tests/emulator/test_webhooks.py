@@ -11,8 +11,8 @@ import pytest
 from pytest_helios import validate, verify_webhook
 from pytest_helios.emulator import Account, HeliosEmulator
 from pytest_helios.payloads import builders as payloads
+from tests.samples import agent_request, lab_request
 
-from .conftest import agent_request, lab_request
 from .receiver import Receiver
 
 
