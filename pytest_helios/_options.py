@@ -1,36 +1,59 @@
-"""The plugin's settings: each option has an ini twin, the command line wins, bad values fail early.
+"""How every helios plugin declares its options, and the core plugin's settings.
 
-Read once in ``pytest_configure``; a bad value is a ``pytest.UsageError`` that names the option
-as the user wrote it (``--helios-x`` or the ini name), shows the value and lists the valid ones.
+Each plugin (core, cassettes, contract) lists its options and ini values as :class:`Option`
+objects and registers them with :func:`add_options`, all in the one ``helios`` group of
+``pytest --help``. Each option a project sets once has an ini twin, and the command line wins.
+Settings are read once in ``pytest_configure``; a bad value is a ``pytest.UsageError`` that names
+the option as the user wrote it (``--helios-x`` or the ini name), shows the value and lists the
+valid ones (:func:`invalid`).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import pytest
 
+from pytest_helios import _stash, facts
+
 T = TypeVar("T")
 
-DEFAULT_LIVE_URL = "https://api.heliosai.health"
+GROUP = "helios"
+GROUP_DESCRIPTION = "Helios API testing (pytest-helios)"
+IniType = Literal["string", "linelist", "args", "pathlist", "bool"]
 _TRUE = ("true", "yes", "on", "1")
 _FALSE = ("false", "no", "off", "0")
 
 
 @dataclass(frozen=True)
 class Option:
-    """One setting: its command-line flag, its ini name, and its help text."""
+    """One setting: its command-line flag, its ini name, and its help text.
 
-    flag: str
-    ini: str
+    A setting given only one way has ``flag=None`` (an ini list of extra rules) or ``ini=None``
+    (a one-shot command). On the command line it is ``--flag VALUE`` (``metavar`` names the
+    value) or, with ``store_true``, a flag without a value; its default there is ``None``, "not
+    given", so that the ini twin decides (a ``store_true`` flag without an ini twin defaults to
+    False). ``ini_type`` and ``default`` are the ini value's type and default; ``ini_help`` its
+    help where it differs from the flag's.
+    """
+
+    flag: str | None
+    ini: str | None
     help: str
-    metavar: str | None = None  # None for a flag without a value
+    metavar: str | None = None
+    store_true: bool = False
+    ini_type: IniType = "string"
+    default: Any = ""
+    ini_help: str | None = None
 
     @property
     def dest(self) -> str:
+        """The attribute of ``config.option`` (``config.getoption``) that holds the flag."""
+        if self.flag is None:
+            raise ValueError(f"the ini value {self.ini} has no command-line flag")
         return self.flag.lstrip("-").replace("-", "_")
 
 
@@ -38,11 +61,12 @@ LIVE = Option(
     "--helios-live",
     "helios_live",
     "target the real Helios API (key from HELIOS_API_KEY) instead of the embedded emulator.",
+    store_true=True,
 )
 BASE_URL = Option(
     "--helios-base-url",
     "helios_base_url",
-    "base URL of the live target (default: HELIOS_BASE_URL, else https://api.heliosai.health).",
+    f"base URL of the live target (default: HELIOS_BASE_URL, else {facts.BASE_URL}).",
     metavar="URL",
 )
 WEBHOOK_TIMEOUT = Option(
@@ -54,13 +78,22 @@ WEBHOOK_TIMEOUT = Option(
 OPTIONS = (LIVE, BASE_URL, WEBHOOK_TIMEOUT)
 
 
-def add_options(parser: pytest.Parser, group: pytest.OptionGroup) -> None:
-    for option in OPTIONS:
-        if option.metavar is None:
-            group.addoption(option.flag, action="store_true", default=None, help=option.help)
-        else:
+def add_options(parser: pytest.Parser, options: Iterable[Option]) -> None:
+    """Register ``options`` (flags and ini values) in the ``helios`` group: every plugin's way."""
+    group = parser.getgroup(GROUP, GROUP_DESCRIPTION)
+    for option in options:
+        if option.flag is not None and option.store_true:
+            default = None if option.ini is not None else False
+            group.addoption(option.flag, action="store_true", default=default, help=option.help)
+        elif option.flag is not None:
             group.addoption(option.flag, metavar=option.metavar, default=None, help=option.help)
-        parser.addini(option.ini, type="string", default="", help=option.help)
+        if option.ini is not None:
+            parser.addini(
+                option.ini,
+                option.ini_help or option.help,
+                type=option.ini_type,
+                default=option.default,
+            )
 
 
 @dataclass(frozen=True)
@@ -76,24 +109,30 @@ class Settings:
         return "live" if self.live else "emulator"
 
 
-def _raw(config: pytest.Config, option: Option) -> tuple[Any, str] | None:
-    """The value the user gave and where (``--flag`` wins over the ini name), or None."""
-    value = config.getoption(option.dest, default=None)
-    if value is not None:
-        return value, option.flag
-    ini = config.getini(option.ini)
-    if isinstance(ini, str) and ini.strip():
-        return ini.strip(), option.ini
+def given(config: pytest.Config, option: Option) -> tuple[Any, str] | None:
+    """The value the user gave and where (``--flag`` wins over the ini name), or None.
+
+    An empty ini string counts as not given."""
+    if option.flag is not None:
+        value = config.getoption(option.dest, default=None)
+        if value is not None:
+            return value, option.flag
+    if option.ini is not None:
+        ini = config.getini(option.ini)
+        if isinstance(ini, str) and ini.strip():
+            return ini.strip(), option.ini
     return None
 
 
 def invalid(source: str, value: object, valid: str) -> pytest.UsageError:
+    """The one error of a bad setting: names where it was given, shows it, lists the valid ones."""
     return pytest.UsageError(f"{value!r} is not a valid {source}. Valid values: {valid}.")
 
 
 def resolve(config: pytest.Config, option: Option, parse: Callable[[Any, str], T], default: T) -> T:
-    given = _raw(config, option)
-    return default if given is None else parse(*given)
+    """``parse(value, where)`` of the value given (command line first), else ``default``."""
+    found = given(config, option)
+    return default if found is None else parse(*found)
 
 
 def parse_bool(value: Any, source: str) -> bool:
@@ -121,7 +160,7 @@ def parse_url(value: Any, source: str) -> str:
             source, shown, "a URL without a user or password (the key goes in HELIOS_API_KEY)"
         )
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise invalid(source, value, "an http:// or https:// URL such as " + DEFAULT_LIVE_URL)
+        raise invalid(source, value, "an http:// or https:// URL such as " + facts.BASE_URL)
     return text.rstrip("/")
 
 
@@ -137,7 +176,7 @@ def parse_seconds(value: Any, source: str) -> float:
 
 def read(config: pytest.Config) -> Settings:
     env_url = os.environ.get("HELIOS_BASE_URL")
-    default_url = parse_url(env_url, "HELIOS_BASE_URL") if env_url else DEFAULT_LIVE_URL
+    default_url = parse_url(env_url, "HELIOS_BASE_URL") if env_url else facts.BASE_URL
     return Settings(
         live=resolve(config, LIVE, parse_bool, False),
         base_url=resolve(config, BASE_URL, parse_url, default_url),
@@ -145,13 +184,10 @@ def read(config: pytest.Config) -> Settings:
     )
 
 
-settings_key = pytest.StashKey[Settings]()
-
-
 def of(config: pytest.Config) -> Settings:
     """The settings read at configure time (read now if the plugin was registered late)."""
     try:
-        return config.stash[settings_key]
+        return config.stash[_stash.settings]
     except KeyError:
-        config.stash[settings_key] = settings = read(config)
+        config.stash[_stash.settings] = settings = read(config)
         return settings

@@ -21,20 +21,18 @@ from typing import Any, Literal, cast
 
 import pytest
 
-from pytest_helios._options import invalid
+from pytest_helios import _stash
+from pytest_helios._marker import check_keywords
+from pytest_helios._options import Option, invalid
+from pytest_helios.facts import BASE_URL
 
 RecordMode = Literal["none", "once", "new_episodes", "all", "rewrite"]
 RECORD_MODES: tuple[RecordMode, ...] = ("none", "once", "new_episodes", "all", "rewrite")
 ExpiryAction = Literal["warn", "fail"]
 EXPIRY_ACTIONS: tuple[ExpiryAction, ...] = ("warn", "fail")
 
-#: Where a test's open cassette (a recorder.CassetteSession) is kept on its item.
-SESSION_KEY: pytest.StashKey[Any] = pytest.StashKey()
-#: Why a test cannot have its default cassette (another module of the same name claims it).
-CLASH_KEY: pytest.StashKey[str] = pytest.StashKey()
-_INI_KEY: pytest.StashKey[CassetteConfig] = pytest.StashKey()
-
-CANONICAL_BASE_URL = "https://api.heliosai.health"
+#: The host every interaction is stored under, whatever the target (facts.BASE_URL).
+CANONICAL_BASE_URL = BASE_URL
 #: What every ``webhookUrl`` (a run-local value) becomes on disk and before matching.
 CANONICAL_WEBHOOK_URL = "https://webhook.invalid/helios"
 
@@ -85,6 +83,81 @@ class CassetteMarkerOptions:
     contract_check: bool | None = None
 
 
+_MODES = ", ".join(RECORD_MODES)
+RECORD_MODE = Option(
+    "--helios-record-mode",
+    "helios_record_mode",
+    f"cassette record mode: {_MODES} (default none; ini: helios_record_mode). "
+    "Wins over the helios_cassette marker and the helios_cassette_config fixture.",
+    metavar="MODE",
+    default="none",
+    ini_help=f"cassette record mode: {_MODES}.",
+)
+CASSETTE_DIR = Option(
+    "--helios-cassette-dir",
+    "helios_cassette_dir",
+    "directory of cassettes, relative to the rootdir (default cassettes; "
+    "ini: helios_cassette_dir).",
+    metavar="DIR",
+    default="cassettes",
+    ini_help="directory of cassettes.",
+)
+MAX_AGE = Option(
+    "--helios-cassette-max-age",
+    "helios_cassette_max_age",
+    "cassettes older than DAYS warn or fail on replay (ini: helios_cassette_max_age).",
+    metavar="DAYS",
+    ini_help="maximum cassette age in days.",
+)
+ON_EXPIRY = Option(
+    "--helios-cassette-on-expiry",
+    "helios_cassette_on_expiry",
+    f"what an expired cassette does: {', '.join(EXPIRY_ACTIONS)} "
+    "(default warn; ini: helios_cassette_on_expiry).",
+    metavar="ACTION",
+    default="warn",
+    ini_help="expired cassettes: warn or fail.",
+)
+LINT = Option(
+    "--helios-lint-cassettes",
+    None,
+    "check every cassette for secrets, identifiers, contract violations and age, "
+    "print one line per finding and exit (non-zero on any finding).",
+    store_true=True,
+)
+SCRUB_HEADERS = Option(
+    None, "helios_scrub_headers", "extra header names holding secrets.", ini_type="linelist"
+)
+SCRUB_KEYS = Option(
+    None,
+    "helios_scrub_keys",
+    "extra JSON keys and query/form parameters holding secrets.",
+    ini_type="linelist",
+)
+IDENTIFYING_KEYS = Option(
+    None,
+    "helios_identifying_keys",
+    "extra JSON paths of patient identifiers (e.g. **.guardianName).",
+    ini_type="linelist",
+)
+#: The cassettes plugin's options and ini values, in ``pytest --help`` order.
+OPTIONS = (
+    RECORD_MODE,
+    CASSETTE_DIR,
+    MAX_AGE,
+    ON_EXPIRY,
+    LINT,
+    SCRUB_HEADERS,
+    SCRUB_KEYS,
+    IDENTIFYING_KEYS,
+)
+MARKER_HELP = (
+    "helios_cassette(**options): record or replay this test's Helios traffic in "
+    "cassettes/<module>/<test>.yaml; keyword options: record_mode, name, max_age_days, "
+    "on_expiry, secret_headers, secret_keys, identifying_keys, contract_check."
+)
+
+
 def check_choice(what: str, value: object, valid: Iterable[str]) -> str:
     """``value`` if it is one of ``valid``, else a UsageError naming ``what`` and the choices."""
     choices = tuple(valid)
@@ -119,17 +192,7 @@ _OF_MARKER = "{} of @pytest.mark.helios_cassette"
 
 def marker_options(kwargs: Mapping[str, Any], args: tuple[Any, ...]) -> CassetteMarkerOptions:
     """Check a ``helios_cassette`` marker's arguments; a typo or bad value is a UsageError."""
-    if args:
-        raise pytest.UsageError(
-            f"@pytest.mark.helios_cassette takes keyword arguments only, got positional {args!r}"
-        )
-    known = [f.name for f in dataclasses.fields(CassetteMarkerOptions)]
-    unknown = sorted(set(kwargs) - set(known))
-    if unknown:
-        raise pytest.UsageError(
-            f"@pytest.mark.helios_cassette got an unknown argument {unknown[0]!r}; "
-            f"valid arguments: {', '.join(known)}"
-        )
+    check_keywords("helios_cassette", args, kwargs, CassetteMarkerOptions)
     if kwargs.get("record_mode") is not None:
         check_choice(_OF_MARKER.format("record_mode"), kwargs["record_mode"], RECORD_MODES)
     if kwargs.get("on_expiry") is not None:
@@ -153,40 +216,44 @@ def from_ini(config: pytest.Config) -> CassetteConfig:
     """The ini values (and defaults): what the ``helios_cassette_config`` fixture returns.
 
     Read once per session (the value is frozen, so every test can share it)."""
-    cached: CassetteConfig | None = config.stash.get(_INI_KEY, None)
+    cached: CassetteConfig | None = config.stash.get(_stash.cassette_ini, None)
     if cached is None:
-        cached = config.stash[_INI_KEY] = _read_ini(config)
+        cached = config.stash[_stash.cassette_ini] = _read_ini(config)
     return cached
 
 
+def _ini(config: pytest.Config, option: Option) -> Any:
+    return config.getini(str(option.ini))
+
+
+def _flag(config: pytest.Config, option: Option) -> Any:
+    return config.getoption(option.dest)
+
+
 def _read_ini(config: pytest.Config) -> CassetteConfig:
-    mode = config.getini("helios_record_mode") or "none"
-    expiry = config.getini("helios_cassette_on_expiry") or "warn"
-    directory = Path(config.getini("helios_cassette_dir") or "cassettes")
+    mode = _ini(config, RECORD_MODE) or RECORD_MODE.default
+    expiry = _ini(config, ON_EXPIRY) or ON_EXPIRY.default
+    directory = Path(_ini(config, CASSETTE_DIR) or CASSETTE_DIR.default)
     return CassetteConfig(
-        record_mode=cast(RecordMode, check_choice("helios_record_mode", mode, RECORD_MODES)),
+        record_mode=cast(RecordMode, check_choice(str(RECORD_MODE.ini), mode, RECORD_MODES)),
         cassette_dir=directory if directory.is_absolute() else config.rootpath / directory,
-        max_age_days=check_max_age(
-            "helios_cassette_max_age", config.getini("helios_cassette_max_age")
-        ),
-        on_expiry=cast(
-            ExpiryAction, check_choice("helios_cassette_on_expiry", expiry, EXPIRY_ACTIONS)
-        ),
-        secret_headers=tuple(config.getini("helios_scrub_headers")),
-        secret_keys=tuple(config.getini("helios_scrub_keys")),
-        identifying_keys=tuple(config.getini("helios_identifying_keys")),
+        max_age_days=check_max_age(str(MAX_AGE.ini), _ini(config, MAX_AGE)),
+        on_expiry=cast(ExpiryAction, check_choice(str(ON_EXPIRY.ini), expiry, EXPIRY_ACTIONS)),
+        secret_headers=tuple(_ini(config, SCRUB_HEADERS)),
+        secret_keys=tuple(_ini(config, SCRUB_KEYS)),
+        identifying_keys=tuple(_ini(config, IDENTIFYING_KEYS)),
     )
 
 
 def check_command_line(config: pytest.Config) -> None:
     """Fail at start-up, not at the first test, on a bad option or ini value."""
-    mode = config.getoption("helios_record_mode")
+    mode = _flag(config, RECORD_MODE)
     if mode is not None:
-        check_choice("--helios-record-mode", mode, RECORD_MODES)
-    expiry = config.getoption("helios_cassette_on_expiry")
+        check_choice(str(RECORD_MODE.flag), mode, RECORD_MODES)
+    expiry = _flag(config, ON_EXPIRY)
     if expiry is not None:
-        check_choice("--helios-cassette-on-expiry", expiry, EXPIRY_ACTIONS)
-    check_max_age("--helios-cassette-max-age", config.getoption("helios_cassette_max_age"))
+        check_choice(str(ON_EXPIRY.flag), expiry, EXPIRY_ACTIONS)
+    check_max_age(str(MAX_AGE.flag), _flag(config, MAX_AGE))
     from_ini(config)
 
 
@@ -209,16 +276,16 @@ def resolve(
             extra = getattr(marker, key)
             if extra:
                 changes[key] = (*getattr(base, key), *extra)
-    cli_mode = config.getoption("helios_record_mode")
+    cli_mode = _flag(config, RECORD_MODE)
     if cli_mode is not None:
         changes["record_mode"] = cli_mode
-    cli_age = config.getoption("helios_cassette_max_age")
+    cli_age = _flag(config, MAX_AGE)
     if cli_age is not None:
-        changes["max_age_days"] = check_max_age("--helios-cassette-max-age", cli_age)
-    cli_expiry = config.getoption("helios_cassette_on_expiry")
+        changes["max_age_days"] = check_max_age(str(MAX_AGE.flag), cli_age)
+    cli_expiry = _flag(config, ON_EXPIRY)
     if cli_expiry is not None:
         changes["on_expiry"] = cli_expiry
-    cli_dir = config.getoption("helios_cassette_dir")
+    cli_dir = _flag(config, CASSETTE_DIR)
     if cli_dir:
         directory = Path(cli_dir)
         changes["cassette_dir"] = (
@@ -256,7 +323,7 @@ def mark_clashes(items: Iterable[pytest.Item], rootpath: Path) -> None:
         )
         for clashing in owners.values():
             for item in clashing:
-                item.stash[CLASH_KEY] = message
+                item.stash[_stash.cassette_clash] = message
 
 
 def shown_path(path: Path, rootpath: Path) -> str:

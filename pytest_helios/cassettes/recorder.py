@@ -26,11 +26,9 @@ from vcr.persisters.filesystem import CassetteNotFoundError
 from vcr.record_mode import RecordMode
 from vcr.request import Request
 
+from pytest_helios import _stash
 from pytest_helios.cassettes import schema_checks
 from pytest_helios.cassettes.config import (
-    CANONICAL_BASE_URL,
-    CLASH_KEY,
-    SESSION_KEY,
     CassetteConfig,
     default_cassette_name,
     marker_options,
@@ -54,6 +52,7 @@ from pytest_helios.exceptions import (
     CassetteWriteFailed,
     CassetteWriteRefused,
 )
+from pytest_helios.facts import BASE_URL
 
 _VCR_MODES = {
     "none": RecordMode.NONE,
@@ -182,7 +181,7 @@ class CassetteSession:
                 self.capture_webhook(request.body, dict(request.headers.items()))
             return None
         host = urlsplit(request.uri).netloc
-        self.targets.add("live" if request.uri.startswith(CANONICAL_BASE_URL) else host)
+        self.targets.add("live" if request.uri.startswith(BASE_URL) else host)
         plain = {
             "method": request.method,
             "uri": request.uri,
@@ -478,7 +477,7 @@ def _text(body: Any) -> Any:
 def use_cassette(request: pytest.FixtureRequest, base: CassetteConfig) -> Iterator[CassetteSession]:
     """Open the test's cassette for the duration of the test; save it only if it passed."""
     item = request.node
-    clash = item.stash.get(CLASH_KEY, None)
+    clash = item.stash.get(_stash.cassette_clash, None)
     if clash is not None:
         pytest.fail(clash, pytrace=False)
     marker = item.get_closest_marker("helios_cassette")
@@ -513,7 +512,7 @@ def use_cassette(request: pytest.FixtureRequest, base: CassetteConfig) -> Iterat
         before_record_request=session.before_record_request,
         before_record_response=session.before_record_response,
     )
-    item.stash[SESSION_KEY] = session
+    item.stash[_stash.cassette_session] = session
     problem = None
     try:
         with absent_imports_fail_fast():
@@ -536,7 +535,7 @@ def use_cassette(request: pytest.FixtureRequest, base: CassetteConfig) -> Iterat
 def save_after_call(item: pytest.Item) -> None:
     """Save the cassette as soon as the test body passed, so a refused write fails the test
     itself (and names the place) rather than its teardown."""
-    session: CassetteSession = item.stash[SESSION_KEY]
+    session = item.stash[_stash.cassette_session]
     if session.cassette is None or session.misses:
         return
     try:
@@ -550,7 +549,7 @@ def save_after_call(item: pytest.Item) -> None:
 def annotate_report(item: pytest.Item, report: pytest.TestReport) -> None:
     """Called for every report: a failed test's cassette is not saved, and a miss explains
     itself (even when the code under test swallowed vcrpy's exception)."""
-    session: CassetteSession = item.stash[SESSION_KEY]
+    session = item.stash[_stash.cassette_session]
     if report.when in ("setup", "call") and (report.failed or hasattr(report, "wasxfail")):
         session.discard = True  # failed, or failed as expected (xfail): nothing to keep
     if report.when == "call" and session.misses:

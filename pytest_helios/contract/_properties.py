@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 
 from pytest_helios.contract._support import examples, target_is_live
+from pytest_helios.facts import API_KEY_PREFIX
 
 _VISIBLE = "".join(chr(c) for c in range(0x21, 0x7F))
 
@@ -36,9 +37,9 @@ def unknown_keys() -> st.SearchStrategy[str]:
     (at least 8 characters, so that "the answer never echoes it" means something)."""
     key_shaped = st.text(string.ascii_letters + string.digits, min_size=1, max_size=64)
     return st.one_of(
-        key_shaped.map(lambda rest: "sk_live_" + rest),
+        key_shaped.map(lambda rest: API_KEY_PREFIX + rest),
         key_shaped.map(lambda rest: "sk_test_" + rest),
-        key_shaped.map(lambda rest: "Bearer sk_live_" + rest),
+        key_shaped.map(lambda rest: "Bearer " + API_KEY_PREFIX + rest),
         st.text(_VISIBLE, min_size=8, max_size=80),
     )
 

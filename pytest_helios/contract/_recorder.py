@@ -1,7 +1,7 @@
 """The contract run's record of every assumption, and the report made from it.
 
-One :class:`ContractRecorder` per session lives in the config stash (created by the first
-contract test). Tests feed it observed bodies (:meth:`ContractRecorder.check`) and behaviour
+One :class:`ContractRecorder` per run, kept by the contract plugin's session (created by the
+first contract test). Tests feed it observed bodies (:meth:`ContractRecorder.check`) and behaviour
 (:meth:`ContractRecorder.confirm` / :meth:`ContractRecorder.contradict`); at the end of the
 session the plugin asks it to write the Markdown report and print the terminal section.
 Observed values are shortened and every key or secret the run used is masked before it is kept.
@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_helios.contract._assumptions import Assumption, all_assumptions, exercised, owner
+from pytest_helios.facts import API_KEY_PREFIX
 from pytest_helios.masking import mask_secret, shorten
-from pytest_helios.plugin import CONTRACT_REPORT, contract_recorder_key
 
 if TYPE_CHECKING:
     from pytest_helios.payloads.validation import Violation
@@ -27,8 +27,7 @@ if TYPE_CHECKING:
 CONFIRMED = "confirmed"
 CONTRADICTED = "contradicted"
 NOT_EXERCISED = "not exercised"
-DEFAULT_REPORT = "helios-contract-report.md"
-_KEY_SHAPED = re.compile(r"sk_live_[A-Za-z0-9_\-]{4,}")
+_KEY_SHAPED = re.compile(re.escape(API_KEY_PREFIX) + r"[A-Za-z0-9_\-]{4,}")
 _OBSERVED_LIMIT = 300
 
 
@@ -246,21 +245,7 @@ def _evidence(record: Record) -> str:
 
 
 def recorder_for(config: pytest.Config) -> ContractRecorder:
-    """The session's recorder, created on first use (the report is only written then)."""
-    recorder = config.stash.get(contract_recorder_key, None)
-    if recorder is None:
-        from pytest_helios import _options
+    """The run's recorder, created on first use (the report is only written then)."""
+    from pytest_helios.contract import _session
 
-        settings = _options.of(config)
-        target = f"live API at {settings.base_url}" if settings.live else "embedded emulator"
-        recorder = ContractRecorder(report_path(config), target)
-        config.stash[contract_recorder_key] = recorder
-    return recorder
-
-
-def report_path(config: pytest.Config) -> Path:
-    from pytest_helios import _options
-
-    given = _options.resolve(config, CONTRACT_REPORT, lambda value, _: str(value), "")
-    path = Path(given or DEFAULT_REPORT)
-    return path if path.is_absolute() else config.rootpath / path
+    return _session.of(config).recorder_for_run()

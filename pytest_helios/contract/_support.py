@@ -1,4 +1,4 @@
-"""Fixtures and helpers shared by the contract test modules (imported into each of them).
+"""Helpers shared by the contract test modules and their fixtures (``conftest.py``).
 
 The suite talks to the target with plain httpx requests, not through ``HeliosClient``, so that
 it sees exactly what the target answers: status, headers and body, including a request with no
@@ -8,26 +8,20 @@ it sees exactly what the target answers: status, headers and body, including a r
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
 from pytest_helios import _options
-from pytest_helios.contract._recorder import ContractRecorder, recorder_for
-from pytest_helios.masking import MaskedSecret
-from pytest_helios.plugin import contract_examples_key
+from pytest_helios.contract import _session
+from pytest_helios.contract._recorder import recorder_for
+from pytest_helios.facts import CONCURRENCY_HEADERS
 
 if TYPE_CHECKING:
     import httpx
 
-    from pytest_helios.client import HeliosClient
-
-AGENT = "/api/v1/agent"
-LAB_RESULTS = "/api/v1/lab-results"
-CONCURRENCY_HEADERS = ("X-Concurrent-Limit", "X-Concurrent-Active", "X-Concurrent-Remaining")
-DEFAULT_EXAMPLES = 10
 #: A public URL the live API can deliver webhooks to, forwarded to this machine.
 WEBHOOK_URL_VARIABLE = "HELIOS_CONTRACT_WEBHOOK_URL"
 #: The local port that URL forwards to; the suite's relay listens there.
@@ -56,7 +50,7 @@ def lab_body(webhook_url: str, labs: list[dict[str, Any]] | None = None) -> dict
 
 def examples(config: pytest.Config) -> int:
     """``--helios-contract-examples`` (or its ini twin): examples per Hypothesis property."""
-    return config.stash.get(contract_examples_key, DEFAULT_EXAMPLES)
+    return _session.of(config).examples
 
 
 @dataclass
@@ -89,56 +83,6 @@ def extra_runs_allowed(request: pytest.FixtureRequest, what: str) -> None:
 
 def target_is_live(request: pytest.FixtureRequest) -> bool:
     return _options.of(request.config).live
-
-
-@pytest.fixture
-def contract(request: pytest.FixtureRequest) -> ContractRecorder:
-    """The session's assumptions recorder (its report is written at the end of the run)."""
-    return recorder_for(request.config)
-
-
-@pytest.fixture
-def target(
-    request: pytest.FixtureRequest, helios_client: HeliosClient, contract: ContractRecorder
-) -> Iterator[Target]:
-    """Plain HTTP to the target's base URL (the test account's URL on the emulator)."""
-    import httpx
-
-    contract.add_secret(helios_client.api_key)
-    with httpx.Client(base_url=helios_client.base_url, timeout=helios_client.timeout) as http:
-        yield Target(target_is_live(request), helios_client.base_url, http)
-
-
-@pytest.fixture
-def api_key(helios_client: HeliosClient) -> MaskedSecret:
-    """The key of the account under test."""
-    return MaskedSecret(helios_client.api_key)
-
-
-@pytest.fixture
-def revoked(request: pytest.FixtureRequest, contract: ContractRecorder) -> MaskedSecret:
-    """``revoked_key``, masked in reprs (live: HELIOS_REVOKED_API_KEY)."""
-    key = MaskedSecret(request.getfixturevalue("revoked_key"))
-    contract.add_secret(key)
-    return key
-
-
-@pytest.fixture
-def foreign(request: pytest.FixtureRequest, contract: ContractRecorder) -> MaskedSecret:
-    """``foreign_key``, masked in reprs (live: HELIOS_FOREIGN_API_KEY)."""
-    key = MaskedSecret(request.getfixturevalue("foreign_key"))
-    contract.add_secret(key)
-    return key
-
-
-@pytest.fixture
-def sink_url(request: pytest.FixtureRequest) -> str:
-    """A webhookUrl for runs started only for their synchronous answer."""
-    if target_is_live(request):
-        return os.environ.get(WEBHOOK_URL_VARIABLE) or NOWHERE
-    receiver = request.getfixturevalue("helios_webhook_receiver")
-    url: str = receiver.url
-    return url
 
 
 def fragment(response: httpx.Response) -> str:

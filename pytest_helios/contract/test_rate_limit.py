@@ -11,21 +11,21 @@ import pytest
 
 from pytest_helios.contract._recorder import ContractRecorder
 from pytest_helios.contract._support import (
-    AGENT,
     Target,
     agent_body,
-    api_key,
     assert_concurrency_headers,
-    contract,
     extra_runs_allowed,
     fragment,
     json_body,
-    sink_url,
-    target,
 )
-
-# The shared fixtures these tests use, imported so that pytest finds them here.
-__all__ = ["api_key", "contract", "sink_url", "target"]
+from pytest_helios.facts import (
+    AGENT_PATH,
+    API_KEY_HEADER,
+    CONCURRENCY_LIMIT,
+    CONCURRENT_ACTIVE_HEADER,
+    CONCURRENT_LIMIT_HEADER,
+    CONCURRENT_REMAINING_HEADER,
+)
 
 
 def test_at_the_concurrency_limit_a_request_gets_the_documented_429(
@@ -42,23 +42,23 @@ def test_at_the_concurrency_limit_a_request_gets_the_documented_429(
     )
     if not target.live:
         request.getfixturevalue("helios_account").exhaust_concurrency("light")
-    headers = {"x-api-key": api_key}
-    response = target.post(AGENT, agent_body(sink_url), headers)
+    headers = {API_KEY_HEADER: api_key}
+    response = target.post(AGENT_PATH, agent_body(sink_url), headers)
     # At most as many more runs as the first answer says are free: never an open-ended loop
     # of paid runs against an API that does not answer 429.
-    remaining = response.headers.get("X-Concurrent-Remaining", "")
-    free = int(remaining) if remaining.isdigit() else 7
+    remaining = response.headers.get(CONCURRENT_REMAINING_HEADER, "")
+    free = int(remaining) if remaining.isdigit() else CONCURRENCY_LIMIT
     for _ in range(free + 1):
         if response.status_code != 200:
             break
-        response = target.post(AGENT, agent_body(sink_url), headers)
+        response = target.post(AGENT_PATH, agent_body(sink_url), headers)
     assert response.status_code == 429, f"expected 429 at the limit, got {fragment(response)}"
     refusal = json_body(response)
     contract.check("rate-limit-error", refusal, "429 at the concurrency limit")
     header = assert_concurrency_headers(response)
-    limit = header("X-Concurrent-Limit")
-    assert header("X-Concurrent-Active") == limit
-    assert header("X-Concurrent-Remaining") == 0
+    limit = header(CONCURRENT_LIMIT_HEADER)
+    assert header(CONCURRENT_ACTIVE_HEADER) == limit
+    assert header(CONCURRENT_REMAINING_HEADER) == 0
     assert refusal["activeCount"] == refusal["limit"] == limit
     assert refusal["message"] == (
         f"You have {limit} active light agent requests. Maximum is {limit}."

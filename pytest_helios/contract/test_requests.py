@@ -16,26 +16,25 @@ import pytest
 
 from pytest_helios.contract._recorder import ContractRecorder
 from pytest_helios.contract._support import (
-    AGENT,
     LAB,
-    LAB_RESULTS,
     Target,
     agent_body,
-    api_key,
     assert_concurrency_headers,
-    contract,
     extra_runs_allowed,
     fragment,
     json_body,
     lab_body,
-    sink_url,
-    target,
 )
 from pytest_helios.exceptions import ContractViolation
+from pytest_helios.facts import (
+    AGENT_PATH,
+    API_KEY_HEADER,
+    CONCURRENT_ACTIVE_HEADER,
+    CONCURRENT_LIMIT_HEADER,
+    CONCURRENT_REMAINING_HEADER,
+    LAB_RESULTS_PATH,
+)
 from pytest_helios.payloads.validation import validate
-
-# The shared fixtures these tests use, imported so that pytest finds them here.
-__all__ = ["api_key", "contract", "sink_url", "target"]
 
 NO_ONE_LISTENS = "http://127.0.0.1:9/helios-contract"
 
@@ -50,15 +49,17 @@ def test_an_accepted_request_answers_200_with_the_accepted_body_and_concurrency_
     agent: str,
 ) -> None:
     if agent == "lab-results":
-        response = target.post(LAB_RESULTS, lab_body(sink_url), {"x-api-key": api_key})
+        response = target.post(LAB_RESULTS_PATH, lab_body(sink_url), {API_KEY_HEADER: api_key})
     else:
-        response = target.post(AGENT, agent_body(sink_url, agent), {"x-api-key": api_key})
+        response = target.post(AGENT_PATH, agent_body(sink_url, agent), {API_KEY_HEADER: api_key})
     assert response.status_code == 200, f"expected 200, got {fragment(response)}"
     contract.check("accepted-response", json_body(response), f"200 for a {agent} request")
     header = assert_concurrency_headers(response)
-    limit, active = header("X-Concurrent-Limit"), header("X-Concurrent-Active")
-    assert 1 <= active <= limit, f"X-Concurrent-Active {active} with X-Concurrent-Limit {limit}"
-    assert header("X-Concurrent-Remaining") == limit - active
+    limit, active = header(CONCURRENT_LIMIT_HEADER), header(CONCURRENT_ACTIVE_HEADER)
+    assert 1 <= active <= limit, (
+        f"{CONCURRENT_ACTIVE_HEADER} {active} with {CONCURRENT_LIMIT_HEADER} {limit}"
+    )
+    assert header(CONCURRENT_REMAINING_HEADER) == limit - active
 
 
 @dataclass(frozen=True)
@@ -81,61 +82,61 @@ def _labs(*labs: dict[str, Any]) -> Callable[[str], dict[str, Any]]:
 PROBES = [
     Probe(
         "an unknown top-level field in an agent request",
-        AGENT,
+        AGENT_PATH,
         "agent-request.json#",
         lambda url: {**agent_body(url), "priority": "high"},
     ),
     Probe(
         "agent data without any category",
-        AGENT,
+        AGENT_PATH,
         "agent-request.json#/$defs/data",
         lambda url: {**agent_body(url), "data": {}},
     ),
     Probe(
         "a lab-results request without webhookUrl",
-        LAB_RESULTS,
+        LAB_RESULTS_PATH,
         "lab-results-request.json#",
         lambda url: {"labResults": [dict(LAB)]},
     ),
     Probe(
         "an unknown top-level field in a lab-results request",
-        LAB_RESULTS,
+        LAB_RESULTS_PATH,
         "lab-results-request.json#",
         lambda url: {**lab_body(url), "priority": "high"},
     ),
     Probe(
         "an unknown patientContext field",
-        LAB_RESULTS,
+        LAB_RESULTS_PATH,
         "lab-results-request.json#/$defs/patientContext",
         lambda url: {**lab_body(url), "patientContext": {"age": "58", "bloodType": "A+"}},
     ),
     Probe(
         "a lab with an empty name",
-        LAB_RESULTS,
+        LAB_RESULTS_PATH,
         "definitions.json#/$defs/labResult/properties/name",
         _labs({"name": "", "value": "1.8 mg/dL"}),
     ),
     Probe(
         "a lab with an empty value",
-        LAB_RESULTS,
+        LAB_RESULTS_PATH,
         "definitions.json#/$defs/labResult/properties/value",
         _labs({"name": "Creatinine", "value": ""}),
     ),
     Probe(
         "201 labs",
-        LAB_RESULTS,
+        LAB_RESULTS_PATH,
         "lab-results-request.json#/properties/labResults",
         _labs(*[{**LAB, "date": f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}"} for i in range(201)]),
     ),
     Probe(
         "a lab dated with a date-time",
-        LAB_RESULTS,
+        LAB_RESULTS_PATH,
         "definitions.json#/$defs/labDate",
         _labs({**LAB, "date": "2025-01-15T08:30:00Z"}),
     ),
     Probe(
         "an http:// webhookUrl on loopback",
-        LAB_RESULTS,
+        LAB_RESULTS_PATH,
         "definitions.json#/$defs/webhookUrl",
         lambda url: lab_body(url if url.startswith("http://") else NO_ONE_LISTENS),
     ),
@@ -143,7 +144,7 @@ PROBES = [
 
 
 def schema_verdict(probe: Probe, body: dict[str, Any]) -> ContractViolation | None:
-    schema = "agent-request" if probe.endpoint == AGENT else "lab-results-request"
+    schema = "agent-request" if probe.endpoint == AGENT_PATH else "lab-results-request"
     try:
         validate(schema, body)
     except ContractViolation as exc:
@@ -164,7 +165,7 @@ def test_the_target_accepts_or_refuses_each_probe_as_the_request_schemas_assume(
     refusal = schema_verdict(probe, body)
     if refusal is None:
         extra_runs_allowed(request, f"the probe '{probe.name}' starts a paid run")
-    response = target.post(probe.endpoint, body, {"x-api-key": api_key})
+    response = target.post(probe.endpoint, body, {API_KEY_HEADER: api_key})
     source = f"probe: {probe.name}"
     if refusal is None:
         if response.status_code == 400:

@@ -17,33 +17,23 @@ from hypothesis import strategies as st
 from pytest_helios.contract._properties import empty_keys, property_settings, unknown_keys
 from pytest_helios.contract._recorder import ContractRecorder
 from pytest_helios.contract._support import (
-    AGENT,
-    LAB_RESULTS,
     NOWHERE,
     Target,
-    api_key,
-    contract,
-    foreign,
     fragment,
     json_body,
-    revoked,
-    target,
 )
-from pytest_helios.facts import UNAUTHORIZED_REASONS
+from pytest_helios.facts import AGENT_PATH, API_KEY_HEADER, LAB_RESULTS_PATH, UNAUTHORIZED_REASONS
 from pytest_helios.payloads import strategies
-
-# The shared fixtures these tests use, imported so that pytest finds them here.
-__all__ = ["api_key", "contract", "foreign", "revoked", "target"]
 
 MISSING, INVALID, REVOKED, FOREIGN = UNAUTHORIZED_REASONS
 ASSUMPTION = "unauthorized-error.json#"
-ENDPOINTS = pytest.mark.parametrize("endpoint", [AGENT, LAB_RESULTS])
+ENDPOINTS = pytest.mark.parametrize("endpoint", [AGENT_PATH, LAB_RESULTS_PATH])
 
 
 def bodies(endpoint: str) -> st.SearchStrategy[dict[str, Any]]:
     """Valid request bodies whose webhooks, should a refused key be accepted after all, go
     nowhere (synthetic data only, but never to a real host the strategies happen to name)."""
-    if endpoint == AGENT:
+    if endpoint == AGENT_PATH:
         valid = strategies.agent_requests()
     else:
         valid = strategies.lab_results_requests(max_labs=3)
@@ -60,7 +50,7 @@ def assert_refused(
     cause: str,
 ) -> None:
     __tracebackhide__ = True
-    headers = {} if key is None else {"x-api-key": key}
+    headers = {} if key is None else {API_KEY_HEADER: key}
     response = target.post(endpoint, body, headers)
     source = f"401 for {cause}"
     assert response.status_code == 401, f"{cause}: expected 401, got {fragment(response)}"

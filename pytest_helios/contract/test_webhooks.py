@@ -19,26 +19,18 @@ import pytest
 from pytest_helios.contract._recorder import ContractRecorder
 from pytest_helios.contract._relay import Relay
 from pytest_helios.contract._support import (
-    AGENT,
-    LAB_RESULTS,
     WEBHOOK_PORT_VARIABLE,
     WEBHOOK_URL_VARIABLE,
     Target,
     agent_body,
-    api_key,
-    contract,
     fragment,
     json_body,
     lab_body,
     skip,
-    target,
 )
-from pytest_helios.facts import check_agent
+from pytest_helios.facts import AGENT_PATH, API_KEY_HEADER, LAB_RESULTS_PATH, check_agent
 from pytest_helios.payloads import builders as payloads
 from pytest_helios.webhooks.receiver import WebhookReceiver
-
-# The shared fixtures these tests use, imported so that pytest finds them here.
-__all__ = ["api_key", "contract", "target"]
 
 STATUS_UPDATE = "webhook-status-update.json#"
 SEQUENCE = "definitions.json#/$defs/sequenceNumber"
@@ -83,9 +75,9 @@ def webhooks(request: pytest.FixtureRequest, target: Target) -> Iterator[Webhook
 def start_run(target: Target, api_key: str, agent: str, url: str) -> str:
     __tracebackhide__ = True
     if agent == "lab-results":
-        response = target.post(LAB_RESULTS, lab_body(url), {"x-api-key": api_key})
+        response = target.post(LAB_RESULTS_PATH, lab_body(url), {API_KEY_HEADER: api_key})
     else:
-        response = target.post(AGENT, agent_body(url, agent), {"x-api-key": api_key})
+        response = target.post(AGENT_PATH, agent_body(url, agent), {API_KEY_HEADER: api_key})
     assert response.status_code == 200, f"expected 200, got {fragment(response)}"
     run_id: str = json_body(response)["runId"]
     return run_id

@@ -156,6 +156,37 @@ def test_a_bad_example_count_is_a_usage_error_naming_the_option(
     )
 
 
+SUITE_FIXTURES = {
+    "contract": "The session's assumptions recorder (its report is written at the end of the run).",
+    "target": "Plain HTTP to the target's base URL (the test account's URL on the emulator).",
+    "api_key": "The key of the account under test.",
+    "revoked": "``revoked_key``, masked in reprs (live: HELIOS_REVOKED_API_KEY).",
+    "foreign": "``foreign_key``, masked in reprs (live: HELIOS_FOREIGN_API_KEY).",
+    "sink_url": "A webhookUrl for runs started only for their synchronous answer.",
+}
+
+
+def test_fixtures_lists_the_suites_fixtures_once_each_and_ends_cleanly(
+    pytester: pytest.Pytester,
+) -> None:
+    """``--fixtures`` over the suite once ended in an INTERNALERROR (exit status 0), when each
+    test module imported the shared fixtures: pytest found the same fixture in two modules."""
+    result = pytester.runpytest(*SUITE, "--fixtures")
+    output = result.stdout.str() + result.stderr.str()
+    assert "INTERNALERROR" not in output
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["*- fixtures defined from pytest_helios.contract.conftest -*"])
+    result.stdout.fnmatch_lines_random(
+        [
+            line
+            for name, doc in SUITE_FIXTURES.items()
+            for line in (f"{name} -- *pytest_helios/contract/conftest.py:*", f"    {doc}")
+        ]
+    )
+    for name in SUITE_FIXTURES:
+        assert len(fnmatch.filter(result.stdout.lines, f"{name} -- *")) == 1, name
+
+
 def other_401(status: int, body: bytes) -> bytes:
     return json.dumps(OTHER_401).encode("utf-8") if status == 401 else body
 

@@ -29,16 +29,23 @@ def pytest_unconfigure(config):
         }, out)
 """
 
-# What loading the plugin may import: the entry point module and the small pieces it needs to
-# register options, the marker and the hookspecs.
+# What loading the plugin may import: the core plugin (the entry point), the two feature plugins
+# it registers, and the small pieces they need to register options, markers, stash keys and the
+# hookspecs.
 ALLOWED = {
     "pytest_helios",
-    "pytest_helios.cassettes",
-    "pytest_helios.cassettes.config",
     "pytest_helios._marker",
     "pytest_helios._options",
+    "pytest_helios._stash",
+    "pytest_helios.facts",
     "pytest_helios.hookspecs",
     "pytest_helios.plugin",
+    "pytest_helios.cassettes",
+    "pytest_helios.cassettes.config",
+    "pytest_helios.cassettes.plugin",
+    "pytest_helios.contract",
+    "pytest_helios.contract._session",
+    "pytest_helios.contract.plugin",
 }
 
 
