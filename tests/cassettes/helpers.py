@@ -13,12 +13,11 @@ import gzip
 import json
 import secrets
 import textwrap
-import threading
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 # pytester's in-process runs drop every module first imported during a run. Imported here
@@ -31,43 +30,13 @@ import requests  # noqa: F401
 
 import pytest_helios.cassettes.lint
 import pytest_helios.cassettes.recorder  # noqa: F401
+from tests.loopback import LoopbackServer
+from tests.samples import lab_request
 
 
 def new_api_key() -> str:
     """A fresh key for one test run (never a committed literal)."""
     return "sk_live_" + secrets.token_hex(16)
-
-
-_S = TypeVar("_S", bound="LoopbackServer")
-
-
-class LoopbackServer:
-    """A threaded stdlib HTTP server on 127.0.0.1 (a free port), started and stopped cleanly."""
-
-    path = ""
-
-    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}{self.path}"
-
-    def __enter__(self: _S) -> _S:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        if self._thread.is_alive():
-            self._server.shutdown()
-            self._thread.join(timeout=5)
-        self._server.server_close()
 
 
 class FakeHelios(LoopbackServer):
@@ -231,13 +200,9 @@ def _validation_error(field: str, message: str) -> dict[str, object]:
     }
 
 
-LAB_REQUEST: dict[str, Any] = {
-    "webhookUrl": "http://127.0.0.1:9/webhook/helios",
-    "labResults": [
-        {"name": "Creatinine", "value": "1.8 mg/dL", "flag": "High", "date": "2025-01-15"}
-    ],
-    "patientContext": {"age": "58", "gender": "male"},
-}
+LAB_REQUEST: dict[str, Any] = lab_request(
+    "http://127.0.0.1:9/webhook/helios", patientContext={"age": "58", "gender": "male"}
+)
 
 
 def write_project(

@@ -10,6 +10,7 @@ shows whether anything else is retained), and samples the traced memory.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import json
@@ -22,7 +23,6 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -30,6 +30,8 @@ import pytest
 
 from pytest_helios.emulator import HeliosEmulator
 from pytest_helios.payloads.builders import FINAL_SEQUENCE_NUMBER
+from tests.loopback import LoopbackServer, QuietHandler
+from tests.samples import agent_request, lab_request
 
 from .conftest import TALLY, scale
 
@@ -67,13 +69,9 @@ def receiver(behaviour: str) -> Iterator[tuple[str, ReceiverLog]]:
     timeout (then answers 200 to nobody), and answers the retry at once."""
     log = ReceiverLog(behaviour)
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            payload = json.loads(body)
+            payload = json.loads(self.body())
             key = (payload["runId"], payload["sequenceNumber"])
             with log.lock:
                 log.arrivals[key] += 1
@@ -88,36 +86,13 @@ def receiver(behaviour: str) -> Iterator[tuple[str, ReceiverLog]]:
             if status == 200:
                 with log.lock:
                     log.answered_ok[key] += 1
-            try:
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-            except OSError:
-                pass  # the emulator gave up waiting (the hanging case)
+            with contextlib.suppress(OSError):  # the emulator gave up waiting (the hanging case)
+                self.reply(status)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/webhook", log
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
+    with LoopbackServer(Handler) as server:
+        yield f"{server.url}/webhook", log
 
 
-LIGHT = {
-    "agentType": "light",
-    "data": {
-        "patientInfo": {"age": 45, "gender": "male"},
-        "recentAbnormalLabs": [
-            {"date": "2025-01-15", "display": "Hemoglobin A1c", "value": "7.2", "unit": "%",
-             "referenceRange": "4.0-5.6", "interpretation": "High"}
-        ],
-    },
-}  # fmt: skip
-LABS = {"labResults": [{"name": "Creatinine", "value": "1.8 mg/dL", "flag": "High"}]}
 INVALID_BODIES: list[tuple[str, bytes]] = [
     ("application/json", b'{"agentType": "light"}'),
     ("application/json", b'{"webhookUrl": "ftp://x", "agentType": "light", "data": {}}'),
@@ -150,8 +125,8 @@ def client_thread(
             behaviour = rng.choice(list(hooks))
             agent = rng.choice(["light", "lab-results"])
             path = "/api/v1/agent" if agent == "light" else "/api/v1/lab-results"
-            fields = LIGHT if agent == "light" else LABS
-            body = json.dumps({"webhookUrl": hooks[behaviour], **fields})
+            request = agent_request if agent == "light" else lab_request
+            body = json.dumps(request(webhook_url=hooks[behaviour]))
             headers = {"x-api-key": keys["valid"], "content-type": "application/json"}
             if kind == "unauthorized":
                 choice = rng.choice(["revoked", "unknown", "missing"])

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from pytest_helios import strategies as helios_st
 from pytest_helios.emulator import HeliosEmulator
+from tests.samples import lab_request
 
 from .conftest import TALLY, scale
 
@@ -300,11 +301,7 @@ def test_random_bytes_on_the_socket_never_get_a_5xx(target: dict[str, Any], data
 def test_the_emulator_still_serves_after_the_fuzzing(target: dict[str, Any]) -> None:
     assert_alive(target["client"])
     key = target["keys"][0]
-    request = {
-        "webhookUrl": "http://127.0.0.1:9/hook",
-        "labResults": [{"name": "Creatinine", "value": "1.8 mg/dL", "flag": "High"}],
-    }
     response = target["client"].post(
-        "/api/v1/lab-results", headers={"x-api-key": key}, json=request
+        "/api/v1/lab-results", headers={"x-api-key": key}, json=lab_request()
     )
     assert response.status_code == 200, response.text
