@@ -42,7 +42,8 @@ def check_keywords(
     valid = ", ".join(field.name for field in dataclasses.fields(options))
     if args:
         raise pytest.UsageError(
-            f"@pytest.mark.{marker} takes keyword arguments only, got positional {args!r}"
+            f"@pytest.mark.{marker} takes keyword arguments only, got positional {args!r}; "
+            f"valid arguments: {valid}"
         )
     unknown = sorted(set(kwargs) - {field.name for field in dataclasses.fields(options)})
     if unknown:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_helios import _options, _stash
+from pytest_helios import _marker, _options, _stash
 from pytest_helios.cassettes import config as settings
 
 if TYPE_CHECKING:
@@ -47,17 +47,21 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        marker = item.get_closest_marker("helios_cassette")
-        if marker is not None:
-            try:
-                settings.marker_options(marker.kwargs, marker.args)
-            except pytest.UsageError as error:
-                raise pytest.UsageError(f"{item.nodeid}: {error}") from None
-            names = getattr(item, "fixturenames", None)
-            if names is not None and "helios_cassette" not in names:
-                names.append("helios_cassette")  # marked tests get the fixture
+        names = getattr(item, "fixturenames", None)
+        marked = item.get_closest_marker("helios_cassette") is not None
+        if marked and names is not None and "helios_cassette" not in names:
+            names.append("helios_cassette")  # marked tests get the fixture
     if items:
         settings.mark_clashes(items, items[0].config.rootpath)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A bad ``helios_cassette`` marker errors its own test, naming the problem."""
+    __tracebackhide__ = True
+    marker = item.get_closest_marker("helios_cassette")
+    if marker is not None:
+        _marker.at_setup(item, lambda: settings.marker_options(marker.kwargs, marker.args))
 
 
 @pytest.hookimpl(wrapper=True)

@@ -205,29 +205,42 @@ def test_a_bad_maximum_age_is_refused(pytester: pytest.Pytester) -> None:
     [
         (
             '(recrd_mode="once")',
-            "ERROR: test_api.py::test_calls: @pytest.mark.helios_cassette got an unknown "
-            "argument 'recrd_mode'; valid arguments: record_mode, name, max_age_days, "
+            "E   pytest.UsageError: test_api.py::test_calls: @pytest.mark.helios_cassette got an "
+            "unknown argument 'recrd_mode'; valid arguments: record_mode, name, max_age_days, "
             "on_expiry, secret_headers, secret_keys, identifying_keys, contract_check",
         ),
         (
             '(record_mode="sometimes")',
-            "ERROR: test_api.py::test_calls: 'sometimes' is not a valid record_mode of "
-            "@pytest.mark.helios_cassette. Valid values: none, once, new_episodes, all, rewrite.",
+            "E   pytest.UsageError: test_api.py::test_calls: 'sometimes' is not a valid "
+            "record_mode of @pytest.mark.helios_cassette. "
+            "Valid values: none, once, new_episodes, all, rewrite.",
         ),
         (
             '("once")',
-            "ERROR: test_api.py::test_calls: @pytest.mark.helios_cassette takes keyword "
-            "arguments only, got positional ('once',)",
+            "E   pytest.UsageError: test_api.py::test_calls: @pytest.mark.helios_cassette takes "
+            "keyword arguments only, got positional ('once',); valid arguments: record_mode, "
+            "name, max_age_days, on_expiry, secret_headers, secret_keys, identifying_keys, "
+            "contract_check",
+        ),
+        (
+            '(max_age_days="soon")',
+            "E   pytest.UsageError: test_api.py::test_calls: 'soon' is not a valid max_age_days "
+            "of @pytest.mark.helios_cassette. Valid values: a positive number of days.",
         ),
     ],
 )
-def test_a_bad_marker_fails_loudly_before_any_test_runs(
+def test_a_bad_marker_errors_its_own_test_naming_the_problem_and_the_others_run(
     pytester: pytest.Pytester, server: FakeHelios, marker: str, message: str
 ) -> None:
     project(pytester, server, marker=marker)
+    pytester.makepyfile(test_other="def test_other(): pass")
 
     result = pytester.runpytest()
 
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([message])
+    result.assert_outcomes(passed=1, errors=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        ["*_ ERROR at setup of test_calls _*", "", message], consecutive=True
+    )
     assert server.hits == []
+    assert not (pytester.path / "cassettes").exists()

@@ -1,4 +1,5 @@
-"""The helios marker: per-test target and webhook timeout, keyword arguments only."""
+"""The helios marker: per-test target and webhook timeout, keyword arguments only; and the one
+policy of both helios markers for a bad one."""
 
 from __future__ import annotations
 
@@ -87,7 +88,7 @@ def test_webhook_timeout_in_the_marker_overrides_the_option(pytester: pytest.Pyt
         (
             'helios("live")',
             "test_bad.py::test_it: @pytest.mark.helios takes keyword arguments only, "
-            "got positional ('live',)",
+            "got positional ('live',); valid arguments: target, webhook_timeout",
         ),
         (
             'helios(target="staging")',
@@ -120,8 +121,59 @@ def test_a_bad_marker_fails_the_test_naming_the_problem(
 
         @pytest.mark.{marker}
         def test_it(): pass
+
+        def test_unmarked(): pass
         """
     )
     result = pytester.runpytest()
-    result.assert_outcomes(errors=1)
+    result.assert_outcomes(errors=1, passed=1)
     result.stdout.fnmatch_lines([f"E *pytest.UsageError: {message}"])
+    result.stdout.fnmatch_lines(
+        ["*_ ERROR at setup of test_it _*", "", f"E   pytest.UsageError: {message}"],
+        consecutive=True,
+    )
+
+
+def test_both_markers_follow_one_policy_a_bad_one_errors_only_its_own_test(
+    pytester: pytest.Pytester,
+) -> None:
+    """A bad ``helios`` or ``helios_cassette`` marker errors its test at set-up with one line
+    naming the marker, the problem and the valid values; every other test still runs."""
+    pytester.makepyfile(
+        test_markers="""
+        import pytest
+
+        @pytest.mark.helios(target="staging")
+        def test_bad_target(): pass
+
+        @pytest.mark.helios_cassette(record_mode="sometimes")
+        def test_bad_record_mode(): pass
+
+        @pytest.mark.helios(target="emulator")
+        def test_good(): pass
+
+        def test_unmarked(): pass
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=2, passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ ERROR at setup of test_bad_target _*",
+            "",
+            "E   pytest.UsageError: test_markers.py::test_bad_target: 'staging' is not a valid "
+            "target of @pytest.mark.helios. Valid values: emulator, live.",
+        ],
+        consecutive=True,
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*_ ERROR at setup of test_bad_record_mode _*",
+            "",
+            "E   pytest.UsageError: test_markers.py::test_bad_record_mode: 'sometimes' is not a "
+            "valid record_mode of @pytest.mark.helios_cassette. "
+            "Valid values: none, once, new_episodes, all, rewrite.",
+        ],
+        consecutive=True,
+    )
+    assert "_marker.py" not in result.stdout.str()  # the plugin's frames are not shown
