@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import functools
-import json
 import os
 import ssl
 import time
@@ -27,7 +26,18 @@ from pytest_helios.exceptions import (
     HeliosRateLimited,
     HeliosValidationError,
 )
+from pytest_helios.facts import (
+    AGENT_PATH,
+    API_KEY_HEADER,
+    BASE_URL,
+    CONCURRENT_ACTIVE_HEADER,
+    CONCURRENT_LIMIT_HEADER,
+    CONCURRENT_REMAINING_HEADER,
+    EHR_AGENT_TYPES,
+    LAB_RESULTS_PATH,
+)
 from pytest_helios.masking import mask_secret, shorten
+from pytest_helios.payloads.builders import serialize
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -41,10 +51,8 @@ __all__ = [
     "HeliosClient",
 ]
 
-DEFAULT_BASE_URL = "https://api.heliosai.health"
-AGENT_PATH = "/api/v1/agent"
-LAB_RESULTS_PATH = "/api/v1/lab-results"
-AGENT_TYPES = ("light", "deep")
+#: Where the clients send requests unless given ``base_url`` or ``HELIOS_BASE_URL``.
+DEFAULT_BASE_URL = BASE_URL
 _USER_AGENT = "pytest-helios"
 
 
@@ -59,9 +67,9 @@ class Concurrency:
     @classmethod
     def from_headers(cls, headers: Mapping[str, str]) -> Concurrency:
         return cls(
-            limit=_int_header(headers, "x-concurrent-limit"),
-            active=_int_header(headers, "x-concurrent-active"),
-            remaining=_int_header(headers, "x-concurrent-remaining"),
+            limit=_int_header(headers, CONCURRENT_LIMIT_HEADER.lower()),
+            active=_int_header(headers, CONCURRENT_ACTIVE_HEADER.lower()),
+            remaining=_int_header(headers, CONCURRENT_REMAINING_HEADER.lower()),
         )
 
 
@@ -90,10 +98,9 @@ class FieldError:
 def agent_request_body(
     *, webhook_url: str, agent_type: str, data: Mapping[str, Any], extra: Mapping[str, Any]
 ) -> dict[str, Any]:
-    if agent_type not in AGENT_TYPES:
-        raise HeliosError(
-            f"agent_type must be one of {', '.join(map(repr, AGENT_TYPES))}, not {agent_type!r}"
-        )
+    if agent_type not in EHR_AGENT_TYPES:
+        valid = ", ".join(map(repr, EHR_AGENT_TYPES))
+        raise HeliosError(f"agent_type must be one of {valid}, not {agent_type!r}")
     return {"webhookUrl": webhook_url, "agentType": agent_type, "data": dict(data), **extra}
 
 
@@ -297,7 +304,7 @@ class _ClientBase:
 
     def _headers(self) -> dict[str, str]:
         return {
-            "x-api-key": self._api_key,
+            API_KEY_HEADER: self._api_key,
             "content-type": "application/json",
             "accept": "application/json",
             "user-agent": _USER_AGENT,
@@ -305,7 +312,7 @@ class _ClientBase:
 
     @staticmethod
     def _encode(body: Mapping[str, Any]) -> bytes:
-        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return serialize(body)
 
     def __repr__(self) -> str:
         return (

@@ -33,6 +33,9 @@ TIMESTAMP_HEADER = "X-Helios-Timestamp"
 RUN_ID_HEADER = "X-Helios-Run-ID"
 #: ``X-Helios-Signature`` is this prefix and the lowercase hex HMAC-SHA256 of the body.
 SIGNATURE_PREFIX = "sha256="
+#: The documented verification sample rejects a delivery whose ``X-Helios-Timestamp`` is more
+#: than this many seconds away from the clock, either way (Webhooks: timestamp tolerance).
+TIMESTAMP_TOLERANCE = 300
 
 #: The concurrency headers "every response carries".
 CONCURRENT_LIMIT_HEADER = "X-Concurrent-Limit"

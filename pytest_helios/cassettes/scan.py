@@ -17,13 +17,24 @@ from typing import Any
 
 import yaml
 
+from pytest_helios.facts import API_KEY_PREFIX, SIGNATURE_PREFIX, WEBHOOK_SECRET_PREFIX
+
 _SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+# The documented live key prefix, and the test-mode twin such keys conventionally have.
+_API_KEY_PREFIXES = (API_KEY_PREFIX, API_KEY_PREFIX.replace("_live_", "_test_"))
 
 #: Strings shaped like credentials, whoever issued them. Placeholders never match these.
 KEY_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("a Helios API key", re.compile(r"sk_(?:live|test)_[A-Za-z0-9]{8,}")),
-    ("a webhook signing secret", re.compile(r"whsec_[A-Za-z0-9+/=_-]{8,}")),
-    ("a webhook signature", re.compile(r"sha256=[0-9a-fA-F]{64}")),
+    (
+        "a Helios API key",
+        re.compile(f"(?:{'|'.join(map(re.escape, _API_KEY_PREFIXES))})[A-Za-z0-9]{{8,}}"),
+    ),
+    (
+        "a webhook signing secret",
+        re.compile(re.escape(WEBHOOK_SECRET_PREFIX) + "[A-Za-z0-9+/=_-]{8,}"),
+    ),
+    ("a webhook signature", re.compile(re.escape(SIGNATURE_PREFIX) + "[0-9a-fA-F]{64}")),
     ("a bearer token", re.compile(r"\b(?i:bearer)\s+[A-Za-z0-9._~+/-]{8,}=*")),
     ("a JSON Web Token", re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+")),
     ("an AWS access key", re.compile(r"AKIA[0-9A-Z]{16}")),

@@ -17,11 +17,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pytest_helios.cassettes.config import CANONICAL_BASE_URL
+from pytest_helios.facts import AGENT_PATH, LAB_RESULTS_PATH
 from pytest_helios.payloads.validation import schema_directory
 
 REQUEST_SCHEMAS: Mapping[tuple[str, str], str] = {
-    ("POST", "/api/v1/agent"): "agent-request",
-    ("POST", "/api/v1/lab-results"): "lab-results-request",
+    ("POST", AGENT_PATH): "agent-request",
+    ("POST", LAB_RESULTS_PATH): "lab-results-request",
 }
 RESPONSE_SCHEMAS: Mapping[int, str] = {
     200: "accepted-response",

@@ -40,6 +40,7 @@ import pytest
 
 from pytest_helios.cassettes.config import CANONICAL_BASE_URL, CANONICAL_WEBHOOK_URL
 from pytest_helios.cassettes.scan import ANY_KEY_PATTERN
+from pytest_helios.facts import API_KEY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
 
 REDACTED = "[REDACTED]"
 _SECRETS_KEY: pytest.StashKey[SecretBook] = pytest.StashKey()
@@ -51,12 +52,12 @@ MIN_IDENTIFIER_LENGTH = 4
 
 SECRET_HEADERS = frozenset(
     {
-        "x-api-key",
+        API_KEY_HEADER,
         "authorization",
         "proxy-authorization",
         "cookie",
         "set-cookie",
-        "x-helios-signature",
+        SIGNATURE_HEADER.lower(),
     }
 )
 _SECRET_HEADER_WORDS = ("secret", "token", "signature", "password", "api-key", "apikey", "auth")
@@ -117,7 +118,7 @@ VOLATILE_HEADERS = frozenset(
         "accept-encoding",
         "host",
         "x-powered-by",
-        "x-helios-timestamp",
+        TIMESTAMP_HEADER.lower(),
     }
 )
 

@@ -1,9 +1,10 @@
 """Builders of valid Helios payloads, shared by the emulator, the fake webhooks and the tests.
 
 Every function returns a plain ``dict`` that validates against its schema in ``schemas/``
-(``tests/test_payloads.py`` checks each one). Where the documentation is silent, the builders
-follow the project's assumptions, listed in ``schemas/README.md``: the status-update and error
-webhook shapes, the step lists of the deep and lab-results agents, and the sequence numbers.
+(``tests/payloads/test_builders.py`` checks each one). Where the documentation is silent, the
+builders follow the project's assumptions, listed in ``schemas/README.md``: the status-update
+and error webhook shapes, the step lists of the deep and lab-results agents, and the sequence
+numbers.
 
 Nothing here reads a clock: every timestamp is a parameter (a timezone-aware ``datetime``, or a
 string already in ISO 8601 form).
@@ -11,6 +12,7 @@ string already in ISO 8601 form).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
@@ -34,6 +36,7 @@ __all__ = [
     "lab_results_completed",
     "most_recent_labs",
     "rate_limit_error",
+    "serialize",
     "split_value_unit",
     "status_update",
     "status_updates",
@@ -96,6 +99,12 @@ def format_timestamp(moment: Timestamp) -> str:
         raise ValueError(f"timestamp must be timezone-aware, got naive datetime {moment!r}")
     utc = moment.astimezone(timezone.utc)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def serialize(payload: object) -> bytes:
+    """Compact JSON in raw UTF-8, as JavaScript's ``JSON.stringify`` writes it: the bytes of a
+    request body or of a webhook delivery."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def accepted_response(run_id: str, message: str = ACCEPTED_MESSAGE) -> Payload:

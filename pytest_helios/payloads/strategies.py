@@ -504,7 +504,7 @@ _SELECTED_ELEMENTS = st.lists(
     max_size=4,
 )
 _RESEARCH_TASKS = st.lists(free_text(min_size=1, max_size=60), min_size=1, max_size=3)
-_EHR_AGENTS = st.sampled_from(("light", "deep"))
+_EHR_AGENTS = st.sampled_from(EHR_AGENT_TYPES)
 
 
 @st.composite

@@ -9,7 +9,7 @@ Helios signs the raw request body, and nothing else, with the account's webhook 
 `verify_webhook` is total: on any input at all it returns the parsed payload or raises a
 `WebhookVerificationError` subclass that names the reason, never `TypeError`, `ValueError`,
 `UnicodeDecodeError` or `KeyError`. The rules it applies, including where the documentation
-leaves room, are these (each one is asserted in ``tests/test_signing.py``):
+leaves room, are these (each one is asserted in ``tests/webhooks/test_signing.py``):
 
 - header names match case-insensitively; headers may be a mapping, an ``httpx.Headers``, or a
   list of ``(name, value)`` pairs of ``str`` or ``bytes`` (WSGI and ASGI both hand over such
@@ -40,6 +40,7 @@ import hashlib
 import hmac
 import json
 import re
+import secrets
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -53,6 +54,14 @@ from pytest_helios.exceptions import (
     VerifierMisconfigured,
     WebhookVerificationError,
 )
+from pytest_helios.facts import (
+    RUN_ID_HEADER,
+    SIGNATURE_HEADER,
+    SIGNATURE_PREFIX,
+    TIMESTAMP_HEADER,
+    TIMESTAMP_TOLERANCE,
+    WEBHOOK_SECRET_PREFIX,
+)
 from pytest_helios.masking import shorten
 
 __all__ = [
@@ -61,17 +70,17 @@ __all__ = [
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
     "compute_signature",
+    "new_webhook_secret",
     "sign_webhook",
     "verify_webhook",
     "verify_webhook_signature",
 ]
 
-SIGNATURE_HEADER = "X-Helios-Signature"
-TIMESTAMP_HEADER = "X-Helios-Timestamp"
-RUN_ID_HEADER = "X-Helios-Run-ID"
-DEFAULT_TOLERANCE = 300
+#: Seconds a delivery's timestamp may be away from the clock, either way.
+DEFAULT_TOLERANCE = TIMESTAMP_TOLERANCE
+_ALGORITHM = SIGNATURE_PREFIX.removesuffix("=")
 
-_SIGNATURE_RE = re.compile(r"sha256=[0-9a-f]{64}")
+_SIGNATURE_RE = re.compile(re.escape(SIGNATURE_PREFIX) + "[0-9a-f]{64}")
 _HEX_ANY_CASE_RE = re.compile(r"[0-9a-fA-F]{64}")
 _MAX_TIMESTAMP_DIGITS = 15
 _OWS = " \t"
@@ -79,7 +88,12 @@ _OWS = " \t"
 
 def compute_signature(body: bytes, secret: str) -> str:
     """The ``X-Helios-Signature`` value for ``body``: ``sha256=`` + lowercase hex HMAC-SHA256."""
-    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    return SIGNATURE_PREFIX + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def new_webhook_secret() -> str:
+    """A fresh random webhook secret in the documented form (``whsec_`` and 48 hex digits)."""
+    return WEBHOOK_SECRET_PREFIX + secrets.token_hex(24)
 
 
 def sign_webhook(body: bytes, secret: str, *, timestamp: int, run_id: str) -> dict[str, str]:
@@ -161,7 +175,7 @@ def verify_webhook_signature(
     clock = _now(now)
     if abs(clock - timestamp) > tolerance:
         raise TimestampOutOfTolerance(timestamp, clock, tolerance)
-    given = signature[len("sha256=") :]  # format checked: 64 lowercase hex digits
+    given = signature[len(SIGNATURE_PREFIX) :]  # format checked: 64 lowercase hex digits
     matched = False
     for key in keys:
         expected = hmac.digest(key, raw, "sha256").hex()
@@ -318,12 +332,12 @@ def _signature(found: dict[str, list[object]]) -> str:
         return value
     prefix, sep, digest = value.partition("=")
     if not sep:
-        problem = "the 'sha256=' prefix is missing"
-    elif prefix != "sha256":
-        if prefix.lower() == "sha256":
-            problem = f"the prefix must be lowercase 'sha256=', got {prefix[:10]!r}"
+        problem = f"the {SIGNATURE_PREFIX!r} prefix is missing"
+    elif prefix != _ALGORITHM:
+        if prefix.lower() == _ALGORITHM:
+            problem = f"the prefix must be lowercase {SIGNATURE_PREFIX!r}, got {prefix[:10]!r}"
         else:
-            problem = f"the algorithm must be 'sha256', got {prefix[:10]!r}"
+            problem = f"the algorithm must be {_ALGORITHM!r}, got {prefix[:10]!r}"
     elif _HEX_ANY_CASE_RE.fullmatch(digest):
         problem = "the hex digest must be lowercase, it has uppercase digits"
     elif len(digest) != 64:
