@@ -1,6 +1,6 @@
 """Conformance kits: test *your* webhook verifier and *your* webhook endpoint.
 
-Three forms of one kit, built on the named variants of `pytest_helios.webhooks.fakes`:
+Three forms of one kit, built on the named variants of `pytest_helios.webhooks.variants`:
 
 - `check_verifier(accepts)`: give it your verifier adapted to
   ``accepts(body: bytes, headers: dict[str, str], secret: str) -> bool``; it runs every named
@@ -27,7 +27,6 @@ answer but a crash). Each case's ``reason`` says why.
 from __future__ import annotations
 
 import inspect
-import secrets as _secrets
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -36,9 +35,11 @@ from typing import Any
 
 import pytest
 
-from pytest_helios.webhooks.fakes import ACCEPT, EITHER, REJECT, Delivery, Variant, WebhookFactory
+from pytest_helios.facts import SIGNATURE_HEADER, SIGNATURE_PREFIX, TIMESTAMP_HEADER
+from pytest_helios.webhooks.fakes import Delivery, Variant, WebhookFactory
 from pytest_helios.webhooks.sending import DeliveryResponse, deliver, run_sync
-from pytest_helios.webhooks.signing import DEFAULT_TOLERANCE
+from pytest_helios.webhooks.signing import DEFAULT_TOLERANCE, new_webhook_secret
+from pytest_helios.webhooks.variants import ACCEPT, EITHER, REJECT
 
 __all__ = [
     "CASE_NAMES",
@@ -65,10 +66,6 @@ ENDPOINT_CLOCK_MARGIN = 30
 """Seconds of slack given to an endpoint: the cases are built once and then sent one by one."""
 
 
-def _new_secret() -> str:
-    return "whsec_" + _secrets.token_hex(24)
-
-
 def cases(
     *,
     secret: str | None = None,
@@ -82,7 +79,7 @@ def cases(
     of each other kind. ``now`` defaults to the clock; ``margin`` as in `Delivery.variants`.
     """
     clock = int(time.time()) if now is None else now
-    factory = WebhookFactory(secret or _new_secret(), clock=lambda: clock)
+    factory = WebhookFactory(secret or new_webhook_secret(), clock=lambda: clock)
     found = factory("light").variants(now=clock, tolerance=tolerance, margin=margin)
     others: list[tuple[str, Delivery]] = [
         ("deep-completed", factory("deep")),
@@ -162,7 +159,7 @@ def _call(accepts: Accepts, case: Variant, secret: str, now: int | None) -> str:
 def _run_case(
     accepts: Accepts, name: str, *, secret: str | None, tolerance: int, injectable: bool
 ) -> Outcome:
-    secret = secret or _new_secret()
+    secret = secret or new_webhook_secret()
     clock = int(time.time())
     margin = 0 if injectable else WALL_CLOCK_MARGIN
     built = {c.name: c for c in cases(secret=secret, now=clock, tolerance=tolerance, margin=margin)}
@@ -182,7 +179,7 @@ def _property_round_trip(accepts: Accepts, secret: str, tolerance: int, now: int
     from hypothesis import given
     from hypothesis import strategies as st
 
-    from pytest_helios.webhooks.fakes import serialize
+    from pytest_helios.payloads.builders import serialize
 
     text = st.text(st.characters(codec="utf-8"), max_size=30)
     payloads = st.fixed_dictionaries(
@@ -244,18 +241,18 @@ def _property_garbage_headers(
     from hypothesis import strategies as st
 
     values = st.text(max_size=80) | st.builds(
-        lambda s: "sha256=" + s, st.text("0123456789abcdefABCDEF", max_size=70)
+        lambda s: SIGNATURE_PREFIX + s, st.text("0123456789abcdefABCDEF", max_size=70)
     )
 
     @given(signature=values, timestamp=values | st.integers(0, 2**40).map(str))
     def garbage_headers_are_rejected_without_crashing(signature: str, timestamp: str) -> None:
         body = b'{"runId":"r","sequenceNumber":1}'
         case = _signed(body, secret, now)
-        headers = (("X-Helios-Signature", signature), ("X-Helios-Timestamp", timestamp))
+        headers = ((SIGNATURE_HEADER, signature), (TIMESTAMP_HEADER, timestamp))
         actual = _call(accepts, replace(case, headers=headers), secret, now)
         assert actual == REJECT, (
-            f"expected reject, got {actual} for X-Helios-Signature {signature!r:.80}, "
-            f"X-Helios-Timestamp {timestamp!r:.40}"
+            f"expected reject, got {actual} for {SIGNATURE_HEADER} {signature!r:.80}, "
+            f"{TIMESTAMP_HEADER} {timestamp!r:.40}"
         )
 
     return garbage_headers_are_rejected_without_crashing
@@ -305,7 +302,7 @@ def _run_property(
 
     if name not in _PROPERTIES:
         raise LookupError(f"no property {name!r}; valid properties: {', '.join(_PROPERTIES)}")
-    secret = secret or _new_secret()
+    secret = secret or new_webhook_secret()
     now = int(time.time()) if injectable else None
     test = _PROPERTIES[name](accepts, secret, tolerance, now)
     configured = settings(
@@ -345,7 +342,7 @@ def check_verifier(
     """
     __tracebackhide__ = True
     injectable = _takes_now(accepts)
-    secret = secret or _new_secret()
+    secret = secret or new_webhook_secret()
     outcomes = [
         _run_case(accepts, name, secret=secret, tolerance=tolerance, injectable=injectable)
         for name in CASE_NAMES

@@ -4,37 +4,43 @@ A `WebhookFactory` builds `Delivery` objects for every webhook kind, signed with
 way Helios signs them, and sends the same bytes it signed: to a URL with httpx, or in-process
 to a WSGI or ASGI app. Each delivery offers named `Variant` objects (tampered body, wrong
 secret, stale timestamp, malformed signatures, ...) that carry the verdict a correct receiver
-gives them and why. A `Run` is one run's deliveries in order: status updates, then the final
-payload; it can be shuffled and duplicated the way the network does.
-
-Verdicts: ``"accept"`` (2xx, processed), ``"reject"`` (4xx, not processed) or ``"either"`` (the
-documentation leaves it open; a receiver may accept or reject, but must not crash).
+gives them and why; the table of them is `pytest_helios.webhooks.variants`. A `FakeRun` is one
+run's deliveries in order: status updates, then the final payload; it can be shuffled and
+duplicated the way the network does.
 """
 
 from __future__ import annotations
 
-import json
 import random
-import secrets as _secrets
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Any
 
-from pytest_helios import facts
-from pytest_helios.facts import check_agent
+from pytest_helios.facts import AGENTS, TIMESTAMP_HEADER, check_agent
 from pytest_helios.masking import mask_secret
 from pytest_helios.payloads import builders as payloads
+from pytest_helios.payloads.builders import serialize
 from pytest_helios.webhooks.sending import DeliveryResponse, Interface, deliver
 from pytest_helios.webhooks.signing import (
     DEFAULT_TOLERANCE,
-    RUN_ID_HEADER,
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
     compute_signature,
+    new_webhook_secret,
     sign_webhook,
+)
+from pytest_helios.webhooks.variants import (
+    ACCEPT,
+    EITHER,
+    REJECT,
+    VARIANTS,
+    Change,
+    Context,
+    Headers,
+    Row,
+    Verdict,
+    set_header,
 )
 
 __all__ = [
@@ -43,22 +49,15 @@ __all__ = [
     "KINDS",
     "REJECT",
     "Delivery",
-    "Run",
+    "FakeRun",
     "Variant",
     "Verdict",
     "WebhookFactory",
+    "serialize",
 ]
-
-Verdict = Literal["accept", "reject", "either"]
-Headers = tuple[tuple[str, str], ...]
-ACCEPT: Verdict = "accept"
-REJECT: Verdict = "reject"
-EITHER: Verdict = "either"
 
 KINDS = ("light", "deep", "lab-results", "status-update", "error")
 """``fake_webhook(kind)``: the three completed payloads, a status update, an error."""
-
-AGENTS: tuple[str, ...] = facts.AGENTS
 
 
 def _now() -> int:
@@ -67,11 +66,6 @@ def _now() -> int:
 
 def _iso(timestamp: int) -> str:
     return payloads.format_timestamp(datetime.fromtimestamp(timestamp, tz=timezone.utc))
-
-
-def serialize(payload: object) -> bytes:
-    """Compact JSON with raw UTF-8, as JavaScript's ``JSON.stringify`` writes it."""
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 @dataclass(frozen=True, repr=False)
@@ -142,7 +136,14 @@ class Delivery:
         needs ``margin`` seconds of slack, which moves the past boundary and the future
         rejection ``margin`` seconds towards safety (their ``reason`` says where they are).
         """
-        return _variants(self, self._factory(), now=now, tolerance=tolerance, margin=margin)
+        factory = self._factory()
+        clock = factory.clock() if now is None else now
+        base = replace(
+            self, timestamp=clock, headers=set_header(self.headers, TIMESTAMP_HEADER, str(clock))
+        )
+        signature = compute_signature(self.body, self.secret)
+        context = Context(base, factory, clock, tolerance, margin, signature)
+        return [_variant(row, context) for row in VARIANTS if row.when(context)]
 
     def variant(
         self,
@@ -181,8 +182,35 @@ class Variant(Delivery):
         return f"name={self.name!r}, expected={self.expected!r}, kind={self.kind!r}"
 
 
+def _variant(row: Row, context: Context) -> Variant:
+    """The variant ``row`` builds from ``context.base``."""
+    change: Change = row.build(context)
+    chosen = context.base
+    if change.body is not None:
+        chosen = replace(chosen, body=change.body)
+    if change.timestamp is not None:
+        chosen = replace(
+            chosen,
+            timestamp=change.timestamp,
+            headers=set_header(chosen.headers, TIMESTAMP_HEADER, str(change.timestamp)),
+        )
+    if change.headers is not None:
+        chosen = replace(chosen, headers=change.headers)
+    if change.payload is not ...:
+        chosen = replace(chosen, payload=change.payload)
+    fields = {f: getattr(chosen, f) for f in Delivery.__dataclass_fields__}
+    return Variant(
+        **fields,
+        name=row.name,
+        expected=row.expected,
+        reason=row.reason_for(context),
+        error=row.error,
+        now=context.now,
+    )
+
+
 @dataclass(frozen=True)
-class Run:
+class FakeRun:
     """One run's deliveries in sending order (status updates, then the final payload)."""
 
     deliveries: tuple[Delivery, ...]
@@ -206,22 +234,22 @@ class Run:
         """The distinct ``(runId, sequenceNumber)`` pairs, in sequence order."""
         return sorted(set(d.key for d in self.deliveries), key=lambda k: k[1] or 0)
 
-    def shuffled(self, seed: int | None = 0) -> Run:
+    def shuffled(self, seed: int | None = 0) -> FakeRun:
         """The same deliveries in another order, as the network may deliver them."""
         order = list(self.deliveries)
         rng = random.Random(seed)
         original = list(order)
         while len(order) > 1 and order == original:
             rng.shuffle(order)
-        return Run(tuple(order))
+        return FakeRun(tuple(order))
 
-    def with_duplicates(self, times: int = 2, seed: int | None = 0) -> Run:
+    def with_duplicates(self, times: int = 2, seed: int | None = 0) -> FakeRun:
         """Every delivery ``times`` times (byte-identical retries), interleaved at random."""
         if times < 1:
             raise ValueError(f"times must be at least 1, got {times}")
         copies = [d for d in self.deliveries for _ in range(times)]
         random.Random(seed).shuffle(copies)
-        return Run(tuple(copies))
+        return FakeRun(tuple(copies))
 
     def send(self, url: str, *, timeout: float = 10.0) -> list[DeliveryResponse]:
         """Send every delivery to ``url`` in order; returns the responses in the same order."""
@@ -263,9 +291,9 @@ class WebhookFactory:
     ) -> None:
         if not isinstance(secret, str) or not secret:
             raise ValueError("WebhookFactory needs a non-empty webhook secret")
-        self.secret = secret
+        self.secret: str = secret
         self.clock: Callable[[], int] = clock or _now
-        self.previous_secret = previous_secret or "whsec_" + _secrets.token_hex(16)
+        self.previous_secret: str = previous_secret or new_webhook_secret()
         self.customize = customize
 
     def __repr__(self) -> str:
@@ -321,7 +349,7 @@ class WebhookFactory:
 
     def run(
         self, agent: str = "light", *, run_id: str | None = None, fail_at_step: int | None = None
-    ) -> Run:
+    ) -> FakeRun:
         """A whole run in sending order: a status update per step, then the final payload.
 
         With ``fail_at_step`` the run ends with an error payload after that step's update.
@@ -339,7 +367,7 @@ class WebhookFactory:
             deliveries.append(self.completed(agent, run_id=run_id))
         else:
             deliveries.append(self.error(agent, fail_at_step, run_id=run_id))
-        return Run(tuple(deliveries))
+        return FakeRun(tuple(deliveries))
 
     def sign(
         self,
@@ -360,261 +388,6 @@ class WebhookFactory:
         key = secret or self.secret
         headers = sign_webhook(body, key, timestamp=when, run_id=run_id)
         return Delivery(kind, parsed, body, tuple(headers.items()), when, run_id, key, self)
-
-
-# --- variants --------------------------------------------------------------------------------
-
-
-def _set_header(headers: Sequence[tuple[str, str]], name: str, value: str | None) -> Headers:
-    kept = [(k, v) for k, v in headers if k.lower() != name.lower()]
-    if value is not None:
-        kept.insert(0, (name, value))
-    return tuple(kept)
-
-
-def _canary_json(value: object, indent: str = "") -> str:
-    """Valid JSON that any re-serializer changes: odd spacing, reversed keys, ``\\u`` escapes."""
-    if isinstance(value, dict):
-        inner = indent + "   "
-        items = [
-            f"\n{inner}{_canary_string(str(k))} :  {_canary_json(v, inner)}"
-            for k, v in reversed(list(value.items()))
-        ]
-        return "{" + " ,".join(items) + f"\n{indent}}}"
-    if isinstance(value, list):
-        return "[ " + " , ".join(_canary_json(v, indent) for v in value) + " ]"
-    if isinstance(value, str):
-        return _canary_string(value)
-    return json.dumps(value)
-
-
-def _canary_string(text: str) -> str:
-    escaped = json.dumps(text, ensure_ascii=True)[1:-1]
-    return '"' + escaped.replace("/", "\\/").replace("-", "\\u002d").replace("é", "\\u00e9") + '"'
-
-
-def _tamper(payload: dict[str, Any] | None, body: bytes) -> bytes:
-    if payload is not None and isinstance(payload.get("sequenceNumber"), int):
-        return serialize({**payload, "sequenceNumber": payload["sequenceNumber"] + 1})
-    return body[:-1] + bytes([body[-1] ^ 1]) if body else b"{}"
-
-
-def _arabic_indic(number: int) -> str:
-    return "".join(chr(0x0660 + int(d)) for d in str(number))
-
-
-def _variants(
-    delivery: Delivery, factory: WebhookFactory, *, now: int | None, tolerance: int, margin: int
-) -> list[Variant]:
-    clock = factory.clock() if now is None else now
-    payload, body, secret = delivery.payload, delivery.body, delivery.secret
-    base = replace(
-        delivery,
-        timestamp=clock,
-        headers=_set_header(delivery.headers, TIMESTAMP_HEADER, str(clock)),
-    )
-    signature = compute_signature(body, secret)
-    digest = signature.removeprefix("sha256=")
-    out: list[Variant] = []
-
-    def add(
-        name: str,
-        expected: Verdict,
-        reason: str,
-        error: str | None = None,
-        *,
-        body: bytes | None = None,
-        headers: Headers | None = None,
-        timestamp: int | None = None,
-        keep_payload: bool = True,
-    ) -> None:
-        chosen = base
-        if body is not None:
-            chosen = replace(chosen, body=body)
-        if timestamp is not None:
-            chosen = replace(
-                chosen,
-                timestamp=timestamp,
-                headers=_set_header(chosen.headers, TIMESTAMP_HEADER, str(timestamp)),
-            )
-        if headers is not None:
-            chosen = replace(chosen, headers=headers)
-        if not keep_payload:
-            chosen = replace(chosen, payload=None)
-        fields = {f: getattr(chosen, f) for f in Delivery.__dataclass_fields__}
-        out.append(
-            Variant(**fields, name=name, expected=expected, reason=reason, error=error, now=clock)
-        )
-
-    def signed_headers(raw: bytes, key: str = secret, timestamp: int = clock) -> Headers:
-        return tuple(sign_webhook(raw, key, timestamp=timestamp, run_id=delivery.run_id).items())
-
-    def with_signature(value: str | None) -> Headers:
-        return _set_header(base.headers, SIGNATURE_HEADER, value)
-
-    add("valid", ACCEPT, "a correctly signed delivery")
-    add(
-        "lowercase-header-names",
-        ACCEPT,
-        "HTTP header names are case-insensitive; proxies and HTTP/2 lowercase them",
-        headers=tuple((k.lower(), v) for k, v in base.headers),
-    )
-    if payload is not None:
-        canary = _canary_json(payload).encode("utf-8")
-        add(
-            "reserialization-canary",
-            ACCEPT,
-            "valid, but spaced, key-reversed and \\u-escaped: a handler that verifies "
-            "re-serialized JSON instead of the raw bytes breaks on it",
-            body=canary,
-            headers=signed_headers(canary),
-        )
-        if not body.isascii():
-            add("non-ascii-body", ACCEPT, "raw UTF-8 text (emoji) in the body")
-    add(
-        "tampered-body",
-        REJECT,
-        "the body was changed after signing",
-        "SignatureMismatch",
-        body=_tamper(payload, body),
-    )
-    add(
-        "tampered-whitespace",
-        REJECT,
-        "a newline appended after signing: same JSON, different bytes",
-        "SignatureMismatch",
-        body=body + b"\n",
-    )
-    add(
-        "wrong-secret",
-        REJECT,
-        "signed with a secret that is not the account's",
-        "SignatureMismatch",
-        headers=signed_headers(body, "whsec_" + _secrets.token_hex(16)),
-    )
-    add(
-        "previous-secret",
-        REJECT,
-        "signed with the secret that Regenerate replaced (and so invalidated)",
-        "SignatureMismatch",
-        headers=signed_headers(body, factory.previous_secret),
-    )
-    for name, skew, expected, error in (
-        ("stale-timestamp", -(tolerance + 1), REJECT, "TimestampOutOfTolerance"),
-        ("future-timestamp", tolerance + 1 + margin, REJECT, "TimestampOutOfTolerance"),
-        ("timestamp-at-past-boundary", -tolerance + margin, ACCEPT, None),
-        ("timestamp-at-future-boundary", tolerance, ACCEPT, None),
-    ):
-        reason = f"sent {abs(skew)} s in the {'past' if skew < 0 else 'future'}; the tolerance "
-        reason += f"is {tolerance} s either way, boundary included"
-        add(name, expected, reason, error, timestamp=clock + skew)
-    add(
-        "millisecond-timestamp",
-        REJECT,
-        "the timestamp is in milliseconds, not seconds",
-        "TimestampOutOfTolerance",
-        timestamp=clock * 1000,
-    )
-    add(
-        "missing-signature",
-        REJECT,
-        f"no {SIGNATURE_HEADER} header",
-        "MissingHeader",
-        headers=with_signature(None),
-    )
-    add(
-        "missing-timestamp",
-        REJECT,
-        f"no {TIMESTAMP_HEADER} header",
-        "MissingHeader",
-        headers=_set_header(base.headers, TIMESTAMP_HEADER, None),
-    )
-    add(
-        "missing-run-id",
-        EITHER,
-        f"no {RUN_ID_HEADER} header; it is unsigned and the body carries runId",
-        headers=_set_header(base.headers, RUN_ID_HEADER, None),
-    )
-    add(
-        "missing-content-type",
-        EITHER,
-        "no Content-Type header; the signature alone authenticates the body",
-        headers=_set_header(base.headers, "Content-Type", None),
-    )
-    for name, value, reason in (
-        ("empty-signature", "", "an empty signature"),
-        ("signature-without-prefix", digest, "the hex digest without 'sha256='"),
-        ("signature-uppercase-prefix", "SHA256=" + digest, "'SHA256=' instead of 'sha256='"),
-        ("signature-uppercase-hex", "sha256=" + digest.upper(), "the digest in uppercase hex"),
-        ("signature-too-short", signature[:-1], "63 hex digits"),
-        ("signature-too-long", signature + "0", "65 hex digits"),
-        ("signature-non-ascii", signature[:-1] + "é", "a non-ASCII character in the digest"),
-        ("signature-sha1", "sha1=" + digest[:40], "another algorithm"),
-    ):
-        add(
-            name,
-            REJECT,
-            f"malformed signature: {reason}",
-            "MalformedHeader",
-            headers=with_signature(value),
-        )
-    duplicated = (*base.headers, (SIGNATURE_HEADER.lower(), "sha256=" + "0" * 64))
-    add(
-        "duplicate-signature-header",
-        EITHER,
-        "the signature header twice (a valid and a bogus one); rejecting is safest",
-        headers=duplicated,
-    )
-    for name, value, reason in (
-        ("timestamp-not-a-number", "yesterday", "a timestamp that is not a number"),
-        ("timestamp-non-ascii-digits", _arabic_indic(clock), "digits of another script"),
-        ("timestamp-with-fraction", f"{clock}.5", "fractional seconds"),
-    ):
-        add(
-            name,
-            REJECT,
-            f"malformed timestamp: {reason}",
-            "MalformedHeader",
-            headers=_set_header(base.headers, TIMESTAMP_HEADER, value),
-        )
-    non_utf8 = b'{"runId":"' + delivery.run_id.encode() + b'","note":"\xff\xfe"}'
-    add(
-        "non-utf8-body",
-        EITHER,
-        "correctly signed bytes that are not UTF-8: reject or accept, never crash",
-        body=non_utf8,
-        headers=signed_headers(non_utf8),
-        keep_payload=False,
-    )
-    add(
-        "json-array-body",
-        EITHER,
-        "a correctly signed JSON array instead of an object: reject or accept, never crash",
-        body=b"[]",
-        headers=signed_headers(b"[]"),
-        keep_payload=False,
-    )
-    add(
-        "replayed-with-fresh-timestamp",
-        ACCEPT,
-        "the timestamp is unsigned, so a captured body replayed now still verifies: "
-        "deduplicate on (runId, sequenceNumber)",
-        timestamp=clock + 1,
-    )
-    add("duplicate-delivery", ACCEPT, "a byte-identical retry of a delivery already sent")
-    number, agent = delivery.sequence_number, (payload or {}).get("agent")
-    if number is not None and number > 1 and agent in AGENTS:
-        earlier = factory.status_update(str(agent), number - 1, run_id=delivery.run_id)
-        add(
-            "out-of-order",
-            ACCEPT,
-            f"the status update with sequenceNumber {number - 1} arriving after this one: "
-            "order by sequenceNumber, do not reject",
-            body=earlier.body,
-            headers=_set_header(earlier.headers, TIMESTAMP_HEADER, str(clock)),
-        )
-        out[-1] = replace(out[-1], payload=earlier.payload)
-    return out
 
 
 # --- payloads --------------------------------------------------------------------------------
