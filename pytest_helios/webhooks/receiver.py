@@ -16,14 +16,16 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["Delivery", "WebhookReceiver"]
+from pytest_helios.facts import TIMESTAMP_TOLERANCE
+
+__all__ = ["ReceivedWebhook", "WebhookReceiver"]
 
 FINAL_STATUSES = ("completed", "error")
 Secrets = str | Sequence[str] | Callable[[], str | Sequence[str]]
 
 
 @dataclass(frozen=True)
-class Delivery:
+class ReceivedWebhook:
     """One POST the receiver got: raw body and headers as sent, and what verification said."""
 
     path: str
@@ -54,7 +56,7 @@ class WebhookReceiver:
         self,
         secrets: Secrets,
         *,
-        tolerance: int = 300,
+        tolerance: int = TIMESTAMP_TOLERANCE,
         path: str = "/webhook",
         default_timeout: float = 10.0,
     ) -> None:
@@ -62,7 +64,7 @@ class WebhookReceiver:
         self.tolerance = tolerance
         self.default_timeout = default_timeout
         self.path = path
-        self._deliveries: list[Delivery] = []
+        self._deliveries: list[ReceivedWebhook] = []
         self._failures: list[int] = []
         self._changed = threading.Condition()
         self._server: ThreadingHTTPServer | None = None
@@ -167,7 +169,7 @@ class WebhookReceiver:
                 status = 200
             except WebhookVerificationError as exc:
                 status, rejection = 400, f"{type(exc).__name__}: {exc}"
-        delivery = Delivery(
+        delivery = ReceivedWebhook(
             path=path,
             body=body,
             headers=headers,
@@ -184,13 +186,13 @@ class WebhookReceiver:
     # --- what arrived ------------------------------------------------------------------------
 
     @property
-    def deliveries(self) -> list[Delivery]:
+    def deliveries(self) -> list[ReceivedWebhook]:
         """Every POST received so far, in arrival order (failed and rejected ones included)."""
         with self._changed:
             return list(self._deliveries)
 
     @property
-    def rejected(self) -> list[Delivery]:
+    def rejected(self) -> list[ReceivedWebhook]:
         """Deliveries that did not verify (or were failed on purpose)."""
         return [d for d in self.deliveries if not d.verified]
 
