@@ -6,4 +6,9 @@ properties, the accepted and 400 responses of both endpoints, the 429 contract a
 kind against ``schemas/``, and reports every ``x-helios-assumed`` choice of the schemas as
 confirmed, contradicted (with the observed value) or not exercised: printed as a terminal
 section and written as Markdown (``--helios-contract-report``). See docs/contract-suite.md.
+
+The parts: ``plugin.py``, the contract plugin (its options, and the session of ``_session.py``
+that merges pytest-xdist workers' records and writes the report); ``conftest.py``, the suite's
+fixtures; ``test_*.py``, the suite; ``_support.py``, ``_properties.py`` and ``_relay.py``, what
+the tests share; ``_recorder.py`` and ``_assumptions.py``, the record and the report.
 """
