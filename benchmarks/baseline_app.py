@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from pytest_helios.payloads.validation import load_schema
+from pytest_helios.payloads import load_schema
 
 KEYS = {hashlib.sha256(os.environ["HELIOS_BENCH_KEY"].encode()).digest()}
 VALIDATOR = jsonschema_rs.Draft202012Validator(load_schema("agent-request"), validate_formats=True)

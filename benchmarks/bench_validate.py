@@ -75,7 +75,7 @@ def measure(calls: int = 20, repeat: int = 3) -> dict[str, float]:
     import jsonschema
 
     from pytest_helios import validate
-    from pytest_helios.payloads.validation import load_schema
+    from pytest_helios.payloads import load_schema
 
     instance = lab_results_request(200)
     schema = load_schema("lab-results-request")

@@ -27,7 +27,7 @@ import sys
 import timeit
 from collections.abc import Callable
 
-from pytest_helios.webhooks.signing import sign_webhook, verify_webhook, verify_webhook_signature
+from pytest_helios.webhooks import sign_webhook, verify_webhook, verify_webhook_signature
 
 TARGET = 0.8
 NOW = 1_705_320_000

@@ -4,12 +4,13 @@ The names below are the public API (``docs/reference.md``); more live in the doc
 subpackages ``pytest_helios.webhooks``, ``pytest_helios.payloads``, ``pytest_helios.emulator``
 and ``pytest_helios.cassettes``. They are imported on first use, so that loading the pytest
 plugin costs nothing for a suite that never touches Helios; type checkers see them through the
-``TYPE_CHECKING`` imports.
+``TYPE_CHECKING`` imports, and an unknown name is an error for them too.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0.dev0"
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
         VerifierMisconfigured,
         WebhookVerificationError,
     )
+    from pytest_helios.masking import MaskedSecret, mask_secret
     from pytest_helios.payloads import strategies
     from pytest_helios.payloads.validation import SCHEMA_NAMES, validate
     from pytest_helios.webhooks import conformance
@@ -49,6 +51,7 @@ __all__ = [
     "HeliosValidationError",
     "MalformedBody",
     "MalformedHeader",
+    "MaskedSecret",
     "MissingHeader",
     "SignatureMismatch",
     "TimestampOutOfTolerance",
@@ -56,6 +59,7 @@ __all__ = [
     "WebhookVerificationError",
     "__version__",
     "conformance",
+    "mask_secret",
     "sign_webhook",
     "strategies",
     "validate",
@@ -85,6 +89,8 @@ _HOMES: dict[str, str] = {
         ),
         "pytest_helios.exceptions",
     ),
+    "MaskedSecret": "pytest_helios.masking",
+    "mask_secret": "pytest_helios.masking",
     "SCHEMA_NAMES": "pytest_helios.payloads.validation",
     "validate": "pytest_helios.payloads.validation",
     "sign_webhook": "pytest_helios.webhooks.signing",
@@ -94,15 +100,30 @@ _HOMES: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'pytest_helios' has no attribute {name!r}")
-    module = importlib.import_module(home)
-    # Not cached in globals(): the defining module stays the single source of truth, even
-    # when a test harness (pytester) unloads and re-imports it.
-    return module if home.rsplit(".", 1)[1] == name else getattr(module, name)
+def _lazy_exports(
+    package: str, homes: Mapping[str, str], public: Iterable[str]
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """A package's module ``__getattr__`` and ``__dir__`` for names imported on first use.
+
+    ``homes`` maps each lazy name to the module that defines it (a public submodule maps to
+    itself); ``public`` is the package's ``__all__``, which ``dir()`` lists. Nothing is cached
+    in the package's globals: the defining module stays the single source of truth, even when
+    a test harness (pytester) unloads and re-imports it. The subpackages use it too.
+    """
+    listed = sorted(public)
+
+    def __getattr__(name: str) -> Any:
+        home = homes.get(name)
+        if home is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        module = importlib.import_module(home)
+        return module if home.rsplit(".", 1)[1] == name else getattr(module, name)
+
+    def __dir__() -> list[str]:
+        return list(listed)
+
+    return __getattr__, __dir__
 
 
-def __dir__() -> list[str]:
-    return sorted(__all__)
+if not TYPE_CHECKING:  # type checkers read the imports above, and reject any other name
+    __getattr__, __dir__ = _lazy_exports(__name__, _HOMES, __all__)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from pytest_helios import sign_webhook
-from pytest_helios.webhooks.receiver import WebhookReceiver
+from pytest_helios.webhooks import ReceivedWebhook, WebhookReceiver
 
 SECRET = "whsec_" + secrets.token_hex(16)
 RUN_ID = "550e8400-e29b-41d4-a716-446655440000"
@@ -50,7 +50,9 @@ def test_a_correctly_signed_delivery_is_answered_200(receiver: WebhookReceiver) 
     head, body = signed_request()
     status_line = send_raw(receiver, head, body).split(b"\r\n")[0]
     assert status_line.endswith(b"200 OK")
-    assert [d.answered for d in receiver.deliveries] == [200]
+    (received,) = receiver.deliveries
+    assert isinstance(received, ReceivedWebhook)
+    assert (received.answered, received.verified, received.body) == (200, True, body)
 
 
 def test_a_second_signature_header_is_refused_even_when_one_is_valid(

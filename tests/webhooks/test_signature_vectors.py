@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from pytest_helios import WebhookVerificationError, sign_webhook, verify_webhook
-from pytest_helios.webhooks.signing import verify_webhook_signature
+from pytest_helios.webhooks import verify_webhook_signature
 
 VECTORS_DIR = Path(__file__).resolve().parents[1] / "vectors"
 VECTORS = json.loads((VECTORS_DIR / "webhook-signatures.json").read_text(encoding="utf-8"))

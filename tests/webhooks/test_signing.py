@@ -14,17 +14,18 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pytest_helios import (
+    MalformedBody,
     MalformedHeader,
     MissingHeader,
     SignatureMismatch,
     TimestampOutOfTolerance,
+    VerifierMisconfigured,
     WebhookVerificationError,
+    mask_secret,
     sign_webhook,
     verify_webhook,
 )
-from pytest_helios.exceptions import MalformedBody, VerifierMisconfigured
-from pytest_helios.masking import mask_secret
-from pytest_helios.webhooks.signing import verify_webhook_signature
+from pytest_helios.webhooks import verify_webhook_signature
 
 NOW = 1_705_320_000
 RUN_ID = "550e8400-e29b-41d4-a716-446655440000"
