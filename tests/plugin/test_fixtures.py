@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-LAB = '{"name": "Creatinine", "value": "1.8 mg/dL", "flag": "High", "date": "2025-01-15"}'
+from tests.samples import LAB as SAMPLE_LAB
+
+LAB = json.dumps(SAMPLE_LAB)
 
 
 def test_fixtures_lists_every_helios_fixture_with_its_one_line_description(
@@ -104,22 +108,30 @@ def test_foreign_key_is_refused_as_a_key_of_a_different_account(
 
 
 def test_each_test_gets_its_own_account_key_and_secret(pytester: pytest.Pytester) -> None:
+    """Whatever order the two tests run in (pytest-randomly may shuffle them)."""
     pytester.makepyfile(
         """
-        seen = []
+        import hashlib, json
+
+        def record(key, secret, account):
+            assert key.startswith("sk_live_")
+            assert secret == account.webhook_secret
+            digests = [hashlib.sha256(str(v).encode()).hexdigest() for v in (key, secret)]
+            with open("seen.jsonl", "a") as out:
+                out.write(json.dumps([*digests, account.id]) + "\\n")
 
         def test_one(helios_api_key, helios_webhook_secret, helios_account):
-            assert helios_api_key.startswith("sk_live_")
-            assert helios_webhook_secret == helios_account.webhook_secret
-            seen.append((helios_api_key, helios_webhook_secret, helios_account.id))
+            record(helios_api_key, helios_webhook_secret, helios_account)
 
         def test_two(helios_api_key, helios_webhook_secret, helios_account):
-            seen.append((helios_api_key, helios_webhook_secret, helios_account.id))
-            first, second = seen
-            assert all(a != b for a, b in zip(first, second))
+            record(helios_api_key, helios_webhook_secret, helios_account)
         """
     )
     pytester.runpytest().assert_outcomes(passed=2)
+    first, second = (
+        json.loads(line) for line in (pytester.path / "seen.jsonl").read_text().splitlines()
+    )
+    assert all(a != b for a, b in zip(first, second, strict=True))
 
 
 def test_one_emulator_serves_the_whole_session(pytester: pytest.Pytester) -> None:

@@ -101,7 +101,8 @@ def test_an_unused_plugin_imports_only_its_own_small_modules(probes: Probes) -> 
 
 
 def test_an_unused_plugin_starts_no_thread_and_opens_no_file_or_socket(probes: Probes) -> None:
-    assert probes.with_plugin["threads"] == probes.without["threads"] == ["MainThread"]
+    """Compared with the same run under ``-p no:helios``: other plugins may start threads."""
+    assert probes.with_plugin["threads"] == probes.without["threads"]
     assert probes.with_plugin["fds"] == probes.without["fds"]
 
 
