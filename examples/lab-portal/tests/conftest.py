@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from pytest_helios.webhooks.sending import serve_wsgi
+from pytest_helios.webhooks import serve_wsgi
 
 from lab_portal.app import Portal, create_app
 

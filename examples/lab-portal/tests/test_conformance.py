@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 
 import pytest
-from pytest_helios.webhooks.conformance import (
+from pytest_helios.webhooks import (
     EndpointConformance,
     VerifierConformance,
     check_endpoint,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from pytest_helios.webhooks.fakes import WebhookFactory
+from pytest_helios.webhooks import WebhookFactory
 
 pytestmark = pytest.mark.helios(target="emulator")  # the real API cannot regenerate on demand
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from pytest_helios import validate
-from pytest_helios.payloads.builders import STEP_NAMES
+from pytest_helios.payloads import STEP_NAMES
 
 pytestmark = pytest.mark.helios(target="emulator")
 
