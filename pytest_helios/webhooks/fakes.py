@@ -32,8 +32,6 @@ from pytest_helios.webhooks.signing import (
 )
 from pytest_helios.webhooks.variants import (
     ACCEPT,
-    EITHER,
-    REJECT,
     VARIANTS,
     Change,
     Context,
@@ -43,18 +41,7 @@ from pytest_helios.webhooks.variants import (
     set_header,
 )
 
-__all__ = [
-    "ACCEPT",
-    "EITHER",
-    "KINDS",
-    "REJECT",
-    "Delivery",
-    "FakeRun",
-    "Variant",
-    "Verdict",
-    "WebhookFactory",
-    "serialize",
-]
+__all__ = ["KINDS", "Delivery", "FakeRun", "Variant", "WebhookFactory"]
 
 KINDS = ("light", "deep", "lab-results", "status-update", "error")
 """``fake_webhook(kind)``: the three completed payloads, a status update, an error."""

@@ -66,9 +66,6 @@ from pytest_helios.masking import shorten
 
 __all__ = [
     "DEFAULT_TOLERANCE",
-    "RUN_ID_HEADER",
-    "SIGNATURE_HEADER",
-    "TIMESTAMP_HEADER",
     "compute_signature",
     "new_webhook_secret",
     "sign_webhook",
