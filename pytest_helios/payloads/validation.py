@@ -23,7 +23,14 @@ from typing import Any
 from pytest_helios.exceptions import ContractViolation
 from pytest_helios.masking import shorten
 
-__all__ = ["SCHEMA_NAMES", "ContractViolation", "Violation", "load_schema", "validate"]
+__all__ = [
+    "SCHEMA_NAMES",
+    "ContractViolation",
+    "Violation",
+    "load_schema",
+    "schema_directory",
+    "validate",
+]
 
 #: Every schema name :func:`validate` accepts, one ``schemas/<name>.json`` file each.
 SCHEMA_NAMES: tuple[str, ...] = (
