@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from pytest_helios._options import Settings
     from pytest_helios.cassettes.config import CassetteConfig
     from pytest_helios.cassettes.recorder import CassetteSession
+    from pytest_helios.cassettes.scrub import SecretBook
     from pytest_helios.contract._session import ContractSession
 
 # --- on the config ----------------------------------------------------------------------------
@@ -22,6 +23,10 @@ if TYPE_CHECKING:
 settings: pytest.StashKey[Settings] = pytest.StashKey()
 #: The cassette settings of the ini values, read once per session (``cassettes.config.from_ini``).
 cassette_ini: pytest.StashKey[CassetteConfig] = pytest.StashKey()
+#: Every key and secret of this session the cassettes must never write (``scrub.session_secrets``).
+cassette_secrets: pytest.StashKey[SecretBook] = pytest.StashKey()
+#: Base URLs of this session's targets, stored as the canonical host (``scrub.session_targets``).
+cassette_targets: pytest.StashKey[list[str]] = pytest.StashKey()
 #: The contract suite's state for this run, registered as a plugin by its ``pytest_configure``.
 contract: pytest.StashKey[ContractSession] = pytest.StashKey()
 

@@ -24,15 +24,12 @@ import pytest
 from pytest_helios import _stash
 from pytest_helios._marker import check_keywords
 from pytest_helios._options import Option, invalid
-from pytest_helios.facts import BASE_URL
 
 RecordMode = Literal["none", "once", "new_episodes", "all", "rewrite"]
 RECORD_MODES: tuple[RecordMode, ...] = ("none", "once", "new_episodes", "all", "rewrite")
 ExpiryAction = Literal["warn", "fail"]
 EXPIRY_ACTIONS: tuple[ExpiryAction, ...] = ("warn", "fail")
 
-#: The host every interaction is stored under, whatever the target (facts.BASE_URL).
-CANONICAL_BASE_URL = BASE_URL
 #: What every ``webhookUrl`` (a run-local value) becomes on disk and before matching.
 CANONICAL_WEBHOOK_URL = "https://webhook.invalid/helios"
 

@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pytest_helios.cassettes.config import CANONICAL_BASE_URL
-from pytest_helios.facts import AGENT_PATH, LAB_RESULTS_PATH
+from pytest_helios.facts import AGENT_PATH, BASE_URL, LAB_RESULTS_PATH
 from pytest_helios.payloads.validation import schema_directory
 
 REQUEST_SCHEMAS: Mapping[tuple[str, str], str] = {
@@ -56,7 +55,7 @@ def check_document(document: Mapping[str, Any]) -> list[str]:
     problems: list[str] = []
     for index, interaction in enumerate(document.get("interactions") or []):
         request, response = interaction["request"], interaction["response"]
-        if not str(request.get("uri", "")).startswith(CANONICAL_BASE_URL):
+        if not str(request.get("uri", "")).startswith(BASE_URL):
             continue
         key = (str(request["method"]).upper(), urlsplit(request["uri"]).path)
         code = response["status"]["code"]

@@ -36,15 +36,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import pytest
-
-from pytest_helios.cassettes.config import CANONICAL_BASE_URL, CANONICAL_WEBHOOK_URL
+from pytest_helios import _stash
+from pytest_helios.cassettes.config import CANONICAL_WEBHOOK_URL
 from pytest_helios.cassettes.scan import ANY_KEY_PATTERN
-from pytest_helios.facts import API_KEY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
+from pytest_helios.facts import API_KEY_HEADER, BASE_URL, SIGNATURE_HEADER, TIMESTAMP_HEADER
 
 REDACTED = "[REDACTED]"
-_SECRETS_KEY: pytest.StashKey[SecretBook] = pytest.StashKey()
-_TARGETS_KEY: pytest.StashKey[list[str]] = pytest.StashKey()
 PSEUDONYM_RE = re.compile(r"pseudonym-(?:id|text)-[0-9a-f]{12}")
 #: Secrets shorter than this are not searched for in free text (too many false hits).
 MIN_SECRET_LENGTH = 8
@@ -454,9 +451,9 @@ class Scrubber:
 
     def canonical_uri(self, uri: str) -> str:
         bases = sorted((*self.rules.target_urls, *self.targets), key=len, reverse=True)
-        for base in (*bases, CANONICAL_BASE_URL):
+        for base in (*bases, BASE_URL):
             if uri == base or uri.startswith((base + "/", base + "?")):
-                return CANONICAL_BASE_URL + uri[len(base) :]
+                return BASE_URL + uri[len(base) :]
         return uri
 
     def _uri(self, uri: str, found: dict[str, tuple[str, str]], text: Callable[[str], str]) -> str:
@@ -648,9 +645,9 @@ def session_targets(config: Any) -> list[str]:
     """Base URLs of this session's targets (the emulator's, once it starts), stored as
     https://api.heliosai.health. Cassettes read it live, so a target that starts after a
     cassette opened is still recognized."""
-    targets: list[str] | None = config.stash.get(_TARGETS_KEY, None)
+    targets: list[str] | None = config.stash.get(_stash.cassette_targets, None)
     if targets is None:
-        targets = config.stash[_TARGETS_KEY] = []
+        targets = config.stash[_stash.cassette_targets] = []
     return targets
 
 
@@ -662,10 +659,10 @@ def session_secrets(config: Any) -> SecretBook:
     keys and secrets add theirs with ``session_secrets(config).add(value, label)``, and the
     scrubber adds every value it meets in a secret header, key or parameter.
     """
-    book: SecretBook | None = config.stash.get(_SECRETS_KEY, None)
+    book: SecretBook | None = config.stash.get(_stash.cassette_secrets, None)
     if book is None:
         book = SecretBook()
         for value, label in environment_secrets().items():
             book.add(value, label)
-        config.stash[_SECRETS_KEY] = book
+        config.stash[_stash.cassette_secrets] = book
     return book

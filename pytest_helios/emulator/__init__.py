@@ -5,7 +5,8 @@
 
 from __future__ import annotations
 
+from .delivery import DeliveryAttempt
 from .service import HeliosEmulator
 from .state import Account, ApiKey
 
-__all__ = ["Account", "ApiKey", "HeliosEmulator"]
+__all__ = ["Account", "ApiKey", "DeliveryAttempt", "HeliosEmulator"]

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from pytest_helios.payloads.builders import serialize
+
 from .loop import Activity
 from .state import utcnow
 
@@ -109,10 +111,6 @@ class DeliveryLog:
 CONNECTIONS = 16
 
 
-def encode(payload: dict[str, Any]) -> bytes:
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
 class Deliverer:
     """Delivers webhooks from the emulator's event loop."""
 
@@ -156,7 +154,7 @@ class Deliverer:
 
         Returns whether the first attempt delivered the webhook.
         """
-        body = encode(payload)
+        body = serialize(payload)
         run_id = str(payload["runId"])
         self.activity.begin(run_id)
         try:

@@ -25,9 +25,9 @@ from pytest_helios.facts import (
     INVALID_KEY,
     MISSING_KEY,
     REVOKED_KEY,
-    WEBHOOK_SECRET_PREFIX,
     check_agent,
 )
+from pytest_helios.webhooks.signing import new_webhook_secret
 
 
 def utcnow() -> datetime:
@@ -111,7 +111,7 @@ class Account:
         self.id = account_id
         self.name = name
         self.created_at = utcnow()
-        self._webhook_secret = _new_secret()
+        self._webhook_secret = new_webhook_secret()
         self._keys: dict[str, _KeyRecord] = {}
         self.states = ProviderStates()
 
@@ -173,7 +173,7 @@ class Account:
 
     def regenerate_webhook_secret(self) -> str:
         """Replace the webhook secret; the old one stops signing at once. Returns the new one."""
-        secret = _new_secret()
+        secret = new_webhook_secret()
         with self._registry.lock:
             self._webhook_secret = secret
         return secret
@@ -271,11 +271,6 @@ class Account:
 
     def __repr__(self) -> str:
         return f"<Account {self.name!r} {self.id}>"
-
-
-def _new_secret() -> str:
-    # The documentation gives no format for webhook secrets; this prefix is the emulator's own.
-    return WEBHOOK_SECRET_PREFIX + secrets.token_hex(24)
 
 
 @dataclass(frozen=True)

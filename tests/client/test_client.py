@@ -10,10 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -26,6 +24,8 @@ from pytest_helios import (
     HeliosRateLimited,
     HeliosValidationError,
 )
+from tests.loopback import LoopbackServer, QuietHandler
+from tests.samples import LAB as SAMPLE_LAB
 
 RUN_ID = "550e8400-e29b-41d4-a716-446655440000"
 ACCEPTED = {
@@ -34,7 +34,7 @@ ACCEPTED = {
     "message": "Request accepted. Results will be delivered to your webhook.",
 }
 CONCURRENCY = {"X-Concurrent-Limit": "7", "X-Concurrent-Active": "3", "X-Concurrent-Remaining": "4"}
-LAB = {"name": "Creatinine", "value": "1.8 mg/dL", "flag": "High"}
+LAB = {key: SAMPLE_LAB[key] for key in ("name", "value", "flag")}
 
 
 @dataclass
@@ -53,35 +53,18 @@ class Scripted:
 def server() -> Iterator[Scripted]:
     scripted = Scripted()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
-            length = int(self.headers.get("content-length", "0"))
             scripted.requests.append(
-                (self.command, self.path, dict(self.headers.items()), self.rfile.read(length))
+                (self.command, self.path, dict(self.headers.items()), self.body())
             )
             status, body, headers = scripted.answers.pop(0)
             payload = json.dumps(body).encode() if not isinstance(body, bytes) else body
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(payload)
+            self.reply(status, payload, {"Content-Type": "application/json", **headers})
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    scripted.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    try:
+    with LoopbackServer(Handler) as loopback:
+        scripted.url = loopback.url
         yield scripted
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
 
 
 @pytest.fixture
