@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
-import socket
+import subprocess
 import sys
 import threading
 
@@ -17,16 +18,33 @@ from tests.samples import agent_request, lab_request
 from .conftest import plain_client, post
 from .receiver import Receiver
 
+ALONE = """
+import json, socket, threading, httpx
+from pytest_helios.emulator import HeliosEmulator
+
+before = {t.name for t in threading.enumerate()}
+with HeliosEmulator() as emu:
+    port = int(emu.url.rsplit(":", 1)[1])
+    status = httpx.post(emu.url + "/api/v1/agent").status_code
+    with httpx.Client() as client:  # and a delivery's worth of name lookups on the loop
+        client.get(emu.url + "/_emulator/accounts")
+left = sorted({t.name for t in threading.enumerate()} - before)
+with socket.socket() as probe:
+    refused = probe.connect_ex(("127.0.0.1", port)) != 0
+print(json.dumps({"url": emu.url, "status": status, "threads": left, "refused": refused}))
+"""
+
 
 def test_it_serves_on_a_free_loopback_port_and_releases_it_on_exit() -> None:
-    threads_before = set(threading.enumerate())
-    with HeliosEmulator() as emu:
-        assert emu.url.startswith("http://127.0.0.1:")
-        port = int(emu.url.rsplit(":", 1)[1])
-        assert post(emu.url + "/api/v1/agent").status_code == 401
-    assert set(threading.enumerate()) == threads_before
-    with socket.socket() as probe:
-        assert probe.connect_ex(("127.0.0.1", port)) != 0
+    """In a fresh interpreter: no other emulator of this session starts threads meanwhile."""
+    done = subprocess.run(
+        [sys.executable, "-c", ALONE], capture_output=True, text=True, timeout=60, check=True
+    )
+    seen = json.loads(done.stdout)
+    assert seen["url"].startswith("http://127.0.0.1:")
+    assert seen["status"] == 401
+    assert seen["threads"] == []
+    assert seen["refused"]
 
 
 def test_two_emulators_run_side_by_side_on_different_ports() -> None:
