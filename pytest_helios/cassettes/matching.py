@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
@@ -148,9 +150,25 @@ def closest(asked: RequestLike, recorded: Sequence[Recorded]) -> tuple[Recorded,
     return best[3], best[4]
 
 
-def record_command(nodeid: str, cassette_exists: bool) -> str:
-    mode = "new_episodes" if cassette_exists else "once"
-    return f"pytest {shlex.quote(nodeid)} --helios-record-mode={mode}"
+def rerun_command(test: str, mode: str) -> str:
+    """The command that runs ``test`` (a pytest argument, see ``command_target``) in ``mode``."""
+    return f"pytest {shlex.quote(test)} --helios-record-mode={mode}"
+
+
+def record_command(test: str, cassette_exists: bool) -> str:
+    return rerun_command(test, "new_episodes" if cassette_exists else "once")
+
+
+def command_target(nodeid: str, path: str | os.PathLike[str], invocation_dir: Path) -> str:
+    """The test as a ``pytest`` argument that works from ``invocation_dir``, where pytest was
+    started: its file relative to that directory (the node id is relative to the rootdir),
+    then the rest of the node id."""
+    _, separator, rest = nodeid.partition("::")
+    try:
+        where = os.path.relpath(path, invocation_dir)
+    except ValueError:  # another drive (Windows): no relative path exists
+        where = str(path)
+    return f"{where}{separator}{rest}"
 
 
 def miss_message(
@@ -160,9 +178,10 @@ def miss_message(
     cassette: str,
     cassette_exists: bool,
     record_mode: str,
-    nodeid: str,
+    test: str,
 ) -> str:
-    """What was asked, what came closest, and the exact command that records it."""
+    """What was asked, what came closest, and the exact command that records it (``test``:
+    the test as a pytest argument, see :func:`command_target`)."""
     lines = [f"helios: no recorded response for {asked.method} {asked.uri}"]
     if cassette_exists:
         lines.append(
@@ -192,7 +211,7 @@ def miss_message(
             lines += [f"             {line}" for line in diff[:5]]
             if len(diff) > 5:
                 lines.append(f"             ... and {len(diff) - 5} more differences")
-    lines.append(f"  record it: {record_command(nodeid, cassette_exists)}")
+    lines.append(f"  record it: {record_command(test, cassette_exists)}")
     if cassette_exists:
         lines.append("             (or --helios-record-mode=rewrite to record the cassette afresh)")
     return "\n".join(lines)

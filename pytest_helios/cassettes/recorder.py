@@ -35,7 +35,13 @@ from pytest_helios.cassettes.config import (
     shown_path,
 )
 from pytest_helios.cassettes.config import resolve as resolve_config
-from pytest_helios.cassettes.matching import MATCHERS, Recorded, miss_message
+from pytest_helios.cassettes.matching import (
+    MATCHERS,
+    Recorded,
+    command_target,
+    miss_message,
+    rerun_command,
+)
 from pytest_helios.cassettes.persister import (
     dump,
     parse_time,
@@ -146,7 +152,8 @@ class CassetteSession:
     path: Path
     display: str
     config: CassetteConfig
-    nodeid: str
+    #: the test as a pytest argument from the directory pytest was started in
+    test: str
     scrubber: Scrubber
     hook: Callable[..., Any] | None = None
     pytest_config: pytest.Config | None = None
@@ -237,7 +244,7 @@ class CassetteSession:
                 pytest.fail(
                     f"helios: cassette {self.display} breaks the contract in schemas/:\n"
                     + "\n".join(f"  {p}" for p in problems)
-                    + f"\n  re-record it: pytest {self.nodeid} --helios-record-mode=rewrite",
+                    + f"\n  re-record it: {rerun_command(self.test, 'rewrite')}",
                     pytrace=False,
                 )
         requests, responses = [], []
@@ -339,7 +346,7 @@ class CassetteSession:
         message = (
             f"helios: cassette {self.display} was recorded {age:.0f} days ago "
             f"({document['helios']['recorded_at']}), more than its maximum age of "
-            f"{limit:g} days\n  re-record it: pytest {self.nodeid} --helios-record-mode=rewrite"
+            f"{limit:g} days\n  re-record it: {rerun_command(self.test, 'rewrite')}"
         )
         if self.config.on_expiry == "fail":
             pytest.fail(message, pytrace=False)
@@ -444,7 +451,7 @@ class CassetteSession:
                 cassette=self.display,
                 cassette_exists=self.loaded is not None,
                 record_mode=self.config.record_mode,
-                nodeid=self.nodeid,
+                test=self.test,
             )
         )
 
@@ -499,7 +506,7 @@ def use_cassette(request: pytest.FixtureRequest, base: CassetteConfig) -> Iterat
         path=path,
         display=shown_path(path, request.config.rootpath),
         config=config,
-        nodeid=item.nodeid,
+        test=command_target(item.nodeid, item.path, request.config.invocation_params.dir),
         scrubber=Scrubber(rules, secrets, session_targets(request.config)),
         hook=hook,
         pytest_config=request.config,

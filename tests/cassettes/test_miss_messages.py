@@ -3,6 +3,8 @@ request, and the exact command that records it; never with a secret or a patient
 
 from __future__ import annotations
 
+import shlex
+
 import pytest
 
 from tests.cassettes.helpers import (
@@ -124,3 +126,23 @@ def test_the_suggested_command_records_what_was_missing(
     ).assert_outcomes(passed=1)
 
     pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_the_printed_command_records_when_pytest_runs_from_a_subdirectory(
+    pytester: pytest.Pytester, server: FakeHelios, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_project(pytester, server.url, TEST)
+    suite = pytester.mkdir("suite")
+    (pytester.path / "test_api.py").rename(suite / "test_api.py")
+    monkeypatch.chdir(suite)
+
+    result = pytester.runpytest("test_api.py")
+
+    result.assert_outcomes(failed=1)
+    [line] = [line for line in result.stdout.lines if line.startswith("  record it: ")]
+    command = line.removeprefix("  record it: ")
+    assert command == "pytest test_api.py::test_calls --helios-record-mode=once"
+    program, *arguments = shlex.split(command)
+    assert program == "pytest"
+    pytester.runpytest(*arguments).assert_outcomes(passed=1)
+    assert (pytester.path / "cassettes" / "test_api" / "test_calls.yaml").is_file()
