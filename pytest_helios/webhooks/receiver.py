@@ -79,6 +79,9 @@ class WebhookReceiver:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # TCP_NODELAY: with Nagle's algorithm on, an answer that leaves in two sends meets
+            # the sender's delayed ACK and every delivery waits about 40 ms for nothing
+            disable_nagle_algorithm = True
 
             def do_POST(self) -> None:
                 lengths = self.headers.get_all("content-length") or ["0"]
@@ -233,6 +236,21 @@ class WebhookReceiver:
                     break
                 self._changed.wait(remaining)
         raise AssertionError(self._timeout_report(run_id, timeout))
+
+    async def wait_for_final_async(
+        self, run_id: str, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """``wait_for_final`` for async tests: awaits without blocking the event loop.
+
+        Works under any event loop anyio supports (asyncio and trio): the wait runs in a worker
+        thread, woken the moment the final payload arrives.
+        """
+        __tracebackhide__ = True
+        import anyio.to_thread
+
+        return await anyio.to_thread.run_sync(
+            self.wait_for_final, run_id, timeout, abandon_on_cancel=True
+        )
 
     def _timeout_report(self, run_id: str, timeout: float) -> str:
         lines = [f"no final webhook for run {run_id} within {timeout:g} s"]

@@ -76,3 +76,74 @@ def test_an_unreadable_content_length_is_answered_400_not_a_crash(
     assert answer.split(b"\r\n")[0].endswith(b"400 Bad Request")
     assert b"invalid Content-Length" in answer
     assert receiver.deliveries == []
+
+
+def server_side_sockets(receiver: WebhookReceiver) -> list[socket.socket]:
+    """The receiver's accepted connections: sockets of this process bound to its port."""
+    import gc
+
+    port = int(receiver.url.split(":")[2].split("/")[0])
+    found = []
+    for candidate in gc.get_objects():
+        if isinstance(candidate, socket.socket) and candidate.fileno() != -1:
+            try:
+                local, peer = candidate.getsockname(), candidate.getpeername()
+            except OSError:
+                continue  # a listening or closed socket
+            if local[1] == port and peer[1] != port:
+                found.append(candidate)
+    return found
+
+
+def test_the_receiver_answers_on_sockets_with_nagles_algorithm_off(
+    receiver: WebhookReceiver,
+) -> None:
+    """Two sends per answer with Nagle on wait ~40 ms each for a delayed ACK: TCP_NODELAY."""
+    import httpx
+
+    head, body = signed_request()
+    with httpx.Client() as client:  # keep-alive: the server's socket stays open
+        headers = dict(line.split(": ", 1) for line in head.split("\r\n")[3:] if ": " in line)
+        headers.pop("Content-Length", None)
+        assert client.post(receiver.url, content=body, headers=headers).status_code == 200
+        accepted = server_side_sockets(receiver)
+        assert accepted, "no accepted connection found"
+        for sock in accepted:
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_an_async_test_awaits_the_final_webhook_without_blocking_its_event_loop(
+    receiver: WebhookReceiver, backend: str
+) -> None:
+    """While the wait is pending, the test's own event loop keeps running other tasks."""
+    import anyio
+
+    pytest.importorskip(backend)
+    final = b'{"runId": "' + RUN_ID.encode() + b'", "status": "completed", "sequenceNumber": 8}'
+    ticks: list[int] = []
+
+    async def main() -> dict[str, object]:
+        async def tick_then_deliver() -> None:
+            for n in range(3):  # these run only if the loop is not blocked by the wait
+                ticks.append(n)
+                await anyio.sleep(0)
+            import time
+
+            headers = sign_webhook(final, SECRET, timestamp=int(time.time()), run_id=RUN_ID)
+            await anyio.to_thread.run_sync(_post, receiver.url, final, headers)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(tick_then_deliver)
+            payload = await receiver.wait_for_final_async(RUN_ID, timeout=30)
+        return payload
+
+    payload = anyio.run(main, backend=backend)
+    assert payload["status"] == "completed"
+    assert ticks == [0, 1, 2]
+
+
+def _post(url: str, body: bytes, headers: dict[str, str]) -> None:
+    import httpx
+
+    assert httpx.post(url, content=body, headers=headers).status_code == 200
