@@ -13,7 +13,10 @@ Precedence, highest first (documented in the README):
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -291,12 +294,37 @@ def resolve(
     return dataclasses.replace(base, **changes)
 
 
-def default_cassette_name(nodeid: str, name: str) -> str:
-    """``<test>`` of ``<module>/<test>.yaml``: the node id after the module (``TestX.test_y``)."""
-    return ".".join(nodeid.split("::")[1:]) or name
+#: A parametrize id part kept in a file name: a lowercase word (``light``, ``agent_type0``,
+#: as pytest makes them), ``True``/``False``/``None``, or a short number (``0``, ``1.5``).
+_PLAIN_WORD = re.compile(r"[a-z][a-z0-9_]{0,39}|True|False|None")
+_SHORT_NUMBER = re.compile(r"[0-9]{1,4}(?:\.[0-9]{1,4})?")
 
 
-def mark_clashes(items: Iterable[pytest.Item], rootpath: Path) -> None:
+def plain_id(test_id: str) -> bool:
+    """Whether a parametrize id may stand in a file name: each ``-``-separated part a plain
+    word or a short number, and at most one number (``1962-03-14`` or ``555-0100`` is not)."""
+    parts = test_id.split("-")
+    numbers = sum(1 for part in parts if _SHORT_NUMBER.fullmatch(part))
+    return numbers <= 1 and all(
+        _PLAIN_WORD.fullmatch(part) or _SHORT_NUMBER.fullmatch(part) for part in parts
+    )
+
+
+def default_cassette_name(nodeid: str, name: str, *, salt: str) -> str:
+    """``<test>`` of ``<module>/<test>.yaml``: the node id after the module (``TestX.test_y``).
+
+    A parametrize id that is not :func:`plain_id` (it may be a patient's name, a birth date, a
+    record number) becomes ``id-<12 hex>``, an HMAC of the id keyed with ``salt`` (the
+    pseudonym salt): the same id always gives the same name, and the name tells nothing."""
+    stem = ".".join(nodeid.split("::")[1:]) or name
+    test, bracket, rest = stem.partition("[")
+    if not bracket or not rest.endswith("]") or plain_id(rest[:-1]):
+        return stem
+    digest = hmac.new(salt.encode(), b"cassette name\0" + rest[:-1].encode(), hashlib.sha256)
+    return f"{test}[id-{digest.hexdigest()[:12]}]"
+
+
+def mark_clashes(items: Iterable[pytest.Item], rootpath: Path, salt: str) -> None:
     """Tests of modules with the same name in different folders would share cassette files
     (``<module>/<test>.yaml``): each such test is marked to fail, naming the modules."""
     claims: dict[tuple[str, str], dict[Path, list[pytest.Item]]] = {}
@@ -307,7 +335,7 @@ def mark_clashes(items: Iterable[pytest.Item], rootpath: Path) -> None:
         if marker is not None and marker.kwargs.get("name") is not None:
             continue  # a name given on purpose may be shared on purpose
         path = Path(str(item.path))
-        key = (path.stem, default_cassette_name(item.nodeid, item.name))
+        key = (path.stem, default_cassette_name(item.nodeid, item.name, salt=salt))
         claims.setdefault(key, {}).setdefault(path, []).append(item)
     for (module, test), owners in claims.items():
         if len(owners) < 2:

@@ -52,7 +52,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if marked and names is not None and "helios_cassette" not in names:
             names.append("helios_cassette")  # marked tests get the fixture
     if items:
-        settings.mark_clashes(items, items[0].config.rootpath)
+        config = items[0].config
+        salt = settings.from_ini(config).pseudonym_salt
+        settings.mark_clashes(items, config.rootpath, salt)
 
 
 @pytest.hookimpl(tryfirst=True)

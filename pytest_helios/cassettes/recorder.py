@@ -125,10 +125,11 @@ def absent_imports_fail_fast() -> Iterator[None]:
 
 
 def cassette_path(item: pytest.Item, config: CassetteConfig, name: str | None) -> Path:
-    """``<cassette_dir>/<module>/<test>.yaml`` (classes prefix the test: ``TestX.test_y``)."""
+    """``<cassette_dir>/<module>/<test>.yaml`` (classes prefix the test: ``TestX.test_y``; a
+    parametrize id that could identify someone is a digest, see ``default_cassette_name``)."""
     module = Path(str(item.path)).stem
     if name is None:
-        name = default_cassette_name(item.nodeid, item.name)
+        name = default_cassette_name(item.nodeid, item.name, salt=config.pseudonym_salt)
     safe = re.sub(r'[<>:"/\\|?*\x00-\x1f]', "-", name)
     return config.cassette_dir / module / f"{safe}.yaml"
 
