@@ -4,6 +4,11 @@
 accepted run, and turn the documented error statuses into exceptions: 401 ``HeliosAuthError``,
 400 ``HeliosValidationError``, 429 ``HeliosRateLimited``, anything else ``HeliosError``. The API
 key never appears in a repr, a log line or an exception message; only its masked form does.
+
+Nor in a traceback, whatever pytest's ``--tb``, ``-l`` or ``-vv``: a client holds its key as a
+``MaskedSecret`` from the first line that receives it, and every function here hides its frame
+(``__tracebackhide__``), so neither the key nor the patient data of a request is shown among
+a failed call's locals and arguments.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from pytest_helios.facts import (
     EHR_AGENT_TYPES,
     LAB_RESULTS_PATH,
 )
-from pytest_helios.masking import mask_secret, shorten
+from pytest_helios.masking import MaskedSecret, mask_secret, shorten
 from pytest_helios.payloads.builders import serialize
 
 if TYPE_CHECKING:
@@ -98,6 +103,7 @@ class FieldError:
 def agent_request_body(
     *, webhook_url: str, agent_type: str, data: Mapping[str, Any], extra: Mapping[str, Any]
 ) -> dict[str, Any]:
+    __tracebackhide__ = True
     if agent_type not in EHR_AGENT_TYPES:
         valid = ", ".join(map(repr, EHR_AGENT_TYPES))
         raise HeliosError(f"agent_type must be one of {valid}, not {agent_type!r}")
@@ -111,6 +117,7 @@ def lab_results_request_body(
     patient_context: Mapping[str, Any] | None,
     extra: Mapping[str, Any],
 ) -> dict[str, Any]:
+    __tracebackhide__ = True
     body: dict[str, Any] = {"labResults": [dict(lab) for lab in lab_results]}
     if webhook_url is not None:
         body["webhookUrl"] = webhook_url
@@ -162,6 +169,8 @@ def parse_response(response: httpx.Response, api_key: str) -> AcceptedRun:
     Error messages quote what the server said; a server that echoes the key (in a JSON body,
     an HTML error page...) gets it masked there like everywhere else.
     """
+    __tracebackhide__ = True
+    api_key = _held(api_key)
     try:
         return _parse_response(response, api_key)
     except HeliosError as error:
@@ -169,6 +178,7 @@ def parse_response(response: httpx.Response, api_key: str) -> AcceptedRun:
 
 
 def _masking_key(error: HeliosError, api_key: str) -> HeliosError:
+    __tracebackhide__ = True
     if api_key and api_key in error.message:
         error.message = error.message.replace(api_key, mask_secret(api_key))
         error.args = (error.message,)
@@ -176,6 +186,7 @@ def _masking_key(error: HeliosError, api_key: str) -> HeliosError:
 
 
 def _parse_response(response: httpx.Response, api_key: str) -> AcceptedRun:
+    __tracebackhide__ = True
     body = _json_body(response)
     concurrency = Concurrency.from_headers(response.headers)
     status = response.status_code
@@ -246,12 +257,18 @@ def tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-def _resolve(api_key: str | None, base_url: str | None) -> tuple[str, str]:
+def _held(api_key: str) -> MaskedSecret:
+    """The key as the client holds it: the same string, with a masked ``repr``."""
+    return api_key if isinstance(api_key, MaskedSecret) else MaskedSecret(api_key)
+
+
+def _resolve(api_key: str | None, base_url: str | None) -> tuple[MaskedSecret, str]:
+    __tracebackhide__ = True
     key = api_key if api_key is not None else os.environ.get("HELIOS_API_KEY")
     if not key:
         raise HeliosError("no Helios API key: pass api_key=... or set HELIOS_API_KEY")
     url = base_url or os.environ.get("HELIOS_BASE_URL") or DEFAULT_BASE_URL
-    return key, url.rstrip("/")
+    return _held(key), url.rstrip("/")
 
 
 def _backoff(attempt: int, retry_after: float | None, max_wait: float) -> float:
@@ -269,6 +286,8 @@ class _ClientBase:
         rate_limit_retries: int,
         max_retry_wait: float,
     ) -> None:
+        __tracebackhide__ = True
+        api_key = None if api_key is None else _held(api_key)
         if rate_limit_retries < 0:
             raise HeliosError(f"rate_limit_retries must be 0 or more, not {rate_limit_retries!r}")
         self._api_key, self.base_url = _resolve(api_key, base_url)
@@ -282,27 +301,32 @@ class _ClientBase:
         It shares this client's connections, so nothing new needs closing: closing either
         client closes both.
         """
+        __tracebackhide__ = True
+        api_key = _held(api_key)
         clone = copy.copy(self)
         clone._api_key = api_key
         return clone
 
     def _failed(self, path: str, exc: httpx.HTTPError) -> HeliosError:
         """The error for a request that got no answer, with the key masked."""
+        __tracebackhide__ = True
         failed = HeliosError(f"POST {path} failed: {type(exc).__name__}: {exc}")
         return _masking_key(failed, self._api_key)
 
     def _retry_delay(self, attempt: int, exc: HeliosRateLimited) -> float:
         """Seconds to wait before retry ``attempt`` of a 429; raises ``exc`` once they are spent."""
+        __tracebackhide__ = True
         if attempt > self.rate_limit_retries:
             raise exc
         return _backoff(attempt, exc.retry_after, self.max_retry_wait)
 
     @property
     def api_key(self) -> str:
-        """The key this client sends (kept out of reprs and messages)."""
+        """The key this client sends, a ``MaskedSecret``: kept out of reprs and messages."""
         return self._api_key
 
     def _headers(self) -> dict[str, str]:
+        __tracebackhide__ = True
         return {
             API_KEY_HEADER: self._api_key,
             "content-type": "application/json",
@@ -312,6 +336,7 @@ class _ClientBase:
 
     @staticmethod
     def _encode(body: Mapping[str, Any]) -> bytes:
+        __tracebackhide__ = True
         return serialize(body)
 
     def __repr__(self) -> str:
@@ -341,6 +366,8 @@ class HeliosClient(_ClientBase):
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        __tracebackhide__ = True
+        api_key = None if api_key is None else _held(api_key)
         super().__init__(api_key, base_url, timeout, rate_limit_retries, max_retry_wait)
         self._sleep = sleep
         self._transport = transport
@@ -357,6 +384,7 @@ class HeliosClient(_ClientBase):
         **extra: Any,
     ) -> AcceptedRun:
         """``POST /api/v1/agent``: start an EHR Agent run (``agent_type`` ``light`` or ``deep``)."""
+        __tracebackhide__ = True
         body = agent_request_body(
             webhook_url=webhook_url, agent_type=agent_type, data=data, extra=extra
         )
@@ -371,6 +399,7 @@ class HeliosClient(_ClientBase):
         **extra: Any,
     ) -> AcceptedRun:
         """``POST /api/v1/lab-results``: start a Lab Results Agent run."""
+        __tracebackhide__ = True
         body = lab_results_request_body(
             lab_results=lab_results,
             webhook_url=webhook_url,
@@ -381,6 +410,7 @@ class HeliosClient(_ClientBase):
 
     def post(self, path: str, body: Mapping[str, Any]) -> AcceptedRun:
         """POST a JSON body to ``path`` with the key, retrying 429s as configured."""
+        __tracebackhide__ = True
         content = self._encode(body)
         attempt = 0
         while True:
@@ -395,12 +425,14 @@ class HeliosClient(_ClientBase):
                 self._sleep(self._retry_delay(attempt, exc))
 
     def close(self) -> None:
+        __tracebackhide__ = True
         self._http.close()
 
     def __enter__(self) -> HeliosClient:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        __tracebackhide__ = True
         self.close()
 
 
@@ -423,6 +455,8 @@ class AsyncHeliosClient(_ClientBase):
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        __tracebackhide__ = True
+        api_key = None if api_key is None else _held(api_key)
         super().__init__(api_key, base_url, timeout, rate_limit_retries, max_retry_wait)
         self._sleep = sleep
         self._transport = transport
@@ -436,6 +470,7 @@ class AsyncHeliosClient(_ClientBase):
         **extra: Any,
     ) -> AcceptedRun:
         """``POST /api/v1/agent``: start an EHR Agent run (``agent_type`` ``light`` or ``deep``)."""
+        __tracebackhide__ = True
         body = agent_request_body(
             webhook_url=webhook_url, agent_type=agent_type, data=data, extra=extra
         )
@@ -450,6 +485,7 @@ class AsyncHeliosClient(_ClientBase):
         **extra: Any,
     ) -> AcceptedRun:
         """``POST /api/v1/lab-results``: start a Lab Results Agent run."""
+        __tracebackhide__ = True
         body = lab_results_request_body(
             lab_results=lab_results,
             webhook_url=webhook_url,
@@ -460,6 +496,7 @@ class AsyncHeliosClient(_ClientBase):
 
     async def post(self, path: str, body: Mapping[str, Any]) -> AcceptedRun:
         """POST a JSON body to ``path`` with the key, retrying 429s as configured."""
+        __tracebackhide__ = True
         content = self._encode(body)
         attempt = 0
         while True:
@@ -496,6 +533,7 @@ class _Borrowed(httpx.AsyncBaseTransport):
         self._inner = inner
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        __tracebackhide__ = True
         return await self._inner.handle_async_request(request)
 
     async def aclose(self) -> None:

@@ -6,9 +6,26 @@ is never printed whole (``sk_live_…a1b2``) and no message grows without bound.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+
 from pytest_helios.facts import API_KEY_PREFIX, WEBHOOK_SECRET_PREFIX
 
-__all__ = ["MaskedSecret", "mask_secret", "shorten"]
+__all__ = [
+    "KEY_SHAPED",
+    "MaskedSecret",
+    "explain_comparison",
+    "mask_secret",
+    "mask_text",
+    "shorten",
+]
+
+# the documented prefixes, and the test-mode twin such keys conventionally have
+_PREFIXES = (API_KEY_PREFIX, API_KEY_PREFIX.replace("_live_", "_test_"), WEBHOOK_SECRET_PREFIX)
+#: A Helios API key (or its test-mode twin) or webhook secret, wherever it stands in text.
+KEY_SHAPED = re.compile(f"(?:{'|'.join(map(re.escape, _PREFIXES))})[A-Za-z0-9_+/=-]{{4,}}")
+#: How many characters of an operand a masked comparison shows.
+_OPERAND_LIMIT = 240
 
 
 def mask_secret(secret: str) -> str:
@@ -43,3 +60,47 @@ class MaskedSecret(str):
 def shorten(text: str, limit: int) -> str:
     """``text`` cut to at most ``limit`` characters, ending in ``...`` when cut."""
     return text if len(text) <= limit else text[: max(limit - 3, 0)] + "..."
+
+
+def mask_text(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with each of ``secrets``, and every key-shaped string, in its masked form.
+
+    >>> mask_text("key sk_live_" + "0" * 28 + "a1b2 refused")
+    'key sk_live_…a1b2 refused'
+    """
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, mask_secret(secret))
+    return KEY_SHAPED.sub(lambda match: mask_secret(match.group(0)), text)
+
+
+def explain_comparison(op: str, left: object, right: object) -> list[str] | None:
+    """What pytest shows of a failed comparison that involves a key: both operands masked.
+
+    ``None`` (pytest's own explanation) unless an operand is a `MaskedSecret` or holds a
+    key-shaped string; then each operand is shown by ``repr`` with every secret of the
+    comparison and every key-shaped string masked, cut short.
+    """
+    secrets = [str(side) for side in (left, right) if isinstance(side, MaskedSecret)]
+    if not secrets and not any(KEY_SHAPED.search(_safe_repr(side)) for side in (left, right)):
+        return None
+    return [
+        f"{_masked_repr(left, secrets)} {op} {_masked_repr(right, secrets)}",
+        "(pytest-helios shows keys and secrets masked, never their values)",
+    ]
+
+
+def _safe_repr(value: object) -> str:
+    try:
+        return repr(value)
+    except Exception:  # a user object whose __repr__ fails: pytest says so in its own way
+        return f"<{type(value).__name__} object>"
+
+
+def _masked_repr(value: object, secrets: list[str]) -> str:
+    if isinstance(value, MaskedSecret):
+        return repr(value)
+    if isinstance(value, str):
+        return repr(shorten(mask_text(value, secrets), _OPERAND_LIMIT))
+    # inside a repr a secret may stand escaped (quotes, backslashes, non-ASCII)
+    escaped = [repr(secret)[1:-1] for secret in secrets]
+    return shorten(mask_text(_safe_repr(value), [*secrets, *escaped]), _OPERAND_LIMIT)

@@ -88,19 +88,14 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_assertrepr_compare(op: str, left: object, right: object) -> list[str] | None:
-    """Keep keys and secrets masked in assertion explanations: pytest diffs strings by value."""
-    import sys
+    """Keep keys and secrets masked in assertion explanations: pytest diffs strings by value.
 
-    masking = sys.modules.get("pytest_helios.masking")
-    if masking is None:  # no MaskedSecret can exist yet
-        return None
-    masked = masking.MaskedSecret
-    if not (isinstance(left, masked) or isinstance(right, masked)):
-        return None
-    return [
-        f"{left!r} {op} {right!r}",
-        "(pytest-helios shows keys and secrets masked, never their values)",
-    ]
+    When an operand is a ``MaskedSecret`` or holds a key-shaped string, both operands are shown
+    masked (pytest's diff would print the other one whole, key included).
+    """
+    from pytest_helios.masking import explain_comparison
+
+    return explain_comparison(op, left, right)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
