@@ -31,7 +31,7 @@ import hmac
 import json
 import re
 import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -358,15 +358,17 @@ class Scrubber:
     # -- bodies ----------------------------------------------------------------------------
     def _body(
         self,
-        body: str | bytes | None,
+        body: object,
         content_type: str,
         encoding: str,
         found: dict[str, tuple[str, str]],
         identifiers: Mapping[str, tuple[str, str]],
     ) -> str | bytes | None:
-        if body is None or body in (b"", ""):
-            return body
-        raw = body.encode() if isinstance(body, str) else bytes(body)
+        raw = body_bytes(body, content_type)
+        if raw is None:
+            return None
+        if raw == b"":
+            return "" if isinstance(body, str) else b""
         raw = decompress(raw, encoding)
         charset = _charset(content_type)
         if charset not in ("", "utf-8", "utf8"):
@@ -531,6 +533,63 @@ class Scrubber:
             for value, (_, label) in self.identifiers.items()
             if len(value) >= MIN_IDENTIFIER_LENGTH
         }
+
+
+def body_bytes(body: object, content_type: str = "") -> bytes | None:
+    """The bytes of a body as vcrpy hands it over, whatever the client: ``bytes`` and its
+    kin, ``str``, a file (read from where it stands, and put back), an iterator or list of
+    chunks, and aiohttp's ``json=`` (a dict or list, stored as JSON; a dict as a form when the
+    content type says so). Anything else raises ``BodyNotReadable``, so it is never recorded.
+    """
+    if body is None:
+        return None
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        return bytes(body)
+    if hasattr(body, "read"):
+        return _read_file(body)
+    if isinstance(body, Mapping):
+        media_type = content_type.split(";", 1)[0].strip().lower()
+        if media_type == "application/x-www-form-urlencoded":
+            pairs = [(str(k), _form_value(v)) for k, v in body.items()]
+            return urlencode(pairs).encode("ascii")
+        return _json_bytes(body)
+    if isinstance(body, (list, tuple, Iterator)):
+        items = list(body)
+        if items and all(isinstance(i, (bytes, bytearray, memoryview, str)) for i in items):
+            return b"".join(i.encode("utf-8") if isinstance(i, str) else bytes(i) for i in items)
+        return _json_bytes(items)
+    raise BodyNotReadable(f"a body of type {type(body).__name__}")
+
+
+def _read_file(file: Any) -> bytes:
+    position = file.tell() if hasattr(file, "tell") and hasattr(file, "seek") else None
+    data = file.read()
+    if position is not None:
+        file.seek(position)
+    return body_bytes(data) or b""
+
+
+def _form_value(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", errors="strict")
+    return str(value)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8")  # a file's contents in aiohttp form data
+    raise TypeError(type(value).__name__)
+
+
+def _json_bytes(value: Any) -> bytes:
+    try:
+        return json.dumps(value, default=_json_default, ensure_ascii=False).encode("utf-8")
+    except (TypeError, ValueError, UnicodeDecodeError):
+        raise BodyNotReadable(
+            f"a body of type {type(value).__name__} that is not JSON data"
+        ) from None
 
 
 def _readable(scrub: Callable[[], str | bytes | None], what: str) -> str | bytes | None:
