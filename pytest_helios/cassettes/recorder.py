@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from vcr.cassette import Cassette
@@ -26,7 +25,7 @@ from vcr.persisters.filesystem import CassetteNotFoundError
 from vcr.record_mode import RecordMode
 from vcr.request import Request
 
-from pytest_helios import _stash
+from pytest_helios import _options, _stash
 from pytest_helios.cassettes import schema_checks
 from pytest_helios.cassettes.config import (
     CassetteConfig,
@@ -158,6 +157,8 @@ class CassetteSession:
     scrubber: Scrubber
     hook: Callable[..., Any] | None = None
     pytest_config: pytest.Config | None = None
+    #: the target is the live API (``--helios-live``): what is recorded comes from it
+    live: bool = False
     misses: list[str] = field(default_factory=list)
     #: set when the test failed: its cassette is not saved
     discard: bool = False
@@ -188,8 +189,7 @@ class CassetteSession:
             if self.recording:
                 self.capture_webhook(request.body, dict(request.headers.items()))
             return None
-        host = urlsplit(request.uri).netloc
-        self.targets.add("live" if request.uri.startswith(BASE_URL) else host)
+        self.targets.add("live" if self.live or request.uri.startswith(BASE_URL) else "emulator")
         plain = {
             "method": request.method,
             "uri": request.uri,
@@ -332,6 +332,8 @@ class CassetteSession:
             raise CassetteWriteRefused(shown, findings)
 
     def _target(self) -> str:
+        """The provenance's ``target``: ``live``, ``emulator`` (or a stand-in for the API
+        declared in ``target_urls``), or ``unknown`` when no Helios request was recorded."""
         if "live" in self.targets:
             return "live"
         return "emulator" if self.targets else "unknown"
@@ -499,6 +501,10 @@ def use_cassette(request: pytest.FixtureRequest, base: CassetteConfig) -> Iterat
         target_urls=config.target_urls,
         salt=config.pseudonym_salt,
     )
+    target = _options.of(request.config)
+    targets = session_targets(request.config)
+    if target.live and target.base_url != BASE_URL and target.base_url not in targets:
+        targets.append(target.base_url)  # stored as the canonical host, like the emulator's
     hook = getattr(request.config.hook, "pytest_helios_scrub_interaction", None)
     secrets = session_secrets(request.config)
     for value in config.extra_secrets:
@@ -508,9 +514,10 @@ def use_cassette(request: pytest.FixtureRequest, base: CassetteConfig) -> Iterat
         display=shown_path(path, request.config.rootpath),
         config=config,
         test=command_target(item.nodeid, item.path, request.config.invocation_params.dir),
-        scrubber=Scrubber(rules, secrets, session_targets(request.config)),
+        scrubber=Scrubber(rules, secrets, targets),
         hook=hook,
         pytest_config=request.config,
+        live=target.live,
     )
     context = _HeliosCassette.use(
         path=str(path),

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import textwrap
+from collections.abc import Iterator
 
 import pytest
 import yaml
 
 import pytest_helios
+from pytest_helios import HeliosEmulator
 from pytest_helios.cassettes.persister import schemas_fingerprint
+from pytest_helios.facts import BASE_URL
 from tests.cassettes.helpers import (
     ONE_CALL_CASSETTE,
     FakeHelios,
@@ -142,3 +146,47 @@ def test_a_malformed_or_foreign_cassette_names_the_file_and_the_problem(
 
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines([f"*helios: cannot use cassette {CASSETTE}: {problem}"])
+
+
+@pytest.fixture
+def stand_in(monkeypatch: pytest.MonkeyPatch) -> Iterator[HeliosEmulator]:
+    """An emulator playing the live API at --helios-base-url (the real API is never called
+    from the tests), its account's key and secret exported as users would."""
+    monkeypatch.delenv("HELIOS_BASE_URL", raising=False)
+    with HeliosEmulator() as emulator:
+        account = emulator.create_account("live stand-in")
+        monkeypatch.setenv("HELIOS_API_KEY", account.create_key("ci").value)
+        monkeypatch.setenv("HELIOS_WEBHOOK_SECRET", account.webhook_secret)
+        yield emulator
+
+
+LIVE_TEST = """
+    import pytest
+
+    @pytest.mark.helios_cassette
+    def test_submit(helios_client):
+        run = helios_client.submit_lab_results(
+            lab_results=[{"name": "eGFR", "value": "38 mL/min/1.73m2", "flag": "Low"}],
+            webhook_url="http://127.0.0.1:9/hook",
+        )
+        assert run.status == "accepted"
+"""
+
+
+def test_a_recording_against_a_live_base_url_is_stored_under_the_canonical_host_as_live(
+    pytester: pytest.Pytester, stand_in: HeliosEmulator
+) -> None:
+    pytester.makepyfile(test_api=textwrap.dedent(LIVE_TEST))
+    live = ("--helios-live", f"--helios-base-url={stand_in.url}")
+
+    pytester.runpytest(*live, "--helios-record-mode=once").assert_outcomes(passed=1)
+
+    text = (pytester.path / "cassettes" / "test_api" / "test_submit.yaml").read_text()
+    document = yaml.safe_load(text)
+    assert document["helios"]["target"] == "live"
+    assert document["interactions"][0]["request"]["uri"] == f"{BASE_URL}/api/v1/lab-results"
+    assert stand_in.url.split("//")[1] not in text
+    assert len(stand_in.runs) == 1
+    stand_in.stop()
+    pytester.runpytest(*live).assert_outcomes(passed=1)  # replays, the live API gone
+    pytester.runpytest().assert_outcomes(passed=1)  # and against the emulator
