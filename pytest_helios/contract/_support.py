@@ -8,7 +8,7 @@ it sees exactly what the target answers: status, headers and body, including a r
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -18,6 +18,7 @@ from pytest_helios import _options
 from pytest_helios.contract import _session
 from pytest_helios.contract._recorder import recorder_for
 from pytest_helios.facts import CONCURRENCY_HEADERS
+from pytest_helios.masking import mask_text, shorten
 
 if TYPE_CHECKING:
     import httpx
@@ -85,9 +86,10 @@ def target_is_live(request: pytest.FixtureRequest) -> bool:
     return _options.of(request.config).live
 
 
-def fragment(response: httpx.Response) -> str:
-    """A short description of an answer for an assumptions report."""
-    return f"{response.status_code} {response.text[:200]}"
+def fragment(response: httpx.Response, secrets: Iterable[str] = ()) -> str:
+    """A short description of an answer for a message or the assumptions report: its status
+    and the start of its body, with ``secrets`` and every key-shaped string masked first."""
+    return f"{response.status_code} {shorten(mask_text(response.text, secrets), 200)}"
 
 
 def json_body(response: httpx.Response) -> Any:
@@ -95,7 +97,7 @@ def json_body(response: httpx.Response) -> Any:
     try:
         return response.json()
     except ValueError:
-        pytest.fail(f"expected a JSON body, got {response.status_code} {response.text[:200]!r}")
+        pytest.fail(f"expected a JSON body, got {fragment(response)}")
 
 
 def assert_concurrency_headers(response: httpx.Response) -> Callable[[str], int]:

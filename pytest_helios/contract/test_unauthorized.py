@@ -23,6 +23,7 @@ from pytest_helios.contract._support import (
     json_body,
 )
 from pytest_helios.facts import AGENT_PATH, API_KEY_HEADER, LAB_RESULTS_PATH, UNAUTHORIZED_REASONS
+from pytest_helios.masking import mask_secret
 from pytest_helios.payloads import strategies
 
 MISSING, INVALID, REVOKED, FOREIGN = UNAUTHORIZED_REASONS
@@ -53,17 +54,24 @@ def assert_refused(
     headers = {} if key is None else {API_KEY_HEADER: key}
     response = target.post(endpoint, body, headers)
     source = f"401 for {cause}"
-    assert response.status_code == 401, f"{cause}: expected 401, got {fragment(response)}"
-    if key is not None and key.strip():
-        contract.add_secret(key)
-        assert key not in response.text, f"the 401 answer for {cause} echoes the key"
+    sent = key if key is not None and key.strip() else None
+    secrets = [sent] if sent else []
+    if response.status_code != 401:
+        pytest.fail(f"{cause}: expected 401, got {fragment(response, secrets)}")
+    if sent:
+        contract.add_secret(sent)
+        if sent in response.text:
+            # shown with the key masked: a failed `assert key not in text` prints the text
+            shown = fragment(response, secrets)
+            pytest.fail(f"the 401 answer for {cause} echoes the key {mask_secret(sent)}: {shown}")
     refusal = json_body(response)
     contract.check("unauthorized-error", refusal, source)
     message = refusal.get("message")
     if message not in reasons:
         expected = " or ".join(repr(r) for r in reasons)
         contract.contradict(ASSUMPTION, source, f"$.message = {message!r}, expected {expected}")
-        pytest.fail(f"{cause}: the 401 message is {message!r}, expected {expected}")
+        shown = contract.redact(repr(message))
+        pytest.fail(f"{cause}: the 401 message is {shown}, expected {expected}")
 
 
 @ENDPOINTS

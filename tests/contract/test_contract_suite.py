@@ -269,3 +269,65 @@ def test_live_webhooks_arrive_through_the_public_url_and_the_relay_on_the_given_
             "webhook is checked against the emulator (provider state fail_next_run)",
         ]
     )
+
+
+@pytest.fixture
+def echoing_stand_in(stand_in: str) -> Iterator[str]:
+    """The live stand-in behind a loopback proxy whose 401 bodies echo the account's keys."""
+    import os
+
+    keys = " ".join(os.environ[v] for v in ("HELIOS_REVOKED_API_KEY", "HELIOS_FOREIGN_API_KEY"))
+
+    def echo(status: int, body: bytes) -> bytes:
+        if status != 401:
+            return body
+        return json.dumps({"error": "Unauthorized", "message": f"Invalid API key {keys}"}).encode()
+
+    emulator_url, _, account_id = stand_in.partition("/accounts/")
+    with Relay(lambda path: emulator_url + path, rewrite=echo) as proxy:
+        yield f"{proxy.url}/accounts/{account_id}"
+
+
+def test_a_401_that_echoes_the_key_fails_the_check_without_printing_the_key(
+    pytester: pytest.Pytester, echoing_stand_in: str
+) -> None:
+    import os
+
+    result = pytester.runpytest(
+        *SUITE,
+        "-k",
+        "revoked or another_account",
+        "--helios-live",
+        f"--helios-base-url={echoing_stand_in}",
+        "--helios-contract-examples=2",
+        "--tb=long",
+        "-l",
+        "-vv",
+        "--junitxml=report.xml",
+    )
+    result.assert_outcomes(failed=4)
+    shown = {
+        "stdout": result.stdout.str(),
+        "stderr": result.stderr.str(),
+        "the junit XML": (pytester.path / "report.xml").read_text(encoding="utf-8"),
+        "the report": (pytester.path / "helios-contract-report.md").read_text(encoding="utf-8"),
+    }
+    variables = ("HELIOS_API_KEY", "HELIOS_REVOKED_API_KEY", "HELIOS_FOREIGN_API_KEY")
+    leaks = [
+        (variable, where)
+        for variable in variables
+        for where, text in shown.items()
+        if os.environ[variable] in text
+    ]
+    assert leaks == []
+    revoked, foreign = (os.environ[v] for v in variables[1:])
+    masked = f"sk_live_…{revoked[-4:]} sk_live_…{foreign[-4:]}"
+    result.stdout.fnmatch_lines_random(
+        [
+            f"E * Failed: the 401 answer for a revoked key echoes the key sk_live_…{revoked[-4:]}: "
+            f'401 {{"error": "Unauthorized", "message": "Invalid API key {masked}"}}',
+            f"E * Failed: the 401 answer for a key of another account echoes the key "
+            f'sk_live_…{foreign[-4:]}: 401 {{"error": "Unauthorized", '
+            f'"message": "Invalid API key {masked}"}}',
+        ]
+    )
