@@ -91,3 +91,22 @@ def test_the_sample_runs_and_its_tests_pass(pytester: pytest.Pytester, sample: S
     outcomes = result.parseoutcomes()
     assert outcomes.get("passed", 0) >= 1, result.stdout.str()
     assert not {"failed", "errors", "error"} & set(outcomes), result.stdout.str()
+
+
+HOOK_SAMPLES = [s for s in SAMPLES if "def pytest_helios_" in s.files.get("conftest.py", "")]
+
+
+def test_the_docs_show_hook_samples() -> None:
+    assert len(HOOK_SAMPLES) >= 3, [s.id for s in HOOK_SAMPLES]
+
+
+@pytest.mark.parametrize("sample", HOOK_SAMPLES, ids=[s.id for s in HOOK_SAMPLES])
+def test_a_hook_sample_still_loads_with_the_plugin_turned_off(
+    pytester: pytest.Pytester, sample: Sample
+) -> None:
+    """``-p no:helios`` must not fail on the conftest: the samples mark their hooks optional."""
+    for name, text in sample.files.items():
+        (pytester.path / name).write_text(text, encoding="utf-8")
+    result = pytester.runpytest("-p", "no:helios", "-p", "no:cacheprovider", "--collect-only")
+    assert "unknown hook" not in result.stdout.str() + result.stderr.str()
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
