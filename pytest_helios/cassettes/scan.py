@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -75,20 +76,152 @@ def _json_strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
         yield path, value if isinstance(value, str) else json.dumps(value)
 
 
-def _body_strings(body: Any, place: str) -> Iterator[tuple[str, str]]:
+#: At most this many bytes are decompressed from one body (a zip bomb is refused, not read).
+MAX_EXPANDED_BYTES = 64 * 1024 * 1024
+_MAX_NESTING = 4
+
+
+class Unreadable(Exception):
+    """Bytes that no scan can see into; the message says why (never what they hold)."""
+
+
+class Opaque(str):
+    """A body's bytes as latin-1 text, searched as they are, but unreadable as a whole: the
+    scan reports it, so nothing it cannot read is ever written."""
+
+    reason: str
+
+    def __new__(cls, data: bytes, reason: str) -> Opaque:
+        text = super().__new__(cls, data.decode("latin-1"))
+        text.reason = reason
+        return text
+
+
+def _is_zlib(data: bytes) -> bool:
+    return len(data) > 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
+
+
+def _inflate(data: bytes, wbits: int, limit: int) -> bytes:
+    out = bytearray()
+    while data:
+        engine = zlib.decompressobj(wbits)
+        out += engine.decompress(data, limit + 1 - len(out))
+        if len(out) > limit or engine.unconsumed_tail:
+            raise Unreadable(f"more than {limit:,} bytes once decompressed")
+        if not engine.eof:
+            raise Unreadable("a truncated compressed stream")
+        data = engine.unused_data if wbits > 16 else b""  # gzip may hold several members
+    return bytes(out)
+
+
+def expand(data: bytes, limit: int = MAX_EXPANDED_BYTES) -> tuple[str, list[tuple[str, bytes]]]:
+    """``(kind, [(name, bytes), ...])`` of a body compressed without saying so, recognized by
+    its magic bytes (gzip, zlib or zip; ``("", [])`` when it is none of them). Raises
+    `Unreadable` for one it cannot undo (corrupt, encrypted, or beyond ``limit`` bytes)."""
+    try:
+        if data[:2] == b"\x1f\x8b":
+            return "gzip", [("", _inflate(data, 16 + zlib.MAX_WBITS, limit))]
+        if _is_zlib(data):
+            try:
+                return "zlib", [("", _inflate(data, zlib.MAX_WBITS, limit))]
+            except zlib.error:
+                return "", []  # two bytes that only looked like a zlib header
+        if data[:4] == b"PK\x03\x04" or data[:4] == b"PK\x05\x06":
+            return "zip", _unzip(data, limit)
+    except zlib.error:
+        raise Unreadable("a corrupt compressed stream") from None
+    return "", []
+
+
+def _unzip(data: bytes, limit: int) -> list[tuple[str, bytes]]:
+    import io
+    import zipfile
+
+    members = []
+    total = 0
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            for info in archive.infolist():
+                if info.flag_bits & 0x1:
+                    raise Unreadable("an encrypted zip member")
+                with archive.open(info) as member:
+                    content = member.read(limit + 1 - total)
+                total += len(content)
+                if total > limit:
+                    raise Unreadable(f"more than {limit:,} bytes once decompressed")
+                members.append((info.filename, content))
+    except (zipfile.BadZipFile, NotImplementedError, EOFError, OSError, RuntimeError):
+        raise Unreadable("a zip archive that cannot be read") from None
+    return members
+
+
+def decode_text(data: bytes, charset: str = "") -> str | None:
+    """``data`` as text (in ``charset`` when one is declared, else UTF-8), or ``None``."""
+    for codec in (charset, "utf-8") if charset else ("utf-8",):
+        try:
+            return data.decode(codec)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return None
+
+
+def _bytes_strings(
+    data: bytes, place: str, charset: str, depth: int = 0
+) -> Iterator[tuple[str, str]]:
+    try:
+        kind, members = expand(data) if depth < _MAX_NESTING else ("", [])
+    except Unreadable as reason:
+        yield place, Opaque(data, str(reason))
+        return
+    if kind:
+        for name, content in members:
+            inner = f"{place} ({kind}{' member ' + name if name else ''})"
+            if name:
+                yield inner + " (name)", name
+            yield from _bytes_strings(content, inner, "", depth + 1)
+        return
+    text = decode_text(data, charset)
+    if text is None:
+        yield (
+            place,
+            Opaque(data, f"{len(data):,} bytes that are neither text nor gzip, zlib or zip"),
+        )
+        return
+    yield from _text_strings(text, place)
+
+
+def _text_strings(text: str, place: str) -> Iterator[tuple[str, str]]:
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        yield place, text
+        return
+    yield from _json_strings(parsed, f"{place} $")
+
+
+def _charset_of(headers: Any) -> str:
+    if not isinstance(headers, dict):
+        return ""
+    for name, values in headers.items():
+        if str(name).lower() == "content-type":
+            value = values[0] if isinstance(values, list) and values else values
+            for parameter in str(value).split(";")[1:]:
+                key, _, charset = parameter.partition("=")
+                if key.strip().lower() == "charset":
+                    return charset.strip().strip('"').lower()
+    return ""
+
+
+def _body_strings(body: Any, place: str, charset: str = "") -> Iterator[tuple[str, str]]:
     if isinstance(body, dict) and "string" in body:
         body = body["string"]
     if isinstance(body, bytes):
-        body = body.decode("latin-1")
+        yield from _bytes_strings(body, f"{place} body", charset)
+        return
     if not isinstance(body, str):
         yield from _any_strings(body, f"{place} body")
         return
-    try:
-        parsed = json.loads(body)
-    except ValueError:
-        yield f"{place} body", body
-        return
-    yield from _json_strings(parsed, f"{place} body $")
+    yield from _text_strings(body, f"{place} body")
 
 
 def _any_strings(value: Any, place: str) -> Iterator[tuple[str, str]]:
@@ -109,6 +242,7 @@ def _message_strings(message: Any, place: str) -> Iterator[tuple[str, str]]:
     if not isinstance(message, dict):
         yield from _any_strings(message, place)
         return
+    charset = _charset_of(message.get("headers"))
     for key, value in message.items():
         if key == "headers" and isinstance(value, dict):
             for name, values in value.items():
@@ -116,7 +250,7 @@ def _message_strings(message: Any, place: str) -> Iterator[tuple[str, str]]:
                 for value in values if isinstance(values, list) else [values]:
                     yield from _any_strings(value, f"{place}, header {name}")
         elif key == "body":
-            yield from _body_strings(value, f"{place},")
+            yield from _body_strings(value, f"{place},", charset)
         elif key in ("uri", "url"):
             yield f"{place}, uri", str(value)
         else:
@@ -157,6 +291,11 @@ def encoded_forms(value: str) -> set[str]:
 
 
 def _hits(text: str, secrets: Mapping[str, str], identifiers: Mapping[str, str]) -> Iterator[str]:
+    if isinstance(text, Opaque):
+        yield (
+            f"unreadable bytes ({text.reason}), which cannot be checked for secrets; "
+            "to record them anyway, replace the body in a pytest_helios_scrub_interaction hook"
+        )
     for value, label in secrets.items():
         if value and any(form in text for form in encoded_forms(value)):
             yield f"a known secret ({label})"

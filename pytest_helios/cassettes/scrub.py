@@ -38,7 +38,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pytest_helios import _stash
 from pytest_helios.cassettes.config import CANONICAL_WEBHOOK_URL
-from pytest_helios.cassettes.scan import ANY_KEY_PATTERN
+from pytest_helios.cassettes.scan import ANY_KEY_PATTERN, Unreadable, expand
 from pytest_helios.facts import API_KEY_HEADER, BASE_URL, SIGNATURE_HEADER, TIMESTAMP_HEADER
 
 REDACTED = "[REDACTED]"
@@ -363,6 +363,7 @@ class Scrubber:
         encoding: str,
         found: dict[str, tuple[str, str]],
         identifiers: Mapping[str, tuple[str, str]],
+        depth: int = 0,
     ) -> str | bytes | None:
         raw = body_bytes(body, content_type)
         if raw is None:
@@ -385,10 +386,7 @@ class Scrubber:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
-            for value in self.secrets.labels():
-                for codec in ("utf-8", "utf-16-le", "utf-16-be"):
-                    raw = raw.replace(value.encode(codec), REDACTED.encode(codec))
-            return raw
+            return self._binary(raw, found, identifiers, depth)
         known = {**identifiers}
 
         def scrub_text(s: str) -> str:
@@ -411,6 +409,34 @@ class Scrubber:
         if media_type == "application/x-www-form-urlencoded":
             return self._query(text, found, scrub_text)
         return scrub_text(text)
+
+    def _binary(
+        self,
+        raw: bytes,
+        found: dict[str, tuple[str, str]],
+        identifiers: Mapping[str, tuple[str, str]],
+        depth: int,
+    ) -> bytes:
+        """Bytes that are not UTF-8 text. A gzip, zlib or zip body (the payload itself, with
+        no ``Content-Encoding``) is scrubbed inside and packed again the same way, so the
+        client replays what it got; anything else is kept with the known secrets replaced,
+        and the scan, which cannot read it either, refuses to write it."""
+        try:
+            kind, members = expand(raw) if depth < 4 else ("", [])
+        except Unreadable:
+            kind, members = "", []
+        if not kind:
+            for value in self.secrets.labels():
+                for codec in ("utf-8", "utf-16-le", "utf-16-be"):
+                    raw = raw.replace(value.encode(codec), REDACTED.encode(codec))
+            return raw
+        scrubbed = []
+        for name, content in members:
+            inner = self._body(content, "", "", found, identifiers, depth + 1)
+            data = inner.encode("utf-8") if isinstance(inner, str) else (inner or b"")
+            shown = self._text(name, {**identifiers, **found}) if name else name
+            scrubbed.append((shown, data))
+        return _pack(kind, scrubbed)
 
     def _query(
         self, query: str, found: dict[str, tuple[str, str]], text: Callable[[str], str]
@@ -590,6 +616,23 @@ def _json_bytes(value: Any) -> bytes:
         raise BodyNotReadable(
             f"a body of type {type(value).__name__} that is not JSON data"
         ) from None
+
+
+def _pack(kind: str, members: list[tuple[str, bytes]]) -> bytes:
+    """Members packed as ``kind`` (gzip, zlib or zip), the same bytes for the same members."""
+    if kind == "gzip":
+        return gzip.compress(members[0][1], mtime=0)
+    if kind == "zlib":
+        return zlib.compress(members[0][1])
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members:
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            archive.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()
 
 
 def _readable(scrub: Callable[[], str | bytes | None], what: str) -> str | bytes | None:

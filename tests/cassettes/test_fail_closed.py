@@ -1,19 +1,32 @@
 """Bodies and URLs the scrubber cannot read as plain UTF-8 still never put a secret on disk:
-other charsets are scrubbed in their charset, unknown compression is never recorded, and the
-scan finds a known secret in its encoded forms."""
+other charsets are scrubbed in their charset, unknown compression is never recorded, a gzip,
+zlib or zip payload is scrubbed and scanned inside, bytes no scan can read are never written,
+and the scan finds a known secret in its encoded forms."""
 
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import secrets
+import zipfile
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+import yaml
 
 from pytest_helios.cassettes.persister import dump
-from pytest_helios.cassettes.scan import Finding, scan_bytes
+from pytest_helios.cassettes.scan import Finding, expand, scan_bytes
 from pytest_helios.cassettes.scrub import BodyNotReadable, Rules, Scrubber, SecretBook
+from tests.cassettes.helpers import (
+    FakeHelios,
+    server_fixture,  # noqa: F401  # the `server` fixture
+    write_project,
+)
+from tests.loopback import LoopbackServer, QuietHandler
 
 
 def scrubber_knowing(secret: str) -> Scrubber:
@@ -125,3 +138,177 @@ def test_the_scan_finds_a_known_secret_in_its_encoded_forms(key: str, form: str)
         Finding("interaction 0, response, header x-trace", "a known secret (the test's key)")
         in findings
     )
+
+
+# ---------------------------------------------------------------- bodies packed as payloads
+
+PACKED_TEST = """
+    import gzip, io, json, os, zipfile, zlib, httpx, pytest
+
+    def unpack(kind, data):
+        if kind == "gzip":
+            return gzip.decompress(data)
+        if kind == "zlib":
+            return zlib.decompress(data)
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return archive.read(archive.namelist()[0])
+
+    @pytest.mark.helios_cassette
+    @pytest.mark.parametrize("kind", ["gzip", "zlib", "zip"])
+    def test_export(kind):
+        record = {"patientName": "Josephine Marchetti-Lund", "dateOfBirth": "1961-04-23"}
+        with httpx.Client() as client:
+            response = client.post(
+                URL + "/" + kind, json={**record, "apiKey": os.environ["HELIOS_API_KEY"]}
+            )
+        assert response.headers["content-type"] == "application/octet-stream"
+        if kind == "opaque":
+            return
+        exported = json.loads(unpack(kind, response.content))
+        assert set(exported) == {"patientName", "dateOfBirth", "apiKey", "echo"}
+"""
+
+
+class Archives(LoopbackServer):
+    """Answers ``POST /<kind>`` with the JSON it was sent, plus an ``echo`` of it as text,
+    packed as ``kind`` (gzip, zlib, zip, or ``opaque``: XOR-ed) as ``application/octet-stream``
+    with no ``Content-Encoding``: a file download, not a coding of the transfer."""
+
+    def __init__(self) -> None:
+        class Handler(QuietHandler):
+            def do_POST(self) -> None:
+                sent = json.loads(self.body())
+                payload = json.dumps({**sent, "echo": " ".join(sent.values())}).encode()
+                kind = self.path.strip("/")
+                if kind == "gzip":
+                    packed = gzip.compress(payload)
+                elif kind == "zlib":
+                    packed = zlib.compress(payload)
+                elif kind == "zip":
+                    buffer = io.BytesIO()
+                    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+                        archive.writestr("export.json", payload)
+                    packed = buffer.getvalue()
+                else:
+                    packed = bytes(byte ^ 0xA5 for byte in payload)
+                self.reply(200, packed, {"Content-Type": "application/octet-stream"})
+
+        super().__init__(Handler)
+
+
+@pytest.fixture
+def archives() -> Iterator[Archives]:
+    with Archives() as server:
+        yield server
+
+
+def _written(root: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(root.rglob("*.yaml")))
+
+
+def test_a_gzip_zlib_or_zip_body_without_content_encoding_is_scrubbed_inside(
+    pytester: pytest.Pytester, server: FakeHelios, archives: Archives
+) -> None:
+    """The payload stays packed (the client replays what it got), scrubbed inside."""
+    write_project(pytester, archives.url, PACKED_TEST)
+
+    recorded = pytester.runpytest("--helios-record-mode=once")
+
+    recorded.assert_outcomes(passed=3)
+    cassettes = pytester.path / "cassettes"
+    for kind in ("gzip", "zlib", "zip"):
+        document = yaml.safe_load((cassettes / f"test_api/test_export[{kind}].yaml").read_text())
+        packed = document["interactions"][0]["response"]["body"]["string"]
+        assert isinstance(packed, bytes)
+        inner = expand(packed)[1][0][1]
+        exported = json.loads(inner)
+        assert exported["apiKey"] == "[REDACTED]"
+        assert exported["patientName"].startswith("pseudonym-id-")
+        assert exported["dateOfBirth"].startswith("pseudonym-id-")
+        assert "Josephine" not in exported["echo"]
+        assert "1961-04-23" not in exported["echo"]
+    written = _written(cassettes)
+    for planted in (server.api_key, "Josephine", "Marchetti", "1961-04-23"):
+        assert planted.encode() not in written
+        assert planted not in recorded.stdout.str()
+    archives.close()
+    server.close()
+    pytester.runpytest().assert_outcomes(passed=3)
+
+
+def test_a_body_no_scan_can_read_is_never_written(
+    pytester: pytest.Pytester, server: FakeHelios, archives: Archives
+) -> None:
+    tests = PACKED_TEST.replace('["gzip", "zlib", "zip"]', '["opaque"]')
+    write_project(pytester, archives.url, tests)
+
+    result = pytester.runpytest("--helios-record-mode=once")
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*helios: refused to write cassette cassettes/test_api/test_export[[]opaque[]].yaml: "
+            "1 secret or identifier survived scrubbing",
+            "*  interaction 0, response, body: unreadable bytes (* bytes that are neither text "
+            "nor gzip, zlib or zip), which cannot be checked for secrets; to record them "
+            "anyway, replace the body in a pytest_helios_scrub_interaction hook",
+        ]
+    )
+    assert not (pytester.path / "cassettes").exists()
+    assert server.api_key not in result.stdout.str()
+
+
+def _cassette_with_body(body: bytes, content_type: str = "application/octet-stream") -> bytes:
+    message = {
+        "status": {"code": 200, "message": "OK"},
+        "headers": {"content-type": [content_type]},
+        "body": {"string": body},
+    }
+    return dump(document(message))
+
+
+@pytest.mark.parametrize("kind", ["gzip", "zlib", "zip"])
+def test_the_scan_reads_inside_a_packed_body(key: str, kind: str) -> None:
+    payload = json.dumps({"patient": {"dob": "1961-04-23"}, "ref": key}).encode()
+    if kind == "gzip":
+        packed = gzip.compress(payload)
+    elif kind == "zlib":
+        packed = zlib.compress(payload)
+    else:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr("a/export.json", payload)
+        packed = buffer.getvalue()
+    member = " member a/export.json" if kind == "zip" else ""
+
+    findings = scan_bytes(
+        _cassette_with_body(packed),
+        secrets={key: "the test's key"},
+        identifiers={"1961-04-23": "dateOfBirth"},
+    )
+
+    place = f"interaction 0, response, body ({kind}{member}) $"
+    assert findings == [
+        Finding(f"{place}.patient.dob", "a patient identifier (dateOfBirth)"),
+        Finding(f"{place}.ref", "a known secret (the test's key)"),
+        Finding(f"{place}.ref", "a key-shaped string (a Helios API key)"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (gzip.compress(b"x" * 100)[:-9], "a truncated compressed stream"),
+        (gzip.compress(b"\0" * (65 * 1024 * 1024)), "more than 67,108,864 bytes once decompressed"),
+        (b"\x89PNG\r\n\x1a\n\xff\xfe", "10 bytes that are neither text nor gzip, zlib or zip"),
+    ],
+    ids=["truncated", "a gzip bomb", "binary"],
+)
+def test_bytes_the_scan_cannot_read_are_a_finding(body: bytes, reason: str) -> None:
+    assert scan_bytes(_cassette_with_body(body), secrets={}) == [
+        Finding(
+            "interaction 0, response, body",
+            f"unreadable bytes ({reason}), which cannot be checked for secrets; to record "
+            "them anyway, replace the body in a pytest_helios_scrub_interaction hook",
+        )
+    ]

@@ -41,7 +41,10 @@ def test_a_key_in_a_binary_body_refuses_the_write_and_fails_the_test(
     result.stdout.fnmatch_lines(
         [
             "*helios: refused to write cassette cassettes/test_api/test_download.yaml: "
-            "1 secret or identifier survived scrubbing",
+            "2 secrets or identifiers survived scrubbing",
+            "*  interaction 0, response, body: unreadable bytes (46 bytes that are neither "
+            "text nor gzip, zlib or zip), which cannot be checked for secrets; to record them "
+            "anyway, replace the body in a pytest_helios_scrub_interaction hook",
             "*  interaction 0, response, body: a key-shaped string (a Helios API key)",
             "*Nothing was written. Add a rule so the scrubber removes it*",
         ]
