@@ -38,12 +38,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
+import math
 import re
 import secrets
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, Protocol, TypeAlias, cast
 
 from pytest_helios.exceptions import (
     MalformedBody,
@@ -80,6 +82,13 @@ _ALGORITHM = SIGNATURE_PREFIX.removesuffix("=")
 _SIGNATURE_RE = re.compile(re.escape(SIGNATURE_PREFIX) + "[0-9a-f]{64}")
 _HEX_ANY_CASE_RE = re.compile(r"[0-9a-fA-F]{64}")
 _MAX_TIMESTAMP_DIGITS = 15
+#: ``now`` is Unix seconds of at most 15 digits, like the timestamps
+_CLOCK_LIMIT = 10**_MAX_TIMESTAMP_DIGITS
+_DIGITS_PER_BIT = math.log10(2)
+#: more secrets than a rotation could need, or headers than a request could carry, are refused
+#: (an endless iterator would otherwise never return)
+_MAX_SECRETS = 100
+_MAX_HEADERS = 10_000
 _OWS = " \t"
 
 
@@ -131,10 +140,22 @@ def sign_webhook(body: bytes, secret: str, *, timestamp: int, run_id: str) -> di
     }
 
 
+class _HeaderItems(Protocol):
+    """What the mapping-like header containers offer: ``items()``, the (name, value) pairs."""
+
+    def items(self) -> Iterable[tuple[Any, Any]]: ...
+
+
+_Headers: TypeAlias = (
+    "_HeaderItems | Iterable[tuple[str | bytes, str | bytes]] | Iterable[list[bytes]]"
+)
+_Secrets: TypeAlias = "str | bytes | Sequence[str | bytes]"
+
+
 def verify_webhook(
     body: bytes,
-    headers: Mapping[str, str] | Iterable[tuple[str, str]],
-    secret: str | Sequence[str],
+    headers: _Headers,
+    secret: _Secrets,
     *,
     tolerance: int = DEFAULT_TOLERANCE,
     now: int | None = None,
@@ -153,8 +174,8 @@ def verify_webhook(
 
 def verify_webhook_signature(
     body: bytes,
-    headers: Mapping[str, str] | Iterable[tuple[str, str]],
-    secret: str | Sequence[str],
+    headers: _Headers,
+    secret: _Secrets,
     *,
     tolerance: int = DEFAULT_TOLERANCE,
     now: int | None = None,
@@ -165,11 +186,11 @@ def verify_webhook_signature(
     """
     keys = _secret_keys(secret)
     tolerance = _tolerance(tolerance)
+    clock = _now(now)
     raw = _body_bytes(body)
     found = _find_headers(headers)
     signature = _signature(found)
     timestamp = _timestamp(found)
-    clock = _now(now)
     if abs(clock - timestamp) > tolerance:
         raise TimestampOutOfTolerance(timestamp, clock, tolerance)
     given = signature[len(SIGNATURE_PREFIX) :]  # format checked: 64 lowercase hex digits
@@ -183,39 +204,75 @@ def verify_webhook_signature(
     return raw
 
 
+# Every argument is turned into plain bytes, str and int before it is used, without calling
+# methods of the caller's own types (a str or int subclass may override them). Code of the
+# caller's objects that does run (iterating a container, a __getattr__) runs inside a guard
+# that turns whatever it raises into the WebhookVerificationError of that argument.
+
+_TYPE_NAME = vars(type)["__name__"]
+
+
+def _type_name(value: object) -> str:
+    """The name of ``value``'s type for a message, read without running code of its class."""
+    try:
+        return shorten(str.__str__(_TYPE_NAME.__get__(type(value))), 60)
+    except Exception:
+        return "object"
+
+
+def _int_text(value: int) -> str:
+    """``value`` in digits, or its size when it is too long to show (or to convert at all)."""
+    if -_CLOCK_LIMIT < value < _CLOCK_LIMIT:
+        return str(value)
+    digits = int(value.bit_length() * _DIGITS_PER_BIT) + 1
+    return f"a {'negative ' if value < 0 else ''}number of about {digits:,} digits"
+
+
 def _secret_keys(secret: object) -> list[bytes]:
     if type(secret) is str and secret:  # the common case, first
         try:
             return [secret.encode("utf-8")]
         except UnicodeEncodeError:
             raise VerifierMisconfigured("secret", "it cannot be encoded as UTF-8") from None
-    if isinstance(secret, (str, bytes, bytearray)):
+    try:
+        return _secret_list(secret)
+    except WebhookVerificationError:
+        raise
+    except Exception as error:  # raised by the caller's object: its __iter__, __len__, ...
+        raise VerifierMisconfigured("secret", f"reading it raised {_type_name(error)}") from None
+
+
+def _secret_list(secret: object) -> list[bytes]:
+    kind = type(secret)
+    if issubclass(kind, (str, bytes, bytearray)):
         candidates: list[object] = [secret]
         label = "secret"
-    elif isinstance(secret, Iterable) and not isinstance(secret, Mapping):
-        try:
-            candidates = list(secret)
-        except Exception:
-            raise VerifierMisconfigured("secret", "iterating the secrets failed") from None
+    elif issubclass(kind, Iterable) and not issubclass(kind, Mapping):
+        candidates = list(itertools.islice(cast("Iterable[object]", secret), _MAX_SECRETS + 1))
         if not candidates:
             raise VerifierMisconfigured("secret", "the list of secrets is empty")
+        if len(candidates) > _MAX_SECRETS:
+            raise VerifierMisconfigured(
+                "secret", f"more than {_MAX_SECRETS} secrets (a rotation needs two)"
+            )
         label = "secret[{}]"
     else:
         raise VerifierMisconfigured(
-            "secret", f"expected a str or a list of str, got {type(secret).__name__}"
+            "secret", f"expected a str or a list of str, got {_type_name(secret)}"
         )
     keys: list[bytes] = []
     for index, candidate in enumerate(candidates):
         name = label.format(index)
-        if isinstance(candidate, (bytes, bytearray)):
-            key = bytes(candidate)
-        elif isinstance(candidate, str):
+        kind = type(candidate)
+        if issubclass(kind, str):
             try:
-                key = candidate.encode("utf-8")
+                key = str.encode(cast(str, candidate), "utf-8")
             except UnicodeEncodeError:
                 raise VerifierMisconfigured(name, "it cannot be encoded as UTF-8") from None
+        elif issubclass(kind, (bytes, bytearray)):
+            key = memoryview(cast(bytes, candidate)).tobytes()
         else:
-            raise VerifierMisconfigured(name, f"expected a str, got {type(candidate).__name__}")
+            raise VerifierMisconfigured(name, f"expected a str, got {_type_name(candidate)}")
         if not key:
             raise VerifierMisconfigured(name, "it is empty (is the webhook secret configured?)")
         keys.append(key)
@@ -223,98 +280,155 @@ def _secret_keys(secret: object) -> list[bytes]:
 
 
 def _tolerance(tolerance: object) -> int:
-    if isinstance(tolerance, bool) or not isinstance(tolerance, int):
+    kind = type(tolerance)
+    if kind is bool or not issubclass(kind, int):
         raise VerifierMisconfigured(
-            "tolerance", f"expected int seconds, got {type(tolerance).__name__}"
+            "tolerance", f"expected int seconds, got {_type_name(tolerance)}"
         )
-    if tolerance < 0:
-        raise VerifierMisconfigured("tolerance", f"it must not be negative, got {tolerance}")
-    return tolerance
+    value = int.__int__(cast(int, tolerance))  # a plain int: no method of a subclass runs
+    if value < 0:
+        raise VerifierMisconfigured("tolerance", f"it must not be negative, got {_int_text(value)}")
+    return value
 
 
 def _now(now: object) -> int:
     if now is None:
         return int(time.time())
-    if isinstance(now, bool) or not isinstance(now, (int, float)):
-        raise VerifierMisconfigured("now", f"expected int Unix seconds, got {type(now).__name__}")
-    if now != now or now in (float("inf"), float("-inf")):
-        raise VerifierMisconfigured("now", "it is not a finite number")
-    return int(now)
+    kind = type(now)
+    if kind is bool or not issubclass(kind, (int, float)):
+        raise VerifierMisconfigured("now", f"expected int Unix seconds, got {_type_name(now)}")
+    if issubclass(kind, int):
+        value = int.__int__(cast(int, now))
+    else:
+        number = float.__float__(cast(float, now))
+        if not math.isfinite(number):
+            raise VerifierMisconfigured("now", "it is not a finite number")
+        value = int(number)
+    if not -_CLOCK_LIMIT < value < _CLOCK_LIMIT:
+        raise VerifierMisconfigured(
+            "now", f"expected Unix seconds of at most 15 digits, got {_int_text(value)}"
+        )
+    return value
 
 
 def _body_bytes(body: object) -> bytes:
-    if isinstance(body, bytes):
-        return body
-    if isinstance(body, (bytearray, memoryview)):
-        return bytes(body)
-    if isinstance(body, str):
-        try:
-            return body.encode("utf-8")
-        except UnicodeEncodeError:
-            raise MalformedBody("a str body must be encodable as UTF-8") from None
-    hint = (
-        " (pass the raw request bytes, not parsed JSON)" if isinstance(body, (dict, list)) else ""
-    )
-    raise MalformedBody(f"expected the raw bytes, got {type(body).__name__}{hint}")
-
-
-_WANTED = {SIGNATURE_HEADER.lower(): SIGNATURE_HEADER, TIMESTAMP_HEADER.lower(): TIMESTAMP_HEADER}
-
-
-def _find_headers(headers: object) -> dict[str, list[object]]:
-    """The values of the signature and timestamp headers, looked up case-insensitively."""
-    found: dict[str, list[object]] = {SIGNATURE_HEADER: [], TIMESTAMP_HEADER: []}
+    kind = type(body)
+    if kind is bytes:
+        return cast(bytes, body)
     try:
-        pairs = headers.items() if type(headers) is dict else _header_pairs(headers)
-        for name, value in pairs:
-            if type(name) is not str:
-                if not isinstance(name, (bytes, bytearray)):
-                    continue
-                name = bytes(name).decode("latin-1")
+        if kind is memoryview:
+            return cast(memoryview, body).tobytes()
+        if issubclass(kind, (bytes, bytearray)):  # a copy: later changes do not reach it
+            return memoryview(cast(bytes, body)).tobytes()
+        if issubclass(kind, str):
+            return str.encode(cast(str, body), "utf-8")
+    except UnicodeEncodeError:
+        raise MalformedBody("a str body must be encodable as UTF-8") from None
+    except Exception as error:
+        if kind is memoryview:
+            raise MalformedBody("the memoryview was released before it could be read") from None
+        raise MalformedBody(f"reading the {_type_name(body)} raised {_type_name(error)}") from None
+    hint = (
+        " (pass the raw request bytes, not parsed JSON)" if issubclass(kind, (dict, list)) else ""
+    )
+    raise MalformedBody(f"expected the raw bytes, got {_type_name(body)}{hint}")
+
+
+# the header names looked for (lowercase), and the WSGI environ's (Django's request.META) keys
+_WANTED = {
+    key: header
+    for header in (SIGNATURE_HEADER, TIMESTAMP_HEADER)
+    for key in (header.lower(), "http_" + header.lower().replace("-", "_"))
+}
+
+
+class _NotText:
+    """A header value that is neither str nor bytes: kept to be reported by its type."""
+
+    __slots__ = ("type_name",)
+
+    def __init__(self, value: object) -> None:
+        self.type_name = _type_name(value)
+
+
+def _text(value: object) -> str | None:
+    """A header name or value as a plain ``str`` (bytes as Latin-1); None for other types."""
+    kind = type(value)
+    if kind is str:
+        return cast(str, value)
+    if issubclass(kind, str):  # a StrEnum, multidict's istr: its characters, not its methods
+        return str.__str__(cast(str, value))
+    if issubclass(kind, bytes):
+        return bytes.decode(cast(bytes, value), "latin-1")
+    if issubclass(kind, bytearray):
+        return bytearray.decode(cast(bytearray, value), "latin-1")
+    return None
+
+
+def _find_headers(headers: object) -> dict[str, list[str | _NotText]]:
+    """The values of the signature and timestamp headers, looked up case-insensitively."""
+    found: dict[str, list[str | _NotText]] = {SIGNATURE_HEADER: [], TIMESTAMP_HEADER: []}
+    try:
+        for raw_name, value in _header_pairs(headers):
+            name = raw_name if type(raw_name) is str else _text(raw_name)
+            if name is None:
+                continue
             canonical = _WANTED.get(name.lower())
             if canonical is None:
                 canonical = _WANTED.get(name.strip(_OWS).lower())
             if canonical is not None and value is not None:
-                found[canonical].append(value)
+                text = value if type(value) is str else _text(value)
+                found[canonical].append(_NotText(value) if text is None else text)
     except WebhookVerificationError:
         raise
-    except Exception:
+    except Exception:  # raised by the container: not one, or it failed while read
         raise MalformedHeader(
             "headers",
             "expected a mapping of header names to values or a list of (name, value) pairs, "
-            f"got {type(headers).__name__}",
+            f"got {_type_name(headers)}",
         ) from None
     return found
 
 
 def _header_pairs(headers: object) -> Iterable[tuple[object, object]]:
+    """The (name, value) pairs of any header container, repeated headers kept."""
+    if type(headers) is dict:
+        return cast("dict[object, object]", headers).items()
     if headers is None:
-        return []
-    multi_items = getattr(headers, "multi_items", None)  # httpx.Headers keeps duplicates here
-    if callable(multi_items):
-        return list(multi_items())
-    if isinstance(headers, Mapping):
-        return list(headers.items())
-    if isinstance(headers, (str, bytes, bytearray)):
+        return ()
+    if issubclass(type(headers), (str, bytes, bytearray, memoryview)):
         raise TypeError("headers given as a string")
-    pairs: list[tuple[object, object]] = []
-    for item in headers:  # type: ignore[attr-defined]
-        name, value = item
-        pairs.append((name, value))
-    return pairs
+    # httpx.Headers.items() joins a repeated header into one value; multi_items() keeps both.
+    # items(): Mapping (Django's HttpHeaders, multidict, requests), email.message.Message
+    # (http.server, http.client), wsgiref.headers.Headers, werkzeug's Headers, Starlette's.
+    for method in ("multi_items", "items"):
+        items = getattr(headers, method, None)
+        if callable(items):
+            return _bounded(items())
+    keys = getattr(headers, "keys", None)
+    item = getattr(headers, "__getitem__", None)
+    if callable(keys) and callable(item):
+        return _bounded((name, item(name)) for name in keys())
+    return _bounded(cast("Iterable[object]", headers))  # (name, value) pairs: WSGI, ASGI
 
 
-def _single_ascii_value(found: dict[str, list[object]], header: str) -> str:
+def _bounded(pairs: Iterable[object]) -> Iterator[tuple[object, object]]:
+    for count, pair in enumerate(pairs):
+        if count == _MAX_HEADERS:
+            raise MalformedHeader("headers", f"more than {_MAX_HEADERS:,} headers")
+        name, value = cast("tuple[object, object]", pair)
+        yield name, value
+
+
+def _single_ascii_value(found: dict[str, list[str | _NotText]], header: str) -> str:
     values = found[header]
     if not values:
         raise MissingHeader(header)
     if len(values) > 1:
         raise MalformedHeader(header, f"it appears {len(values)} times; send it exactly once")
     value = values[0]
-    if isinstance(value, (bytes, bytearray)):
-        value = bytes(value).decode("latin-1")
-    if not isinstance(value, str):
-        raise MalformedHeader(header, f"expected a str value, got {type(value).__name__}")
+    if isinstance(value, _NotText):
+        raise MalformedHeader(header, f"expected a str value, got {value.type_name}")
     value = value.strip(_OWS)
     if not value:
         raise MalformedHeader(header, "it is empty")
@@ -323,7 +437,7 @@ def _single_ascii_value(found: dict[str, list[object]], header: str) -> str:
     return value
 
 
-def _signature(found: dict[str, list[object]]) -> str:
+def _signature(found: dict[str, list[str | _NotText]]) -> str:
     value = _single_ascii_value(found, SIGNATURE_HEADER)
     if _SIGNATURE_RE.fullmatch(value):
         return value
@@ -344,7 +458,7 @@ def _signature(found: dict[str, list[object]]) -> str:
     raise MalformedHeader(SIGNATURE_HEADER, problem)
 
 
-def _timestamp(found: dict[str, list[object]]) -> int:
+def _timestamp(found: dict[str, list[str | _NotText]]) -> int:
     value = _single_ascii_value(found, TIMESTAMP_HEADER)
     if not value.isdigit():  # ASCII was checked, so only 0-9 pass here
         shown = shorten(value, 24)

@@ -15,6 +15,8 @@ import pytest
 from pytest_helios import WebhookVerificationError, sign_webhook, verify_webhook
 from pytest_helios.webhooks import verify_webhook_signature
 
+from .header_containers import CONTAINERS, Container, Wire
+
 VECTORS_DIR = Path(__file__).resolve().parents[1] / "vectors"
 VECTORS = json.loads((VECTORS_DIR / "webhook-signatures.json").read_text(encoding="utf-8"))
 
@@ -79,3 +81,20 @@ def test_the_committed_vectors_are_what_the_generator_writes() -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module.build() == VECTORS
+
+
+@pytest.mark.parametrize("container", [pytest.param(c, id=c.name) for c in CONTAINERS])
+def test_the_published_verdicts_hold_whatever_container_the_headers_come_in(
+    container: Container,
+) -> None:
+    for vector in VECTORS["verification"]:
+        body = base64.b64decode(vector["body_base64"])
+        headers = container.build(Wire.from_pairs(list(vector["headers"].items())))
+        arguments = {"now": vector["now"], "tolerance": vector["tolerance"]}
+        try:
+            verify_webhook(body, headers, vector["secrets"], **arguments)  # type: ignore[arg-type]
+        except WebhookVerificationError as error:
+            verdict: str | None = type(error).__name__
+        else:
+            verdict = None
+        assert (vector["name"], verdict) == (vector["name"], vector["error"])

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
 import secrets
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -558,6 +560,383 @@ def test_every_verification_error_has_a_stable_reason_code() -> None:
         "MalformedBody": "malformed-body",
         "VerifierMisconfigured": "verifier-misconfigured",
     }
+
+
+# --- hostile arguments: whatever they are or do, only a WebhookVerificationError ---------------
+
+
+def _raise(*args: object, **kwargs: object) -> Any:
+    raise KeyError("a method of the caller's object ran")
+
+
+_OVERRIDABLE = (
+    "__getattribute__",
+    "__eq__",
+    "__ne__",
+    "__lt__",
+    "__le__",
+    "__gt__",
+    "__ge__",
+    "__hash__",
+    "__str__",
+    "__repr__",
+    "__format__",
+    "__len__",
+    "__iter__",
+    "__bool__",
+    "__index__",
+    "__int__",
+    "__float__",
+    "__bytes__",
+    "__getitem__",
+    "__contains__",
+    "__add__",
+    "__radd__",
+    "__sub__",
+    "__rsub__",
+    "__abs__",
+    "__neg__",
+    "encode",
+    "decode",
+    "lower",
+    "strip",
+    "isascii",
+    "isdigit",
+    "partition",
+    "startswith",
+    "removeprefix",
+    "items",
+)
+
+
+def hostile(base: type) -> Any:
+    """A subclass of ``base`` whose every method raises: its value must be read without them."""
+    return type(f"Hostile{base.__name__}", (base,), dict.fromkeys(_OVERRIDABLE, _raise))
+
+
+@pytest.mark.parametrize(
+    "argument",
+    [
+        "secret as a str subclass",
+        "secret in a list, as a str subclass",
+        "secret as a bytes subclass",
+        "body as a bytes subclass",
+        "body as a bytearray subclass",
+        "body as a str subclass",
+        "header names as str subclasses",
+        "header values as str subclasses",
+        "header names and values as bytes subclasses",
+        "tolerance as an int subclass",
+        "now as an int subclass",
+        "now as a float subclass",
+    ],
+)
+def test_str_bytes_int_and_float_subclasses_are_read_as_plain_values_without_their_methods(
+    body: bytes, secret: str, argument: str
+) -> None:
+    """A str subclass (MaskedSecret, a StrEnum, multidict's istr) may override any method."""
+    pairs = list(signed(body, secret).items())
+    arguments: dict[str, Any] = {
+        "body": body,
+        "headers": pairs,
+        "secret": secret,
+        "tolerance": 300,
+        "now": NOW + 1,
+    }
+    arguments.update(
+        {
+            "secret as a str subclass": {"secret": hostile(str)(secret)},
+            "secret in a list, as a str subclass": {"secret": ["x", hostile(str)(secret)]},
+            "secret as a bytes subclass": {"secret": hostile(bytes)(secret.encode())},
+            "body as a bytes subclass": {"body": hostile(bytes)(body)},
+            "body as a bytearray subclass": {"body": hostile(bytearray)(body)},
+            "body as a str subclass": {"body": hostile(str)(body.decode())},
+            "header names as str subclasses": {"headers": [(hostile(str)(n), v) for n, v in pairs]},
+            "header values as str subclasses": {
+                "headers": [(n, hostile(str)(v)) for n, v in pairs]
+            },
+            "header names and values as bytes subclasses": {
+                "headers": [
+                    (hostile(bytes)(n.encode()), hostile(bytes)(v.encode())) for n, v in pairs
+                ]
+            },
+            "tolerance as an int subclass": {"tolerance": hostile(int)(300)},
+            "now as an int subclass": {"now": hostile(int)(NOW + 1)},
+            "now as a float subclass": {"now": hostile(float)(NOW + 1.5)},
+        }[argument]
+    )
+    assert verify_webhook(**arguments)["runId"] == RUN_ID
+    assert verify_webhook_signature(**arguments) == body
+
+
+class _NamelessType(type):
+    @property
+    def __name__(cls) -> str:  # type: ignore[override]
+        raise KeyError("the type's name")
+
+
+class Unreadable(metaclass=_NamelessType):
+    """An object every attribute of which raises, ``__class__`` included, as does its type's
+    ``__name__`` (isinstance() reads ``__class__``; messages name the type)."""
+
+    __getattribute__ = __eq__ = __hash__ = __bool__ = __str__ = __repr__ = _raise  # type: ignore[assignment]
+
+
+@pytest.mark.parametrize(
+    ("argument", "message"),
+    [
+        (
+            "secret",
+            "VerifierMisconfigured: verify_webhook was called with an unusable secret: "
+            "expected a str or a list of str, got Unreadable",
+        ),
+        (
+            "body",
+            "MalformedBody: the webhook body is malformed: expected the raw bytes, got Unreadable",
+        ),
+        (
+            "headers",
+            "MalformedHeader: headers header is malformed: expected a mapping of header names "
+            "to values or a list of (name, value) pairs, got Unreadable",
+        ),
+        (
+            "tolerance",
+            "VerifierMisconfigured: verify_webhook was called with an unusable tolerance: "
+            "expected int seconds, got Unreadable",
+        ),
+        (
+            "now",
+            "VerifierMisconfigured: verify_webhook was called with an unusable now: "
+            "expected int Unix seconds, got Unreadable",
+        ),
+    ],
+)
+def test_an_object_whose_class_and_type_name_raise_is_rejected_as_its_argument(
+    body: bytes, secret: str, argument: str, message: str
+) -> None:
+    arguments: dict[str, Any] = {"body": body, "headers": signed(body, secret), "secret": secret}
+    arguments[argument] = Unreadable()
+    assert rejection(**arguments) == message
+
+
+class ItemsFailingMidway:
+    """A header container whose items() raises after the first pair."""
+
+    def __init__(self, headers: dict[str, str]) -> None:
+        self.headers = headers
+
+    def items(self) -> Iterator[tuple[str, str]]:
+        yield next(iter(self.headers.items()))
+        raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "a header the container cannot read")
+
+
+class ItemsRecursing:
+    def items(self) -> Any:
+        return self.items()
+
+
+class MappingMissingItsKeys(Mapping[str, str]):
+    """A Mapping that lists keys its __getitem__ does not have (Mapping.items() uses both)."""
+
+    def __getitem__(self, key: str) -> str:
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(["X-Helios-Signature"])
+
+    def __len__(self) -> int:
+        return 1
+
+
+def _containing_itself() -> list[Any]:
+    pairs: list[Any] = []
+    pairs.append(pairs)
+    return pairs
+
+
+@pytest.mark.parametrize(
+    ("make_headers", "problem"),
+    [
+        pytest.param(
+            ItemsFailingMidway,
+            "expected a mapping of header names to values or a list of (name, value) pairs, "
+            "got ItemsFailingMidway",
+            id="raising-while-iterated",
+        ),
+        pytest.param(
+            lambda h: ItemsRecursing(),
+            "expected a mapping of header names to values or a list of (name, value) pairs, "
+            "got ItemsRecursing",
+            id="endless-recursion",
+        ),
+        pytest.param(
+            lambda h: MappingMissingItsKeys(),
+            "expected a mapping of header names to values or a list of (name, value) pairs, "
+            "got MappingMissingItsKeys",
+            id="mapping-raising-key-error",
+        ),
+        pytest.param(
+            lambda h: _containing_itself(),
+            "expected a mapping of header names to values or a list of (name, value) pairs, "
+            "got list",
+            id="a-list-containing-itself",
+        ),
+        pytest.param(
+            lambda h: itertools.chain(h.items(), itertools.repeat(("X-Other", "v"))),
+            "more than 10,000 headers",
+            id="endless-iterator",
+        ),
+    ],
+)
+def test_a_header_container_that_fails_or_never_ends_is_a_malformed_header(
+    body: bytes, secret: str, make_headers: Any, problem: str
+) -> None:
+    assert rejection(body, make_headers(signed(body, secret)), secret) == (
+        f"MalformedHeader: headers header is malformed: {problem}"
+    )
+
+
+def _failing_secrets(secret: str) -> Iterator[str]:
+    yield secret
+    raise ValueError(f"no more secrets after {secret}")
+
+
+@pytest.mark.parametrize(
+    ("make_secret", "problem"),
+    [
+        pytest.param(
+            _failing_secrets, "an unusable secret: reading it raised ValueError", id="raising"
+        ),
+        pytest.param(
+            itertools.repeat,
+            "an unusable secret: more than 100 secrets (a rotation needs two)",
+            id="endless",
+        ),
+        pytest.param(
+            lambda s: _containing_itself(),
+            "an unusable secret[0]: expected a str, got list",
+            id="a-list-containing-itself",
+        ),
+    ],
+)
+def test_secrets_that_fail_or_never_end_are_a_misconfiguration_that_never_shows_them(
+    body: bytes, secret: str, make_secret: Any, problem: str
+) -> None:
+    message = rejection(body, signed(body, secret), make_secret(secret))
+    assert message == f"VerifierMisconfigured: verify_webhook was called with {problem}"
+    assert secret not in message
+
+
+def test_a_secret_may_be_given_as_its_utf8_bytes_alone_or_in_a_list(
+    body: bytes, secret: str
+) -> None:
+    headers = signed(body, secret)
+    assert verify_webhook(body, headers, secret.encode(), now=NOW)["runId"] == RUN_ID
+    assert verify_webhook(body, headers, [b"old", bytearray(secret.encode())], now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"now": 10**5000},
+            "an unusable now: expected Unix seconds of at most 15 digits, "
+            "got a number of about 5,001 digits",
+        ),
+        (
+            {"now": -(10**5000)},
+            "an unusable now: expected Unix seconds of at most 15 digits, "
+            "got a negative number of about 5,001 digits",
+        ),
+        (
+            {"now": 10**15},
+            "an unusable now: expected Unix seconds of at most 15 digits, "
+            "got a number of about 16 digits",
+        ),
+        (
+            {"now": 1e300},
+            "an unusable now: expected Unix seconds of at most 15 digits, "
+            "got a number of about 301 digits",
+        ),
+        (
+            {"tolerance": -(10**5000)},
+            "an unusable tolerance: it must not be negative, "
+            "got a negative number of about 5,001 digits",
+        ),
+    ],
+)
+def test_an_integer_too_long_to_print_is_a_misconfiguration_not_a_value_error(
+    body: bytes, secret: str, kwargs: dict[str, object], message: str
+) -> None:
+    """Python refuses to turn an int of more than 4,300 digits into text (ValueError)."""
+    assert rejection(body, signed(body, secret), secret, **kwargs) == (
+        f"VerifierMisconfigured: verify_webhook was called with {message}"
+    )
+
+
+def test_a_tolerance_too_long_to_print_accepts_a_delivery_from_any_time(
+    body: bytes, secret: str
+) -> None:
+    headers = signed(body, secret, timestamp=0)
+    assert verify_webhook(body, headers, secret, tolerance=10**5000, now=NOW)["runId"] == RUN_ID
+
+
+def test_the_largest_clock_is_accepted_and_a_delivery_far_from_it_says_how_far(
+    body: bytes, secret: str
+) -> None:
+    assert rejection(body, signed(body, secret), secret, now=10**15 - 1) == (
+        "TimestampOutOfTolerance: X-Helios-Timestamp 1705320000 is 999998294679999 s in the "
+        "past; the tolerance is 300 s either way (now=999999999999999)"
+    )
+
+
+def test_a_released_memoryview_body_is_a_malformed_body(body: bytes, secret: str) -> None:
+    view = memoryview(bytearray(body))
+    view.release()
+    assert rejection(view, signed(body, secret), secret) == (
+        "MalformedBody: the webhook body is malformed: "
+        "the memoryview was released before it could be read"
+    )
+
+
+@pytest.mark.parametrize("view", [False, True], ids=["bytearray", "memoryview-of-a-bytearray"])
+def test_a_mutable_body_is_verified_and_parsed_as_it_was_when_read_not_as_changed_after(
+    body: bytes, secret: str, view: bool
+) -> None:
+    """The body is copied once: what is verified is what is parsed, whoever holds the buffer."""
+    buffer = bytearray(body)
+
+    class HeadersThatChangeTheBody(dict[str, str]):
+        def items(self) -> Any:
+            buffer[:1] = b"["  # the same length: a memoryview's buffer cannot be resized
+            return super().items()
+
+    headers = HeadersThatChangeTheBody(signed(body, secret))
+    given = memoryview(buffer) if view else buffer
+    assert verify_webhook(given, headers, secret, now=NOW)["runId"] == RUN_ID  # type: ignore[arg-type]
+    assert buffer.startswith(b"[")
+
+
+def test_a_bad_clock_is_reported_before_the_headers_as_the_order_of_checks_says(
+    body: bytes,
+) -> None:
+    assert rejection(body, {}, "whsec_x", now="soon") == (
+        "VerifierMisconfigured: verify_webhook was called with an unusable now: "
+        "expected int Unix seconds, got str"
+    )
+
+
+def test_an_interrupt_raised_by_a_header_container_is_not_turned_into_a_rejection(
+    body: bytes, secret: str
+) -> None:
+    """Only exceptions (Exception) are turned into rejections; Ctrl-C still stops the program."""
+
+    class Interrupted:
+        def items(self) -> Any:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        verify_webhook(body, Interrupted(), secret, now=NOW)  # type: ignore[arg-type]
 
 
 # --- the clock ------------------------------------------------------------------------------
