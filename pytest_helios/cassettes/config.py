@@ -26,7 +26,8 @@ import pytest
 
 from pytest_helios import _stash
 from pytest_helios._marker import check_keywords
-from pytest_helios._options import Option, invalid
+from pytest_helios._options import Option, invalid, parse_bool
+from pytest_helios._options import resolve as resolve_option
 
 RecordMode = Literal["none", "once", "new_episodes", "all", "rewrite"]
 RECORD_MODES: tuple[RecordMode, ...] = ("none", "once", "new_episodes", "all", "rewrite")
@@ -62,6 +63,14 @@ class CassetteConfig:
     extra_secrets: tuple[str, ...] = field(default=(), repr=False)
     #: Base URLs that are stored as https://api.heliosai.health (the emulator's, a proxy's).
     target_urls: tuple[str, ...] = ()
+    #: Hosts recorded besides the Helios API (``host``, ``host:port`` or a URL): another API
+    #: the code under test calls. Any other request passes through, never recorded.
+    record_hosts: tuple[str, ...] = ()
+    #: Hosts never recorded, not even a Helios target (``host``, ``host:port`` or a URL).
+    ignore_hosts: tuple[str, ...] = ()
+    #: On replay, deliver each replayed run's recorded webhooks, freshly signed, to the
+    #: ``webhookUrl`` the test sent, as the API would.
+    replay_webhooks: bool = True
     #: Validate replayed interactions against ``schemas/`` (needs jsonschema-rs).
     contract_check: bool = True
     #: Key of the deterministic pseudonyms; change it to make your pseudonyms unguessable.
@@ -81,6 +90,9 @@ class CassetteMarkerOptions:
     secret_keys: tuple[str, ...] = ()
     identifying_keys: tuple[str, ...] = ()
     contract_check: bool | None = None
+    record_hosts: tuple[str, ...] = ()
+    ignore_hosts: tuple[str, ...] = ()
+    replay_webhooks: bool | None = None
 
 
 _MODES = ", ".join(RECORD_MODES)
@@ -140,6 +152,23 @@ IDENTIFYING_KEYS = Option(
     "extra JSON paths of patient identifiers (e.g. **.guardianName).",
     ini_type="linelist",
 )
+RECORD_HOSTS = Option(
+    None,
+    "helios_record_hosts",
+    "hosts recorded besides the Helios API (host, host:port or URL; one per line).",
+    ini_type="linelist",
+)
+IGNORE_HOSTS = Option(
+    None,
+    "helios_ignore_hosts",
+    "hosts never recorded, not even a Helios target (host, host:port or URL).",
+    ini_type="linelist",
+)
+REPLAY_WEBHOOKS = Option(
+    None,
+    "helios_replay_webhooks",
+    "deliver a replayed run's recorded webhooks to the test's webhookUrl (default true).",
+)
 #: The cassettes plugin's options and ini values, in ``pytest --help`` order.
 OPTIONS = (
     RECORD_MODE,
@@ -150,11 +179,15 @@ OPTIONS = (
     SCRUB_HEADERS,
     SCRUB_KEYS,
     IDENTIFYING_KEYS,
+    RECORD_HOSTS,
+    IGNORE_HOSTS,
+    REPLAY_WEBHOOKS,
 )
 MARKER_HELP = (
     "helios_cassette(**options): record or replay this test's Helios traffic in "
     "cassettes/<module>/<test>.yaml; keyword options: record_mode, name, max_age_days, "
-    "on_expiry, secret_headers, secret_keys, identifying_keys, contract_check."
+    "on_expiry, secret_headers, secret_keys, identifying_keys, contract_check, record_hosts, "
+    "ignore_hosts, replay_webhooks."
 )
 
 
@@ -188,6 +221,9 @@ def _strings(what: str, value: object) -> tuple[str, ...]:
 
 
 _OF_MARKER = "{} of @pytest.mark.helios_cassette"
+#: The marker's keywords that replace the fixture's value, and its list keywords, which add.
+_SCALARS = ("record_mode", "max_age_days", "on_expiry", "contract_check", "replay_webhooks")
+_LISTS = ("secret_headers", "secret_keys", "identifying_keys", "record_hosts", "ignore_hosts")
 
 
 def marker_options(kwargs: Mapping[str, Any], args: tuple[Any, ...]) -> CassetteMarkerOptions:
@@ -199,6 +235,9 @@ def marker_options(kwargs: Mapping[str, Any], args: tuple[Any, ...]) -> Cassette
         check_choice(_OF_MARKER.format("on_expiry"), kwargs["on_expiry"], EXPIRY_ACTIONS)
     if kwargs.get("max_age_days") is not None:
         check_max_age(_OF_MARKER.format("max_age_days"), kwargs["max_age_days"])
+    replay = kwargs.get("replay_webhooks")
+    if replay is not None and not isinstance(replay, bool):
+        raise invalid(_OF_MARKER.format("replay_webhooks"), replay, "True, False")
     name = kwargs.get("name")
     if name is not None and (not isinstance(name, str) or not name or "/" in name):
         raise pytest.UsageError(
@@ -206,7 +245,7 @@ def marker_options(kwargs: Mapping[str, Any], args: tuple[Any, ...]) -> Cassette
             "Valid values: a file stem without '/'."
         )
     cleaned = dict(kwargs)
-    for key in ("secret_headers", "secret_keys", "identifying_keys"):
+    for key in _LISTS:
         if key in cleaned:
             cleaned[key] = _strings(_OF_MARKER.format(key), cleaned[key])
     return CassetteMarkerOptions(**cleaned)
@@ -242,6 +281,9 @@ def _read_ini(config: pytest.Config) -> CassetteConfig:
         secret_headers=tuple(_ini(config, SCRUB_HEADERS)),
         secret_keys=tuple(_ini(config, SCRUB_KEYS)),
         identifying_keys=tuple(_ini(config, IDENTIFYING_KEYS)),
+        record_hosts=tuple(_ini(config, RECORD_HOSTS)),
+        ignore_hosts=tuple(_ini(config, IGNORE_HOSTS)),
+        replay_webhooks=resolve_option(config, REPLAY_WEBHOOKS, parse_bool, True),
     )
 
 
@@ -268,11 +310,11 @@ def resolve(
         )
     changes: dict[str, Any] = {}
     if marker is not None:
-        for key in ("record_mode", "max_age_days", "on_expiry", "contract_check"):
+        for key in _SCALARS:
             value = getattr(marker, key)
             if value is not None:
                 changes[key] = value
-        for key in ("secret_headers", "secret_keys", "identifying_keys"):
+        for key in _LISTS:
             extra = getattr(marker, key)
             if extra:
                 changes[key] = (*getattr(base, key), *extra)

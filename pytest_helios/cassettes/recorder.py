@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from vcr.cassette import Cassette
@@ -189,6 +190,11 @@ class CassetteSession:
             if self.recording:
                 self.capture_webhook(request.body, dict(request.headers.items()))
             return None
+        if not self.records(request.uri):
+            # Not the Helios API (the app under test, a webhook handler, any other server):
+            # it passes through to its destination, recording or replaying alike.
+            self._cache[id(request)] = (request, None)
+            return None
         self.targets.add("live" if self.live or request.uri.startswith(BASE_URL) else "emulator")
         plain = {
             "method": request.method,
@@ -207,6 +213,17 @@ class CassetteSession:
         new.helios_scrubbed = True
         self._cache[id(request)] = (request, new)
         return new
+
+    def records(self, uri: str) -> bool:
+        """Whether a request to ``uri`` belongs in the cassette: one to the Helios API (the
+        target's base URL, known to the scrubber) or to a host of ``record_hosts``, never one
+        to a host of ``ignore_hosts``."""
+        host = _host(uri)
+        if _listed(host, self.config.ignore_hosts):
+            return False
+        canonical = self.scrubber.canonical_uri(uri)
+        helios = canonical == BASE_URL or canonical.startswith((BASE_URL + "/", BASE_URL + "?"))
+        return helios or _listed(host, self.config.record_hosts)
 
     def before_record_response(self, response: dict[str, Any]) -> dict[str, Any]:
         if response.get(_LOADED):
@@ -457,6 +474,31 @@ class CassetteSession:
                 test=self.test,
             )
         )
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _host(url: str) -> tuple[str, str]:
+    """``(host, host:port)`` of a URL (its scheme's port by default) or of a ``host[:port]``
+    (no port: any port), lowercased."""
+    parts = urlsplit(url if "://" in url else f"//{url}")
+    try:
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower())
+    except ValueError:
+        port = None
+    hostname = (parts.hostname or "").lower()
+    shown = f"[{hostname}]" if ":" in hostname else hostname
+    return hostname, f"{shown}:{port}" if port is not None else shown
+
+
+def _listed(host: tuple[str, str], entries: tuple[str, ...]) -> bool:
+    """Whether ``host`` is one of ``entries``: an entry with a port names that port only."""
+    for entry in entries:
+        name, with_port = _host(entry.strip())
+        if host[1 if with_port != name else 0] == with_port:
+            return True
+    return False
 
 
 def _is_delivery(headers: Any) -> bool:

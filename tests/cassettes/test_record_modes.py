@@ -207,7 +207,8 @@ def test_a_bad_maximum_age_is_refused(pytester: pytest.Pytester) -> None:
             '(recrd_mode="once")',
             "E   pytest.UsageError: test_api.py::test_calls: @pytest.mark.helios_cassette got an "
             "unknown argument 'recrd_mode'; valid arguments: record_mode, name, max_age_days, "
-            "on_expiry, secret_headers, secret_keys, identifying_keys, contract_check",
+            "on_expiry, secret_headers, secret_keys, identifying_keys, contract_check, "
+            "record_hosts, ignore_hosts, replay_webhooks",
         ),
         (
             '(record_mode="sometimes")',
@@ -220,7 +221,7 @@ def test_a_bad_maximum_age_is_refused(pytester: pytest.Pytester) -> None:
             "E   pytest.UsageError: test_api.py::test_calls: @pytest.mark.helios_cassette takes "
             "keyword arguments only, got positional ('once',); valid arguments: record_mode, "
             "name, max_age_days, on_expiry, secret_headers, secret_keys, identifying_keys, "
-            "contract_check",
+            "contract_check, record_hosts, ignore_hosts, replay_webhooks",
         ),
         (
             '(max_age_days="soon")',
