@@ -45,7 +45,10 @@ REDACTED = "[REDACTED]"
 PSEUDONYM_RE = re.compile(r"pseudonym-(?:id|text)-[0-9a-f]{12}")
 #: Secrets shorter than this are not searched for in free text (too many false hits).
 MIN_SECRET_LENGTH = 8
-MIN_IDENTIFIER_LENGTH = 4
+#: Patient identifiers (and the words of a name) of at least this many characters are
+#: replaced wherever they stand as a whole word in the cassette's text; shorter ones only in
+#: their own field.
+MIN_IDENTIFIER_LENGTH = 3
 
 SECRET_HEADERS = frozenset(
     {
@@ -57,8 +60,19 @@ SECRET_HEADERS = frozenset(
         SIGNATURE_HEADER.lower(),
     }
 )
-_SECRET_HEADER_WORDS = ("secret", "token", "signature", "password", "api-key", "apikey", "auth")
-_SECRET_HEADER_WORDS_EXTRA = ("cookie", "session", "credential")
+#: Words that make a header a secret one wherever they stand in its normalized name
+#: (``Api_Key``, ``X-Access-Key`` and ``x-api-key`` alike); and any name ending in ``key``.
+_SECRET_HEADER_WORDS = (
+    "secret",
+    "token",
+    "signature",
+    "password",
+    "apikey",
+    "auth",
+    "cookie",
+    "session",
+    "credential",
+)
 
 #: Normalized (lowercase, letters and digits only) JSON keys / parameters that hold secrets.
 SECRET_KEYS = frozenset(
@@ -120,26 +134,75 @@ VOLATILE_HEADERS = frozenset(
 )
 
 #: Paths of patient identifiers (``**`` any number of keys or indexes, ``*`` exactly one).
+#: Keys compare normalized (case, ``_`` and ``-`` ignored): ``patient_context.name`` too.
 IDENTIFYING_PATHS: tuple[str, ...] = (
     "**.patientContext.name",
     "**.patientInfo.name",
-    "**.patientName",
-    "**.firstName",
-    "**.lastName",
-    "**.fullName",
-    "**.givenName",
-    "**.familyName",
-    "**.dateOfBirth",
-    "**.birthDate",
-    "**.dob",
-    "**.mrn",
-    "**.medicalRecordNumber",
-    "**.ssn",
-    "**.email",
-    "**.phone",
-    "**.phoneNumber",
-    "**.address",
+    "**.patient.name",
+    "**.patient.display",
+    "**.subject.display",
+    # FHIR: HumanName, Identifier, ContactPoint
+    "**.name[*].family",
+    "**.name[*].given",
+    "**.name[*].text",
+    "**.identifier[*].value",
+    "**.telecom[*].value",
 )
+#: Normalized key names that hold a patient identifier wherever they stand.
+IDENTIFYING_NAMES = frozenset(
+    {
+        "patientname",
+        "firstname",
+        "lastname",
+        "middlename",
+        "fullname",
+        "givenname",
+        "familyname",
+        "surname",
+        "maidenname",
+        "dateofbirth",
+        "birthdate",
+        "dob",
+        "mrn",
+        "medicalrecordnumber",
+        "medicalrecordno",
+        "ssn",
+        "socialsecuritynumber",
+        "email",
+        "emailaddress",
+        "phone",
+        "phonenumber",
+        "telephone",
+        "mobilephone",
+        "cellphone",
+        "homephone",
+        "address",
+        "streetaddress",
+        "homeaddress",
+        "mailingaddress",
+    }
+)
+#: ... and the names that end in one of these (``patientFirstName``, ``patient_dob``) or
+#: start with one of those (``ssn_last4``, ``date_of_birth_text``).
+_IDENTIFYING_SUFFIXES = (
+    "firstname",
+    "lastname",
+    "middlename",
+    "fullname",
+    "givenname",
+    "familyname",
+    "surname",
+    "dateofbirth",
+    "birthdate",
+    "dob",
+    "mrn",
+    "medicalrecordnumber",
+    "ssn",
+    "phonenumber",
+    "email",
+    "emailaddress",
+)
+_IDENTIFYING_PREFIXES = ("ssn", "dateofbirth", "mrn", "medicalrecordnumber")
 #: Paths of free text about a patient, pseudonymized as a whole.
 FREE_TEXT_PATHS: tuple[str, ...] = ("**.notes", "**.note", "**.clinicalNotes", "**.socialHistory")
 
@@ -159,7 +222,14 @@ def pseudonym(value: str, *, kind: str, salt: str) -> str:
 
 
 def _segments(pattern: str) -> tuple[str, ...]:
-    return tuple(part for part in re.split(r"\.|(?=\[)", pattern) if part)
+    parts = (part for part in re.split(r"\.|(?=\[)", pattern) if part)
+    return tuple(_normal_segment(part) for part in parts)
+
+
+def _normal_segment(part: str) -> str:
+    if part in ("*", "**") or part.startswith("["):
+        return part
+    return normalize_key(part)
 
 
 def path_matches(pattern: tuple[str, ...], path: tuple[str, ...]) -> bool:
@@ -177,37 +247,122 @@ def path_matches(pattern: tuple[str, ...], path: tuple[str, ...]) -> bool:
 
 
 def _shape(path: tuple[str, ...]) -> tuple[str, ...]:
-    """The path with every index as ``[*]``: what the rules can tell apart (and cache)."""
-    return tuple("[*]" if part.startswith("[") else part for part in path)
+    """The path with every index as ``[*]`` and every key normalized: what the rules can
+    tell apart (and cache)."""
+    return tuple("[*]" if part.startswith("[") else normalize_key(part) for part in path)
+
+
+def is_identifying_name(key: str) -> bool:
+    """Whether a normalized key names a patient identifier wherever it stands."""
+    return (
+        key in IDENTIFYING_NAMES
+        or key.endswith(_IDENTIFYING_SUFFIXES)
+        or key.startswith(_IDENTIFYING_PREFIXES)
+    )
 
 
 @functools.lru_cache(maxsize=8192)
 def _identifying_kind(rules: Rules, path: tuple[str, ...]) -> str | None:
     if any(path_matches(p, path) for p in rules.free_text):
         return "text"
+    if path and path[-1] != "[*]" and is_identifying_name(path[-1]):
+        return "id"
     if any(path_matches(p, path) for p in rules.identifying):
         return "id"
     return None
 
 
+_KEY_ALPHABET = re.compile(r"[A-Za-z0-9._~+/=:-]+")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def key_shaped(value: str) -> bool:
+    """Whether ``value`` has the shape of a key or token: a known key pattern, or one run of
+    at least 16 token characters mixing letters and digits (not a date). Only such values,
+    met under a generic secret key (``key``, ``sig``, ``session``), are remembered for the
+    session; prose under those names (prescription directions in ``sig``) is not."""
+    if ANY_KEY_PATTERN.search(value):
+        return True
+    token = value.strip()
+    return (
+        len(token) >= 16
+        and _KEY_ALPHABET.fullmatch(token) is not None
+        and any(c.isdigit() for c in token)
+        and any(c.isalpha() for c in token)
+        and _DATE.match(token) is None
+    )
+
+
+#: A value that reads as a name: words of letters, joined by spaces, hyphens, apostrophes
+#: or periods. Its words are identifiers on their own ("Hello Jane").
+_NAME_LIKE = re.compile(r"[^\W\d_]+(?:[\s'\u2019.-]+[^\W\d_]+)*\.?")
+_NAME_WORD = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*")
+
+
+def name_words(value: str) -> list[str]:
+    """The words of a name-like value that are identifiers on their own (three letters or
+    more); none for a value that is not name-like (a date, an e-mail address, a number)."""
+    if _NAME_LIKE.fullmatch(value.strip()) is None:
+        return []
+    words = _NAME_WORD.findall(value)
+    if len(words) < 2:
+        return []
+    return [word for word in words if len(word) >= MIN_IDENTIFIER_LENGTH]
+
+
+def _longest_first(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted(values, key=len, reverse=True))
+
+
+def _worth_keeping(value: str) -> bool:
+    return len(value) >= MIN_SECRET_LENGTH and value != REDACTED
+
+
 class SecretBook:
-    """The secrets a session knows: value -> printable label (the value is never printed)."""
+    """The secrets a session knows: value -> printable label (the value is never printed).
+
+    Two kinds: those *registered* (the environment's, the fixtures', the configuration's;
+    `add`), replaced everywhere, requests included; and those *learned* from traffic (a
+    secret header's value, a key-shaped value under a secret key; `learn`), replaced in
+    every response and scanned for in every cassette, but never used to scrub another
+    test's requests, so a replay matches whichever tests ran before it.
+    """
 
     def __init__(self) -> None:
         self._labels: dict[str, str] = {}
+        self._registered: dict[str, str] = {}
         self._ordered: tuple[str, ...] = ()
+        self._ordered_registered: tuple[str, ...] = ()
 
     def add(self, value: str, label: str) -> None:
+        """Register a secret: it is redacted wherever it appears, in any request or response."""
         value = value.strip()
-        if len(value) >= MIN_SECRET_LENGTH and value != REDACTED and value not in self._labels:
+        if _worth_keeping(value) and value not in self._registered:
+            self._registered[value] = label
+            self._ordered_registered = _longest_first(self._registered)
+            self._learn(value, label)
+
+    def learn(self, value: str, label: str) -> None:
+        """Remember a secret met in traffic (see the class docstring)."""
+        value = value.strip()
+        if _worth_keeping(value):
+            self._learn(value, label)
+
+    def _learn(self, value: str, label: str) -> None:
+        if value not in self._labels:
             self._labels[value] = label
-            self._ordered = tuple(sorted(self._labels, key=len, reverse=True))
+            self._ordered = _longest_first(self._labels)
 
     def longest_first(self) -> tuple[str, ...]:
-        """The secrets, longest first (so a secret containing another is replaced whole)."""
+        """Every secret, longest first (so a secret containing another is replaced whole)."""
         return self._ordered
 
+    def registered_longest_first(self) -> tuple[str, ...]:
+        """The registered secrets, longest first."""
+        return self._ordered_registered
+
     def labels(self) -> dict[str, str]:
+        """Every secret (registered or learned) with its label: what the scan looks for."""
         return dict(self._labels)
 
     def __len__(self) -> int:
@@ -221,7 +376,7 @@ class SecretBook:
 class Rules:
     """The scrubbing rules in force: the defaults plus the user's additions."""
 
-    secret_headers: frozenset[str] = SECRET_HEADERS
+    secret_headers: frozenset[str] = frozenset(normalize_key(h) for h in SECRET_HEADERS)
     secret_keys: frozenset[str] = SECRET_KEYS
     identifying: tuple[tuple[str, ...], ...] = tuple(_segments(p) for p in IDENTIFYING_PATHS)
     free_text: tuple[tuple[str, ...], ...] = tuple(_segments(p) for p in FREE_TEXT_PATHS)
@@ -241,7 +396,7 @@ class Rules:
     ) -> Rules:
         base = cls()
         return cls(
-            secret_headers=base.secret_headers | {h.lower() for h in secret_headers},
+            secret_headers=base.secret_headers | {normalize_key(h) for h in secret_headers},
             secret_keys=base.secret_keys | {normalize_key(k) for k in secret_keys},
             identifying=(*base.identifying, *(_segments(p) for p in identifying)),
             target_urls=tuple(url.rstrip("/") for url in target_urls),
@@ -249,9 +404,12 @@ class Rules:
         )
 
     def is_secret_header(self, name: str) -> bool:
-        lowered = name.lower()
-        return lowered in self.secret_headers or any(
-            word in lowered for word in (*_SECRET_HEADER_WORDS, *_SECRET_HEADER_WORDS_EXTRA)
+        """By the normalized name: ``X-API-Key``, ``Api_Key`` and ``x-access-key`` alike."""
+        key = normalize_key(name)
+        return (
+            key in self.secret_headers
+            or key.endswith("key")
+            or any(word in key for word in _SECRET_HEADER_WORDS)
         )
 
     def is_secret_key(self, name: str) -> bool:
@@ -265,8 +423,12 @@ class Rules:
 class Scrubber:
     """Scrubs interactions for one cassette, remembering what it met.
 
-    ``secrets`` is the session's book (shared by every cassette); identifiers met in this
-    cassette's requests are replaced wherever they reappear in its responses.
+    ``secrets`` is the session's book (shared by every cassette). A request is scrubbed from
+    what it holds, the registered secrets and what this cassette's earlier requests taught
+    (never from other tests' traffic, nor from responses, which replay replaces), so the same
+    test's requests scrub to the same bytes in any session and any order. A response is
+    scrubbed with everything known: every secret of the session, every identifier met in
+    this cassette.
     """
 
     def __init__(self, rules: Rules, secrets: SecretBook, targets: Sequence[str] = ()) -> None:
@@ -275,10 +437,20 @@ class Scrubber:
         self.targets = targets
         #: identifier value -> (pseudonym, label), for this cassette
         self.identifiers: dict[str, tuple[str, str]] = {}
+        #: ... of those, the ones met in requests (what later requests may be scrubbed with)
+        self.request_identifiers: dict[str, tuple[str, str]] = {}
+        #: secrets learned from this cassette's requests (value -> label)
+        self.request_secrets: dict[str, str] = {}
+        self._in_request = False
 
     # -- text ------------------------------------------------------------------------------
+    def _known_secrets(self) -> Iterable[str]:
+        if not self._in_request:
+            return self.secrets.longest_first()
+        return _longest_first({*self.secrets.registered_longest_first(), *self.request_secrets})
+
     def _text(self, text: str, identifiers: Mapping[str, tuple[str, str]]) -> str:
-        for value in self.secrets.longest_first():
+        for value in self._known_secrets():
             if value in text:
                 text = text.replace(value, REDACTED)
         text = ANY_KEY_PATTERN.sub(REDACTED, text)
@@ -300,9 +472,16 @@ class Scrubber:
         text = value if isinstance(value, str) else json.dumps(value)
         if PSEUDONYM_RE.fullmatch(text):
             return text
-        alias = pseudonym(text, kind=kind, salt=self.rules.salt)
+        alias = pseudonym(text, kind=kind, salt=self._salt())
         found[text] = (alias, label)
+        if kind == "id":
+            for word in name_words(text):
+                # "Hello Jane": each word of a name is replaced on its own too
+                found.setdefault(word, (pseudonym(word, kind="id", salt=self._salt()), label))
         return alias
+
+    def _salt(self) -> str:
+        return self.rules.salt
 
     def _json(
         self,
@@ -318,7 +497,7 @@ class Scrubber:
                 stored = text(key) if isinstance(key, str) else key
                 label = ".".join(child).replace(".[", "[")
                 if self.rules.is_secret_key(str(key)) and item not in (None, ""):
-                    self._learn(item, f"value of JSON key {label}")
+                    self._learn(item, f"value of JSON key {label}", key_shaped_only=True)
                     result[stored] = REDACTED
                 elif key in RUN_LOCAL_KEYS and isinstance(item, str):
                     result[stored] = RUN_LOCAL_KEYS[key]
@@ -333,17 +512,27 @@ class Scrubber:
             return text(value)
         return value
 
-    def _learn(self, value: Any, label: str) -> None:
+    def _learn(self, value: Any, label: str, *, key_shaped_only: bool = False) -> None:
+        """Remember a secret's value: a secret header's (or a URL password) whatever its shape;
+        a secret key's or parameter's only when it is key-shaped (see `key_shaped`): the
+        field itself is redacted either way."""
         if isinstance(value, str):
-            self.secrets.add(value, label)
-            for part in re.split(r"[\s;,]+", value):
-                # "Bearer <token>", "a=<x>; b=<y>": each token and cookie value on its own
-                self.secrets.add(part.split("=", 1)[-1] if "=" in part else part, label)
+            parts = re.split(r"[\s;,]+", value)
+            # "Bearer <token>", "a=<x>; b=<y>": each token and cookie value on its own
+            for part in (value, *(p.split("=", 1)[-1] if "=" in p else p for p in parts)):
+                if not key_shaped_only or key_shaped(part):
+                    self._remember(part, label)
         elif isinstance(value, (dict, list)):
             for item in value.values() if isinstance(value, dict) else value:
-                self._learn(item, label)
-        elif value is not None:
-            self.secrets.add(str(value), label)
+                self._learn(item, label, key_shaped_only=key_shaped_only)
+        elif value is not None and not key_shaped_only:
+            self._remember(str(value), label)
+
+    def _remember(self, value: str, label: str) -> None:
+        self.secrets.learn(value, label)
+        value = value.strip()
+        if self._in_request and _worth_keeping(value):
+            self.request_secrets.setdefault(value, label)
 
     def _learn_cookies(self, value: str, header: str, label: str) -> None:
         """The values of the cookies a ``Cookie`` or ``Set-Cookie`` header carries, never the
@@ -353,7 +542,7 @@ class Scrubber:
         if header == "set-cookie":
             pairs = pairs[:1]  # name=value; the rest are attributes
         for pair in pairs:
-            self.secrets.add(pair.split("=", 1)[-1], label)
+            self._remember(pair.split("=", 1)[-1], label)
 
     # -- bodies ----------------------------------------------------------------------------
     def _body(
@@ -408,7 +597,57 @@ class Scrubber:
         media_type = content_type.split(";", 1)[0].strip().lower()
         if media_type == "application/x-www-form-urlencoded":
             return self._query(text, found, scrub_text)
+        boundary = _boundary(content_type)
+        if media_type.startswith("multipart/") and boundary:
+            return self._multipart(text, boundary, found, scrub_text)
         return scrub_text(text)
+
+    def _multipart(
+        self,
+        text: str,
+        boundary: str,
+        found: dict[str, tuple[str, str]],
+        scrub_text: Callable[[str], str],
+    ) -> str:
+        """A multipart form: each field by its name, under the rules of JSON keys and form
+        fields; a request's boundary becomes MULTIPART_BOUNDARY (it is random per request)."""
+        pieces = text.split("--" + boundary)
+        parts = [scrub_text(pieces[0])]
+        for piece in pieces[1:]:
+            if piece.startswith("--"):
+                parts.append("--" + scrub_text(piece[2:]))
+                continue
+            head, separator, content = piece.partition("\r\n\r\n")
+            if not separator:
+                head, separator, content = piece.partition("\n\n")
+            newline = next((end for end in ("\r\n", "\n") if content.endswith(end)), "")
+            value = content[: len(content) - len(newline)]
+            named = re.search(r'(?i)\bname="([^"]*)"', head)
+            name = named.group(1) if named else ""
+            if name and self.rules.is_secret_key(name) and value:
+                self._learn(value, f"value of form field {name}", key_shaped_only=True)
+                value = REDACTED
+            elif name and (kind := self.rules.identifying_kind((name,))) is not None:
+                value = self._pseudonymize(value, kind, name, found)
+            elif value.lstrip()[:1] in ("{", "["):
+                value = self._json_text(value, (name,) if name else (), found, scrub_text)
+            else:
+                value = scrub_text(value)
+            parts.append(scrub_text(head) + separator + value + newline)
+        return ("--" + (MULTIPART_BOUNDARY if self._in_request else boundary)).join(parts)
+
+    def _json_text(
+        self,
+        value: str,
+        path: tuple[str, ...],
+        found: dict[str, tuple[str, str]],
+        scrub_text: Callable[[str], str],
+    ) -> str:
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return scrub_text(value)
+        return json.dumps(self._json(parsed, path, found, scrub_text), ensure_ascii=False)
 
     def _binary(
         self,
@@ -444,7 +683,7 @@ class Scrubber:
         pairs = []
         for name, value in parse_qsl(query, keep_blank_values=True):
             if self.rules.is_secret_key(name) and value:
-                self._learn(value, f"value of parameter {name}")
+                self._learn(value, f"value of parameter {name}", key_shaped_only=True)
                 pairs.append((name, REDACTED))
             elif name in RUN_LOCAL_KEYS:
                 pairs.append((name, RUN_LOCAL_KEYS[name]))
@@ -496,38 +735,53 @@ class Scrubber:
 
     # -- interactions ----------------------------------------------------------------------
     def scrub_request(self, request: Mapping[str, Any]) -> dict[str, Any]:
-        """A scrubbed copy of a request. Only what the request itself holds decides its body,
-        so the same request always scrubs to the same bytes (replay matches)."""
+        """A scrubbed copy of a request. Only the request itself, the registered secrets and
+        this cassette's earlier requests decide its body and URL, so the same test's requests
+        always scrub to the same bytes (replay matches, whatever ran before)."""
+        self._in_request = True
+        try:
+            result, found = self._scrub_request(request)
+        finally:
+            self._in_request = False
+        self.identifiers.update(found)
+        self.request_identifiers.update(found)
+        return result
+
+    def _scrub_request(
+        self, request: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, tuple[str, str]]]:
         found: dict[str, tuple[str, str]] = {}
+        earlier = dict(self.request_identifiers)
         headers = request.get("headers") or {}
         content_type, encoding = _content_headers(headers)
         # Headers first: a key learned there is redacted wherever the body repeats it.
-        scrubbed_headers = self._headers(headers, lambda s: self._text(s, {}))
-        secrets_before = len(self.secrets)
+        scrubbed_headers = self._headers(headers, lambda s: self._text(s, earlier))
         where = urlsplit(str(request.get("uri", ""))).path
         body = _readable(
-            lambda: self._body(request.get("body"), content_type, encoding, found, {}),
+            lambda: self._body(request.get("body"), content_type, encoding, found, earlier),
             f"the request {request.get('method', 'GET')} {where}",
         )
 
         def text(s: str) -> str:
-            return self._text(s, found)
+            return self._text(s, {**earlier, **found})
 
         uri = self._uri(str(request.get("uri", "")), found, text)
+        # Identifiers met in this request or earlier ones are replaced in headers too
+        # (headers are not matched on, so this cannot make a replay miss).
         known = {**self.identifiers, **found}
-        if known or len(self.secrets) != secrets_before:
-            # Identifiers met in this request or earlier ones, and secrets the body or the query
-            # held, are replaced in headers too (headers are not matched on, so knowledge from
-            # earlier requests cannot make a replay miss).
-            scrubbed_headers = self._headers(scrubbed_headers, lambda s: self._text(s, known))
+        scrubbed_headers = self._headers(scrubbed_headers, lambda s: self._text(s, known))
+        boundary = _boundary(content_type)
+        if boundary and "content-type" in scrubbed_headers:
+            scrubbed_headers["content-type"] = [
+                v.replace(boundary, MULTIPART_BOUNDARY) for v in scrubbed_headers["content-type"]
+            ]
         result = {
             "method": str(request.get("method", "GET")).upper(),
             "uri": uri,
             "headers": scrubbed_headers,
             "body": body,
         }
-        self.identifiers.update(found)
-        return result
+        return result, found
 
     def scrub_response(self, response: Mapping[str, Any]) -> dict[str, Any]:
         """A scrubbed copy of a response (identifiers met in requests are replaced too)."""
@@ -546,7 +800,7 @@ class Scrubber:
         return {
             "status": {
                 "code": int(status.get("code", 0)),
-                "message": str(status.get("message", "")),
+                "message": self._text(str(status.get("message", "")), self.identifiers),
             },
             "headers": self._headers(scrubbed_headers, lambda s: self._text(s, self.identifiers)),
             "body": {"string": body if body is not None else ""},
@@ -655,6 +909,20 @@ def _map_strings(value: Any, text: Callable[[str], str]) -> Any:
     return value
 
 
+#: What a recorded request's multipart boundary becomes (each request draws a random one).
+MULTIPART_BOUNDARY = "helios-multipart-boundary"
+
+
+def _boundary(content_type: str) -> str:
+    if not content_type.split(";", 1)[0].strip().lower().startswith("multipart/"):
+        return ""
+    for parameter in content_type.split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "boundary":
+            return value.strip().strip('"')
+    return ""
+
+
 def _content_headers(headers: Mapping[str, Any]) -> tuple[str, str]:
     content_type = encoding = ""
     for name, values in headers.items():
@@ -728,7 +996,7 @@ def _plain_text(raw: bytes) -> bool:
     return _CONTROL.search(text) is None
 
 
-ENV_SECRET_WORDS = ("SECRET", "TOKEN", "PASSWORD", "API_KEY", "APIKEY", "PRIVATE_KEY")
+ENV_SECRET_WORDS = ("SECRET", "TOKEN", "PASSWORD", "API_KEY", "APIKEY", "PRIVATE_KEY", "SALT")
 
 
 def environment_secrets() -> dict[str, str]:
