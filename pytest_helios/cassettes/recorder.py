@@ -167,9 +167,13 @@ class CassetteSession:
     targets: set[str] = field(default_factory=set)
     saved: bool = False
     cassette: Any = None
-    #: webhook deliveries captured while recording, and those loaded for replay
+    #: webhook deliveries captured by hand while recording, and those loaded for replay
     captured: list[dict[str, Any]] = field(default_factory=list)
     loaded_webhooks: list[dict[str, Any]] = field(default_factory=list)
+    #: every delivery that passed through while recording, raw: those of this test's runs
+    #: are captured when the cassette is saved (see :meth:`run_deliveries`)
+    passed: list[tuple[Any, dict[str, str]]] = field(default_factory=list)
+    _scrubbed: dict[int, tuple[Any, dict[str, Any]]] = field(default_factory=dict)
     _cache: dict[int, tuple[Any, Any]] = field(default_factory=dict)
 
     def __repr__(self) -> str:
@@ -184,11 +188,13 @@ class CassetteSession:
         if cached is not None and cached[0] is request:
             return cached[1]
         if _is_delivery(request.headers):
-            # A webhook delivery (to the user's handler): never an API interaction, so it
-            # goes to the real handler; while recording, it is captured beside the cassette.
+            # A webhook delivery (to the user's handler): never an API interaction, so it goes
+            # to the real handler. While recording it is kept aside; when the cassette is
+            # saved, those of the runs this test started are captured beside it (another
+            # test's run may still be delivering, and the user's own tests send fakes).
             self._cache[id(request)] = (request, None)
             if self.recording:
-                self.capture_webhook(request.body, dict(request.headers.items()))
+                self.passed.append((request.body, dict(request.headers.items())))
             return None
         if not self.records(request.uri):
             # Not the Helios API (the app under test, a webhook handler, any other server):
@@ -294,6 +300,10 @@ class CassetteSession:
     def save_cassette(self, cassette_path: Any, cassette_dict: Any, serializer: Any) -> None:
         if self.discard or self.saved:
             return
+        # scrubbed first: what the deliveries hold is scanned for in the cassette too
+        deliveries = [*self.captured, *self.run_deliveries()]
+        if self.config.record_mode == "new_episodes":
+            deliveries = [*self.loaded_webhooks, *deliveries]
         interactions = []
         for request, response in zip(
             cassette_dict["requests"], cassette_dict["responses"], strict=True
@@ -321,9 +331,6 @@ class CassetteSession:
         data = dump({"helios": meta, "interactions": interactions})
         self._refuse_if_unsafe(self.display, data)
         webhooks = None
-        deliveries = self.captured
-        if self.config.record_mode == "new_episodes":
-            deliveries = [*self.loaded_webhooks, *self.captured]
         if deliveries:
             webhooks = dump({"helios": meta, "deliveries": deliveries})
             self._refuse_if_unsafe(_sibling(self.display), webhooks)
@@ -386,10 +393,54 @@ class CassetteSession:
     def capture_webhook(self, body: bytes | str, headers: Mapping[str, str]) -> None:
         """Keep one webhook delivery (scrubbed like a response) to save beside the cassette.
 
-        Deliveries that pass through the test process are captured automatically while
-        recording (the emulator's); a receiver that gets the live API's deliveries calls this.
-        Its signature and timestamp are dropped: replay signs afresh.
+        The deliveries of the runs this test started that pass through the test process
+        (the emulator's) are captured on their own while recording; a receiver that gets the
+        live API's deliveries calls this. Its signature and timestamp are dropped: replay
+        signs afresh.
         """
+        entry = self._delivery(body, headers)
+        if isinstance(entry, str):
+            raise ValueError(
+                "helios: capture_webhook takes a Helios webhook delivery, whose body is a JSON "
+                f"object; got {entry} (scrubbed). Nothing was captured."
+            )
+        self.captured.append(entry)
+
+    def run_deliveries(self) -> list[dict[str, Any]]:
+        """The deliveries that passed through while recording, of the runs that this test's
+        recorded requests started (the run ids of their answers), scrubbed, each once (a
+        retry sends the same body again)."""
+        runs = self._recorded_runs()
+        kept: list[dict[str, Any]] = []
+        seen: set[tuple[str, Any]] = set()
+        for body, headers in list(self.passed):
+            run_id = _run_id(body, headers)
+            key = (run_id, body if isinstance(body, (bytes, str)) else id(body))
+            if run_id not in runs or key in seen:
+                continue
+            seen.add(key)
+            cached = self._scrubbed.get(id(body))
+            if cached is None or cached[0] is not body:
+                entry = self._delivery(body, headers)
+                if isinstance(entry, str):
+                    continue
+                cached = self._scrubbed[id(body)] = (body, entry)
+            kept.append(cached[1])
+        return kept
+
+    def _recorded_runs(self) -> set[str]:
+        """Run ids of the answers recorded in this session (not those loaded from the file)."""
+        runs: set[str] = set()
+        for _, response in self.cassette.data if self.cassette is not None else ():
+            if not response.get(_LOADED):
+                run_id = _run_id(response["body"]["string"], {})
+                if run_id:
+                    runs.add(run_id)
+        return runs
+
+    def _delivery(self, body: bytes | str, headers: Mapping[str, str]) -> dict[str, Any] | str:
+        """A delivery scrubbed for the capture file, or (when its body is not a JSON object)
+        the start of the scrubbed body, to say what it was."""
         lowered = {k.lower(): v for k, v in headers.items()}
         scrubbed = self.scrubber.scrub_response(
             {
@@ -404,24 +455,19 @@ class CassetteSession:
         except (TypeError, ValueError):
             payload = None
         if not isinstance(payload, dict):
-            shown = repr(text[:40]) + ("..." if len(text) > 40 else "")
-            raise ValueError(
-                "helios: capture_webhook takes a Helios webhook delivery, whose body is a JSON "
-                f"object; got {shown} (scrubbed). Nothing was captured."
-            )
+            return repr(text[:40]) + ("..." if len(text) > 40 else "")
         run_id = lowered.get("x-helios-run-id") or str(payload.get("runId", ""))
-        self.captured.append(
-            {
-                "run_id": run_id,
-                "sequence_number": payload.get("sequenceNumber"),
-                "body": _text(text),
-            }
-        )
+        return {
+            "run_id": run_id,
+            "sequence_number": payload.get("sequenceNumber"),
+            "body": _text(text),
+        }
 
     @property
     def webhooks(self) -> list[dict[str, Any]]:
         """The recorded deliveries (loaded for replay, or captured so far while recording)."""
-        return [*self.loaded_webhooks, *self.captured] if self.loaded_webhooks else self.captured
+        captured = [*self.captured, *self.run_deliveries()] if self.recording else self.captured
+        return [*self.loaded_webhooks, *captured]
 
     def signed_webhooks(
         self, secret: str, *, timestamp: int | None = None
@@ -499,6 +545,20 @@ def _listed(host: tuple[str, str], entries: tuple[str, ...]) -> bool:
         if host[1 if with_port != name else 0] == with_port:
             return True
     return False
+
+
+def _run_id(body: Any, headers: Mapping[str, str]) -> str | None:
+    """The run a delivery or an accepted answer is about: its ``X-Helios-Run-Id`` header or
+    its JSON body's ``runId``; ``None`` when it names none."""
+    for name, value in headers.items():
+        if name.lower() == "x-helios-run-id" and value:
+            return str(value)
+    try:
+        payload = json.loads(body)
+    except (TypeError, ValueError):
+        return None
+    run_id = payload.get("runId") if isinstance(payload, dict) else None
+    return run_id if isinstance(run_id, str) and run_id else None
 
 
 def _is_delivery(headers: Any) -> bool:

@@ -13,6 +13,7 @@ import gzip
 import json
 import secrets
 import textwrap
+import threading
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
@@ -30,7 +31,7 @@ import requests  # noqa: F401
 
 import pytest_helios.cassettes.lint
 import pytest_helios.cassettes.recorder  # noqa: F401
-from tests.loopback import LoopbackServer
+from tests.loopback import LoopbackServer, QuietHandler
 from tests.samples import lab_request
 
 
@@ -188,6 +189,26 @@ class Receiver(LoopbackServer):
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
+
+        super().__init__(Handler)
+
+
+class Gate(LoopbackServer):
+    """A webhook handler that holds every request until it is opened, then answers 200."""
+
+    path = "/webhook"
+
+    def __init__(self) -> None:
+        self.opened = threading.Event()
+        self.received: list[bytes] = []
+        gate = self
+
+        class Handler(QuietHandler):
+            def do_POST(self) -> None:
+                body = self.body()
+                gate.opened.wait(60)
+                gate.received.append(body)
+                self.reply(200)
 
         super().__init__(Handler)
 

@@ -5,6 +5,7 @@ them to the user's handler, so the whole asynchronous flow replays offline."""
 from __future__ import annotations
 
 import json
+import textwrap
 from collections.abc import Iterator
 
 import pytest
@@ -129,3 +130,72 @@ def test_capture_webhook_keeps_a_receivers_delivery_and_refuses_a_body_that_is_n
     [delivery] = yaml.safe_load(capture.read_text())["deliveries"]
     assert delivery["sequence_number"] == 1
     pytester.runpytest().assert_outcomes(passed=1)
+
+
+TWO_TESTS = """
+    import pytest
+    from tests.cassettes.helpers import Gate
+
+    LAB = [{"name": "eGFR", "value": "38 mL/min/1.73m2", "flag": "Low"}]
+    earlier = {}
+
+    def test_a_starts_a_run_whose_deliveries_wait(helios_client):
+        gate = earlier["gate"] = Gate().start()
+        run = helios_client.submit_lab_results(lab_results=LAB, webhook_url=gate.url)
+        earlier["run_id"] = run.run_id
+
+    @pytest.mark.helios_cassette
+    def test_b_records_its_own_run(helios_client, helios_webhook_receiver, helios_emulator):
+        if "gate" in earlier:  # the run of test a delivers while this test records
+            earlier["gate"].opened.set()
+        receiver = helios_webhook_receiver
+        run = helios_client.submit_lab_results(lab_results=LAB, webhook_url=receiver.url)
+        assert receiver.wait_for_final(run.run_id)["status"] == "completed"
+        if "gate" in earlier:
+            helios_emulator.wait_for_deliveries(run_id=earlier["run_id"])
+            assert len(earlier["gate"].received) == 8
+            earlier.pop("gate").close()
+"""
+
+
+def test_a_capture_holds_the_deliveries_of_its_own_tests_runs_only(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_api=textwrap.dedent(TWO_TESTS))
+
+    pytester.runpytest("-p", "no:randomly", "--helios-record-mode=once").assert_outcomes(passed=2)
+
+    folder = pytester.path / "cassettes" / "test_api"
+    cassette = yaml.safe_load((folder / "test_b_records_its_own_run.yaml").read_text())
+    [accepted] = cassette["interactions"]
+    run_id = json.loads(accepted["response"]["body"]["string"])["runId"]
+    capture = yaml.safe_load((folder / "test_b_records_its_own_run.webhooks.yaml").read_text())
+    captured = [(d["run_id"], d["sequence_number"]) for d in capture["deliveries"]]
+    assert captured == [(run_id, n) for n in range(1, 9)]
+
+
+SENDS_TEST = """
+    import pytest
+    from tests.cassettes.helpers import Receiver
+
+    @pytest.mark.helios_cassette
+    def test_my_handler_gets_every_delivery_i_send(fake_webhook):
+        variants = fake_webhook("light").variants()
+        assert {"json-array-body", "non-utf8-body"} <= {v.name for v in variants}
+        with Receiver() as handler:
+            answers = [v.send(handler.url).status_code for v in variants]
+            answers += [r.status_code for r in fake_webhook.run("lab-results").send(handler.url)]
+        assert answers == [200] * len(answers)
+        assert len(handler.deliveries) == len(answers)
+"""
+
+
+@pytest.mark.parametrize("mode", ["once", "none"])
+def test_fake_deliveries_a_test_sends_its_own_handler_arrive_the_same_recording_or_not(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    pytester.makepyfile(test_api=textwrap.dedent(SENDS_TEST))
+
+    pytester.runpytest(f"--helios-record-mode={mode}").assert_outcomes(passed=1)
+
+    assert not (pytester.path / "cassettes").exists()  # no Helios call, no run of its own
