@@ -412,7 +412,7 @@ class CassetteSession:
         retry sends the same body again)."""
         runs = self._recorded_runs()
         kept: list[dict[str, Any]] = []
-        seen: set[tuple[str, Any]] = set()
+        seen: set[tuple[str | None, Any]] = set()
         for body, headers in list(self.passed):
             run_id = _run_id(body, headers)
             key = (run_id, body if isinstance(body, (bytes, str)) else id(body))
