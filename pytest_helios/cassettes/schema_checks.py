@@ -5,19 +5,36 @@
   longer matches the contract fails instead of rotting silently.
 - Scrubbing: every property a schema marks ``"x-helios-identifying": true`` is a patient
   identifier, pseudonymized like the built-in ones.
+
+A problem line (printed by a failing replay and by the linter) shows no value the scrubber
+would hide: what the scrubber's rules call an identifier is shown by its type and shape, a
+secret field and a key-shaped string as ``[REDACTED]``.
 """
 
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 from pytest_helios.facts import AGENT_PATH, BASE_URL, LAB_RESULTS_PATH
-from pytest_helios.payloads.validation import schema_directory
+from pytest_helios.payloads.validation import (
+    IDENTIFYING,
+    REDACTED,
+    SECRET,
+    identifying_paths,
+    identifying_paths_in,
+)
+
+__all__ = [
+    "REQUEST_SCHEMAS",
+    "RESPONSE_SCHEMAS",
+    "check_document",
+    "check_webhooks",
+    "identifying_paths",
+    "identifying_paths_in",
+]
 
 REQUEST_SCHEMAS: Mapping[tuple[str, str], str] = {
     ("POST", AGENT_PATH): "agent-request",
@@ -40,6 +57,24 @@ def _json(text: Any) -> Any:
         return json.loads(text)
     except ValueError:
         return None
+
+
+def _sensitive(path: tuple[str, ...]) -> str | None:
+    """What the scrubber's default rules (and the schemas' marks) hide at ``path``."""
+    from pytest_helios.cassettes.scrub import Rules
+
+    rules = Rules.with_additions(identifying=identifying_paths())
+    if path and not path[-1].startswith("[") and rules.is_secret_key(path[-1]):
+        return SECRET
+    return IDENTIFYING if rules.identifying_kind(path) is not None else None
+
+
+def _problem(where: str, violation: Exception) -> str:
+    """One line for a violation: its first line, with every key-shaped string redacted (the
+    scan's shapes, beyond the Helios ones the violation already hides)."""
+    from pytest_helios.cassettes.scan import ANY_KEY_PATTERN
+
+    return f"{where}: {ANY_KEY_PATTERN.sub(REDACTED, str(violation).splitlines()[0])}"
 
 
 def check_document(document: Mapping[str, Any]) -> list[str]:
@@ -67,31 +102,10 @@ def check_document(document: Mapping[str, Any]) -> list[str]:
             checks.append(("response", RESPONSE_SCHEMAS[code], body))
         for part, schema, instance in checks:
             try:
-                validate(schema, instance)
+                validate(schema, instance, sensitive=_sensitive)
             except ContractViolation as violation:
-                first = str(violation).splitlines()[0]
-                problems.append(f"interaction {index}, {part} ({schema}): {first}")
+                problems.append(_problem(f"interaction {index}, {part} ({schema})", violation))
     return problems
-
-
-Loader = Callable[[str], Mapping[str, Any]]
-
-
-def _resolve(ref: str, root: Mapping[str, Any], load: Loader | None) -> tuple[Any, Any]:
-    """(target schema, its document) for a ``$ref`` within this file or a sibling file."""
-    file, _, pointer = ref.partition("#")
-    document: Any = root
-    if file:
-        if load is None:
-            return {}, root
-        try:
-            document = load(file)
-        except (OSError, ValueError):
-            return {}, root
-    target: Any = document
-    for part in pointer.strip("/").split("/") if pointer.strip("/") else ():
-        target = target.get(part, {}) if isinstance(target, dict) else {}
-    return target, document
 
 
 def check_webhooks(deliveries: list[dict[str, Any]]) -> list[str]:
@@ -104,58 +118,7 @@ def check_webhooks(deliveries: list[dict[str, Any]]) -> list[str]:
     problems = []
     for index, delivery in enumerate(deliveries):
         try:
-            validate("webhook", _json(delivery.get("body")))
+            validate("webhook", _json(delivery.get("body")), sensitive=_sensitive)
         except ContractViolation as violation:
-            problems.append(f"delivery {index} (webhook): {str(violation).splitlines()[0]}")
+            problems.append(_problem(f"delivery {index} (webhook)", violation))
     return problems
-
-
-def _identifying(
-    schema: Any, path: tuple[str, ...], root: Any, depth: int, load: Loader | None
-) -> Iterator[str]:
-    if depth > 30 or not isinstance(schema, dict):
-        return
-    ref = schema.get("$ref")
-    if isinstance(ref, str):
-        target, document = _resolve(ref, root, load)
-        yield from _identifying(target, path, document, depth + 1, load)
-    if schema.get("x-helios-identifying") is True and path:
-        yield ".".join(path)
-    for name, sub in (schema.get("properties") or {}).items():
-        yield from _identifying(sub, (*path, name), root, depth + 1, load)
-    for key in ("items", "additionalProperties"):
-        if isinstance(schema.get(key), dict):
-            yield from _identifying(schema[key], (*path, "*"), root, depth + 1, load)
-    for key in ("allOf", "anyOf", "oneOf", "prefixItems"):
-        for sub in schema.get(key) or []:
-            yield from _identifying(sub, path, root, depth + 1, load)
-
-
-def identifying_paths_in(schema: Mapping[str, Any], load: Loader | None = None) -> list[str]:
-    """The paths a schema marks ``"x-helios-identifying": true`` (``*`` for array items);
-    ``load(file_name)`` reads the sibling files its ``$ref`` values name."""
-    return list(dict.fromkeys(_identifying(schema, (), schema, 0, load)))
-
-
-@functools.lru_cache(maxsize=1)
-def identifying_paths() -> tuple[str, ...]:
-    """Paths (``patientContext.name``, ``labResults.*.notes``) the schemas mark identifying.
-
-    Each is anchored anywhere (``**.`` prefix) so the same field inside a webhook payload or
-    an error body is covered too.
-    """
-    found: set[str] = set()
-    for directory in (schema_directory(),):
-
-        @functools.cache
-        def load(name: str, directory: Path = directory) -> Mapping[str, Any]:
-            loaded: Mapping[str, Any] = json.loads((directory / name).read_text("utf-8"))
-            return loaded
-
-        for file in sorted(directory.glob("*.json")):
-            try:
-                schema = load(file.name)
-            except (OSError, ValueError):
-                continue
-            found.update(f"**.{path}" for path in identifying_paths_in(schema, load))
-    return tuple(sorted(found))

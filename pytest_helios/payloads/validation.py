@@ -3,7 +3,11 @@
 ``validate(schema_name, instance)`` checks one payload with jsonschema-rs (a Rust implementation
 of JSON Schema 2020-12); each schema's validator is built once and cached. Formats are checked
 (uuid, date-time, uri, date). A failure raises :class:`ContractViolation`, which names the schema,
-the JSON path, the failing keyword and the offending value, cut short: never the whole body.
+the JSON path, the failing keyword and the offending value, cut short: never the whole body, and
+never a value it must not show. A field the schemas mark ``"x-helios-identifying": true`` (or
+anything inside one) is shown by its type and shape (``<string, 15 characters>``), a key-shaped
+string (``sk_live_...``, ``whsec_...``) as ``[REDACTED]``; ``validate(..., sensitive=...)`` names
+more such fields.
 
 jsonschema-rs is imported on first use, so importing this module stays cheap.
 """
@@ -14,14 +18,14 @@ import functools
 import json
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from pytest_helios.exceptions import ContractViolation
-from pytest_helios.masking import shorten
+from pytest_helios.masking import KEY_SHAPED, shorten
 
 __all__ = [
     "SCHEMA_NAMES",
@@ -57,6 +61,14 @@ VALUE_LIMIT = 80
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
+#: What a violation shows in place of a secret, or of a key-shaped string within a value.
+REDACTED = "[REDACTED]"
+#: ``validate``'s ``sensitive``: for a path (keys, and ``[n]`` for indexes), ``"identifying"``
+#: (show the value's type and shape only), ``"secret"`` (show ``[REDACTED]``) or ``None``.
+Sensitivity = Callable[[tuple[str, ...]], "str | None"]
+IDENTIFYING = "identifying"
+SECRET = "secret"
+
 
 @dataclass(frozen=True)
 class Violation:
@@ -69,7 +81,9 @@ class Violation:
     message: str
     """What the schema expected, in a few words."""
     value: str
-    """``repr`` of the offending value, cut short to about 80 characters."""
+    """The offending value as a message may show it, cut short to about 80 characters: its
+    ``repr``, with a value at an identifying field as its type and shape (``<string, 15
+    characters>``) and a secret or key-shaped string as ``[REDACTED]``."""
     schema_path: str
     """JSON pointer of the failing keyword, followed from the schema's root through ``$ref``,
     e.g. ``/properties/runId/$ref/format``."""
@@ -81,22 +95,26 @@ class Violation:
         return f"at {self.path}: keyword '{self.keyword}': {self.message}; value: {self.value}"
 
 
-def validate(schema_name: str, instance: object) -> None:
+def validate(schema_name: str, instance: object, *, sensitive: Sensitivity | None = None) -> None:
     """Check ``instance`` (a parsed JSON payload) against the schema ``schema_name``.
 
     Returns ``None`` when it conforms; raises :class:`ContractViolation` otherwise, and
-    ``ValueError`` for a name that is not in :data:`SCHEMA_NAMES`.
+    ``ValueError`` for a name that is not in :data:`SCHEMA_NAMES`. A violation never shows the
+    value of a field the schemas mark identifying, nor a key-shaped string; ``sensitive(path)``
+    may name more fields, ``"identifying"`` or ``"secret"``, by their path (a tuple of keys, with
+    ``"[0]"`` for an index).
     """
     __tracebackhide__ = True
     validator = _validator(_check_name(schema_name))
+    shown = _Shown(sensitive)
     try:
         if validator.is_valid(instance):
             return
         errors = list(validator.iter_errors(instance))
     except (ValueError, TypeError, OverflowError) as exc:
         # jsonschema-rs refuses values that JSON cannot carry (sets, bytes, datetimes, ...)
-        raise ContractViolation(schema_name, [_not_json(instance, exc)]) from None
-    raise ContractViolation(schema_name, [_violation(error, instance) for error in errors])
+        raise ContractViolation(schema_name, [_not_json(instance, exc, shown)]) from None
+    raise ContractViolation(schema_name, [_violation(e, instance, shown) for e in errors])
 
 
 def load_schema(name: str) -> dict[str, Any]:
@@ -240,12 +258,183 @@ def _pointer(parts: Iterable[str | int]) -> str:
 
 
 def short_repr(value: object, limit: int = VALUE_LIMIT) -> str:
-    """``repr(value)`` cut to at most ``limit`` characters (ending in ``...`` when cut)."""
+    """``repr(value)`` cut to at most ``limit`` characters (ending in ``...`` when cut), with
+    every key-shaped string in it ``[REDACTED]``."""
     try:
         text = repr(value)
     except Exception:  # a user object whose __repr__ fails must not hide the violation
         text = f"<{type(value).__name__} object>"
-    return shorten(text, limit)
+    return shorten(_unkeyed(text), limit)
+
+
+def _unkeyed(text: str) -> str:
+    return KEY_SHAPED.sub(REDACTED, text)
+
+
+# --- what a violation shows of a value ---------------------------------------------------------
+
+
+Loader = Callable[[str], Mapping[str, Any]]
+
+
+def _resolve(ref: str, root: Mapping[str, Any], load: Loader | None) -> tuple[Any, Any]:
+    """(target schema, its document) for a ``$ref`` within this file or a sibling file."""
+    file, _, pointer = ref.partition("#")
+    document: Any = root
+    if file:
+        if load is None:
+            return {}, root
+        try:
+            document = load(file)
+        except (OSError, ValueError):
+            return {}, root
+    target: Any = document
+    for part in pointer.strip("/").split("/") if pointer.strip("/") else ():
+        target = target.get(part, {}) if isinstance(target, dict) else {}
+    return target, document
+
+
+def _identifying(
+    schema: Any, path: tuple[str, ...], root: Any, depth: int, load: Loader | None
+) -> Iterator[str]:
+    if depth > 30 or not isinstance(schema, dict):
+        return
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        target, document = _resolve(ref, root, load)
+        yield from _identifying(target, path, document, depth + 1, load)
+    if schema.get("x-helios-identifying") is True and path:
+        yield ".".join(path)
+    for name, sub in (schema.get("properties") or {}).items():
+        yield from _identifying(sub, (*path, name), root, depth + 1, load)
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), dict):
+            yield from _identifying(schema[key], (*path, "*"), root, depth + 1, load)
+    for key in ("allOf", "anyOf", "oneOf", "prefixItems"):
+        for sub in schema.get(key) or []:
+            yield from _identifying(sub, path, root, depth + 1, load)
+
+
+def identifying_paths_in(schema: Mapping[str, Any], load: Loader | None = None) -> list[str]:
+    """The paths a schema marks ``"x-helios-identifying": true`` (``*`` for array items);
+    ``load(file_name)`` reads the sibling files its ``$ref`` values name."""
+    return list(dict.fromkeys(_identifying(schema, (), schema, 0, load)))
+
+
+def _segments(pattern: str) -> tuple[str, ...]:
+    return tuple(pattern.split("."))
+
+
+def _matches(pattern: tuple[str, ...], path: tuple[str, ...]) -> bool:
+    """Whether ``path`` matches ``pattern``: ``*`` is one key or index, ``**`` any number."""
+    if not pattern:
+        return not path
+    head, rest = pattern[0], pattern[1:]
+    if head == "**":
+        return any(_matches(rest, path[i:]) for i in range(len(path) + 1))
+    return bool(path) and head in ("*", path[0]) and _matches(rest, path[1:])
+
+
+@functools.cache
+def identifying_paths() -> tuple[str, ...]:
+    """Paths (``**.patientContext.name``, ``**.labResults.*.notes``) the schemas mark identifying.
+
+    Each is anchored anywhere (``**.`` prefix) so the same field inside a webhook payload or
+    an error body is covered too.
+    """
+    found: set[str] = set()
+    loaded: dict[str, Any] = {}
+
+    def load(name: str) -> Mapping[str, Any]:
+        if name not in loaded:
+            loaded[name] = json.loads((schema_directory() / name).read_text("utf-8"))
+        schema: Mapping[str, Any] = loaded[name]
+        return schema
+
+    for file in _schema_files():
+        try:
+            schema = load(file.name)
+        except (OSError, ValueError):
+            continue
+        found.update(f"**.{path}" for path in identifying_paths_in(schema, load))
+    return tuple(sorted(found))
+
+
+@functools.cache
+def _marked_identifying() -> tuple[tuple[str, ...], ...]:
+    return tuple(_segments(pattern) for pattern in identifying_paths())
+
+
+def _marked(path: tuple[str, ...]) -> str | None:
+    return IDENTIFYING if any(_matches(p, path) for p in _marked_identifying()) else None
+
+
+_SHAPES: tuple[tuple[type | tuple[type, ...], str, str], ...] = (
+    (str, "string", "character"),
+    (Mapping, "object", "property"),
+    ((list, tuple), "array", "item"),
+)
+
+
+def _shape(value: object) -> str:
+    """A value's type and size, never its content: ``<string, 15 characters>``."""
+    for kind, name, unit in _SHAPES:
+        if isinstance(value, kind):
+            return f"<{name}, {_count(len(value), unit)}>"  # type: ignore[arg-type]
+    return f"<{_json_type(value)}>"
+
+
+class _Shown:
+    """Renders offending values as a violation may show them (see :class:`Violation`)."""
+
+    def __init__(self, sensitive: Sensitivity | None) -> None:
+        self._sensitive = sensitive
+
+    def kind(self, path: tuple[str, ...]) -> str | None:
+        marked = _marked(path)
+        if marked is None and self._sensitive is not None:
+            marked = self._sensitive(path)
+        return marked
+
+    def value(self, value: object, parts: Iterable[str | int], limit: int = VALUE_LIMIT) -> str:
+        """``value`` found at ``parts``, cut to ``limit`` characters."""
+        path = tuple(f"[{p}]" if isinstance(p, int) else p for p in parts)
+        # a value inside an identifying or secret field is as hidden as the field
+        inside = next((k for i in range(len(path) + 1) if (k := self.kind(path[:i]))), None)
+        text, size = [], 0
+        for piece in self._pieces(value, path, inside):
+            text.append(piece)
+            size += len(piece)
+            if size > limit:
+                break
+        return shorten("".join(text), limit)
+
+    def _pieces(self, value: object, path: tuple[str, ...], kind: str | None) -> Iterator[str]:
+        """The rendering of ``value`` piece by piece (the caller stops once it has enough)."""
+        if kind == SECRET:
+            yield repr(REDACTED)
+        elif kind == IDENTIFYING:
+            yield _shape(value)
+        elif isinstance(value, Mapping):
+            yield "{"
+            for index, (key, item) in enumerate(value.items()):
+                yield (", " if index else "") + _unkeyed(repr(key)) + ": "
+                child = (*path, str(key))
+                yield from self._pieces(item, child, self.kind(child))
+            yield "}"
+        elif isinstance(value, (list, tuple)):
+            yield "["
+            for index, item in enumerate(value):
+                child = (*path, f"[{index}]")
+                yield (", " if index else "")
+                yield from self._pieces(item, child, self.kind(child))
+            yield "]"
+        elif isinstance(value, str):
+            yield repr(_unkeyed(value))
+        elif value is None or isinstance(value, (bool, int, float)):
+            yield repr(value)
+        else:  # not JSON (a set, bytes, an object): its type, never its content
+            yield f"<{type(value).__name__} object>"
 
 
 _JSON_TYPES: tuple[tuple[type | tuple[type, ...], str], ...] = (
@@ -299,6 +488,8 @@ _FIXED: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "exclusiveMaximum": lambda facts: f"expected less than {facts['limit']}",
     "pattern": lambda facts: f"does not match {facts['pattern']!r}",
     "anyOf": lambda facts: "matches none of the allowed forms",
+    "not": lambda facts: "matches a form that is not allowed",
+    "uniqueItems": lambda facts: "has items that are not unique",
     "oneOf": lambda facts: "must match exactly one of the allowed forms",
 }
 
@@ -317,7 +508,8 @@ def _detail(keyword: str, facts: Mapping[str, Any], error: Any) -> str:
     if keyword == "propertyNames":
         inner = facts["error"]
         return f"property name {short_repr(inner.instance, 40)} {_detail_of(inner)}"
-    return short_repr(error.message, 120).strip("'\"")
+    # jsonschema-rs's own message quotes the instance: name the keyword instead
+    return f"fails the '{keyword}' keyword"
 
 
 def _detail_of(error: Any) -> str:
@@ -352,13 +544,16 @@ def _located(instance: object, parts: Iterable[str | int]) -> tuple[list[str | i
     return real, node
 
 
-def _violation(error: Any, instance: object) -> Violation:
+def _violation(error: Any, instance: object, shown: _Shown | None = None) -> Violation:
+    shown = shown or _Shown(None)
     keyword: str = error.kind.name
     facts: dict[str, Any] = error.kind.as_dict()
     value = error.instance
+    parts, original = _located(instance, error.instance_path)
+    at = list(parts)
     if keyword == "propertyNames":
         value = facts["error"].instance
-    parts, original = _located(instance, error.instance_path)
+        at.append(str(value))
     message = _detail(keyword, facts, error)
     # jsonschema-rs reads a float NaN or infinity as null: name what was really there
     if value is None and isinstance(original, float) and not math.isfinite(original):
@@ -368,17 +563,17 @@ def _violation(error: Any, instance: object) -> Violation:
         path=json_path(parts),
         keyword=keyword,
         message=message,
-        value=short_repr(value),
+        value=shown.value(value, at),
         schema_path=_pointer(error.evaluation_path),
         schema_location=str(error.absolute_keyword_location or "").removeprefix(BASE_URI),
     )
 
 
-def _not_json(instance: object, exc: Exception) -> Violation:
+def _not_json(instance: object, exc: Exception, shown: _Shown) -> Violation:
     return Violation(
         path="$",
         keyword="json",
         message=f"not a JSON value ({short_repr(str(exc), 120)})",
-        value=short_repr(instance),
+        value=shown.value(instance, ()),
         schema_path="",
     )

@@ -533,13 +533,15 @@ def test_the_offending_value_is_cut_short_and_the_body_is_never_printed_whole() 
     notes = "patient reports " + "x" * 5000
     payload = _with(LAB_RESULTS_REQUEST, "labResults.0.notes", 12345)
     payload = _with(payload, "patientContext.clinicalNotes", notes)
-    payload = _with(payload, "patientContext.socialHistory", ["not", "a", "string"] * 100)
+    payload = _with(payload, "labResults.0.value", ["not", "a", "string"] * 100)
     with pytest.raises(ContractViolation) as caught:
         validate("lab-results-request", payload)
     message = str(caught.value)
     assert "x" * 100 not in message
-    long_value = caught.value.violations[-1].value
+    long_value = caught.value.violations[0].value
+    assert caught.value.violations[0].path == "$.labResults[0].value"
     assert len(long_value) == 80
+    assert long_value.startswith("['not', 'a', 'string', 'not', ")
     assert long_value.endswith("...")
     assert len(message) < 600
 
