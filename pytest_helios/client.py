@@ -17,6 +17,7 @@ import asyncio
 import copy
 import functools
 import os
+import re
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -163,25 +164,54 @@ def _describe(body: Any, fallback: str) -> str:
     return fallback
 
 
-def parse_response(response: httpx.Response, api_key: str) -> AcceptedRun:
+def parse_response(
+    response: httpx.Response, api_key: str, sent: Mapping[str, Any] | None = None
+) -> AcceptedRun:
     """Turn an answer of either endpoint into an ``AcceptedRun`` or raise the matching error.
 
     Error messages quote what the server said; a server that echoes the key (in a JSON body,
-    an HTML error page...) gets it masked there like everywhere else.
+    an HTML error page...) gets it masked there like everywhere else, and one that echoes a
+    patient value of the request ``sent`` (a field the schemas mark identifying) gets the
+    field's name in its place (``<patientContext.name>``).
     """
     __tracebackhide__ = True
     api_key = _held(api_key)
     try:
         return _parse_response(response, api_key)
     except HeliosError as error:
-        raise _masking_key(error, api_key) from None
+        raise _masking(error, api_key, sent) from None
 
 
-def _masking_key(error: HeliosError, api_key: str) -> HeliosError:
+#: Shorter patient values are not looked for in a message (too many false hits).
+_MIN_ECHOED = 3
+
+
+def _masking(
+    error: HeliosError, api_key: str, sent: Mapping[str, Any] | None = None
+) -> HeliosError:
+    """``error`` with the key, and any patient value of the request, masked in its message."""
     __tracebackhide__ = True
-    if api_key and api_key in error.message:
-        error.message = error.message.replace(api_key, mask_secret(api_key))
-        error.args = (error.message,)
+    replacements = [(api_key, mask_secret(api_key))] if api_key else []
+    if sent is not None:
+        from pytest_helios.payloads.validation import identifying_values
+
+        identifying = identifying_values(sent).items()
+        replacements += [(v, f"<{p.removeprefix('$.')}>") for p, v in identifying]
+
+    def masked(text: str) -> str:
+        for value, shown in sorted(replacements, key=lambda r: len(r[0]), reverse=True):
+            if value == api_key:
+                text = text.replace(value, shown)
+            elif len(value) >= _MIN_ECHOED and value in text:
+                text = re.sub(rf"(?<!\w){re.escape(value)}(?!\w)", shown, text)
+        return text
+
+    error.message = masked(error.message)
+    error.args = (error.message,)
+    if isinstance(error, HeliosValidationError):
+        error.field_errors = [
+            FieldError(field=e.field, message=masked(e.message)) for e in error.field_errors
+        ]
     return error
 
 
@@ -311,7 +341,7 @@ class _ClientBase:
         """The error for a request that got no answer, with the key masked."""
         __tracebackhide__ = True
         failed = HeliosError(f"POST {path} failed: {type(exc).__name__}: {exc}")
-        return _masking_key(failed, self._api_key)
+        return _masking(failed, self._api_key)
 
     def _retry_delay(self, attempt: int, exc: HeliosRateLimited) -> float:
         """Seconds to wait before retry ``attempt`` of a 429; raises ``exc`` once they are spent."""
@@ -419,7 +449,7 @@ class HeliosClient(_ClientBase):
             except httpx.HTTPError as exc:
                 raise self._failed(path, exc) from None
             try:
-                return parse_response(response, self._api_key)
+                return parse_response(response, self._api_key, body)
             except HeliosRateLimited as exc:
                 attempt += 1
                 self._sleep(self._retry_delay(attempt, exc))
@@ -511,7 +541,7 @@ class AsyncHeliosClient(_ClientBase):
             except httpx.HTTPError as exc:
                 raise self._failed(path, exc) from None
             try:
-                return parse_response(response, self._api_key)
+                return parse_response(response, self._api_key, body)
             except HeliosRateLimited as exc:
                 attempt += 1
                 await self._sleep(self._retry_delay(attempt, exc))

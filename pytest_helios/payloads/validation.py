@@ -369,6 +369,24 @@ def _marked(path: tuple[str, ...]) -> str | None:
     return IDENTIFYING if any(_matches(p, path) for p in _marked_identifying()) else None
 
 
+def identifying_values(instance: object) -> dict[str, str]:
+    """Every string of ``instance`` in a field the schemas mark identifying (or inside one),
+    by its JSON path: ``{"$.patientContext.name": "Jane Roe"}``."""
+    found: dict[str, str] = {}
+    pending: list[tuple[object, tuple[str | int, ...], bool]] = [(instance, (), False)]
+    while pending:
+        node, parts, inside = pending.pop()
+        path = tuple(f"[{p}]" if isinstance(p, int) else p for p in parts)
+        inside = inside or _marked(path) is not None
+        if isinstance(node, Mapping):
+            pending.extend((v, (*parts, str(k)), inside) for k, v in node.items())
+        elif isinstance(node, (list, tuple)):
+            pending.extend((v, (*parts, i), inside) for i, v in enumerate(node))
+        elif inside and isinstance(node, str) and node:
+            found[json_path(parts)] = node
+    return found
+
+
 _SHAPES: tuple[tuple[type | tuple[type, ...], str, str], ...] = (
     (str, "string", "character"),
     (Mapping, "object", "property"),

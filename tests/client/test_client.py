@@ -347,3 +347,34 @@ def test_a_server_that_echoes_the_key_never_gets_it_into_the_error_message(
     assert api_key not in str(excinfo.value)
     assert api_key not in repr(excinfo.value)
     assert f"sk_live_…{api_key[-4:]}" in str(excinfo.value)
+
+
+def test_a_server_that_echoes_a_patient_value_never_gets_it_into_the_error_message(
+    server: Scripted, client: HeliosClient
+) -> None:
+    """The field's name stands in for the value, in the message and in ``field_errors``."""
+    name, notes = f"Jane Roe{secrets.token_hex(3)}", f"Patient has HIV {secrets.token_hex(3)}"
+    echoed = f"age of {name} must be a string"
+    server.answer(
+        400,
+        {
+            "error": "Validation Error",
+            "message": echoed,
+            "details": [{"field": "patientContext.age", "message": f"{echoed} ({notes})"}],
+        },
+    )
+    with pytest.raises(HeliosValidationError) as excinfo:
+        client.submit_lab_results(
+            lab_results=[LAB],
+            webhook_url="https://example.test/h",
+            patient_context={"name": name, "age": 58, "clinicalNotes": notes},
+        )
+    assert str(excinfo.value).splitlines() == [
+        "POST /api/v1/lab-results rejected the request (400): "
+        "Validation Error: age of <patientContext.name> must be a string",
+        "  patientContext.age: age of <patientContext.name> must be a string "
+        "(<patientContext.clinicalNotes>)",
+    ]
+    assert [e.message for e in excinfo.value.field_errors] == [
+        "age of <patientContext.name> must be a string (<patientContext.clinicalNotes>)"
+    ]
