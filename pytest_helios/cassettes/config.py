@@ -28,6 +28,7 @@ from pytest_helios import _stash
 from pytest_helios._marker import check_keywords
 from pytest_helios._options import Option, invalid, parse_bool
 from pytest_helios._options import resolve as resolve_option
+from pytest_helios.cassettes.salt import ProjectSalt
 
 RecordMode = Literal["none", "once", "new_episodes", "all", "rewrite"]
 RECORD_MODES: tuple[RecordMode, ...] = ("none", "once", "new_episodes", "all", "rewrite")
@@ -73,8 +74,10 @@ class CassetteConfig:
     replay_webhooks: bool = True
     #: Validate replayed interactions against ``schemas/`` (needs jsonschema-rs).
     contract_check: bool = True
-    #: Key of the deterministic pseudonyms; change it to make your pseudonyms unguessable.
-    pseudonym_salt: str = field(default="pytest-helios", repr=False)
+    #: Key of the deterministic pseudonyms. By default the project's own secret salt
+    #: (``HELIOS_PSEUDONYM_SALT``, else ``.helios/pseudonym-salt`` in the rootdir, made on the
+    #: first recording); see pytest_helios.cassettes.salt.
+    pseudonym_salt: str = field(default=ProjectSalt(), repr=False)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -284,6 +287,7 @@ def _read_ini(config: pytest.Config) -> CassetteConfig:
         record_hosts=tuple(_ini(config, RECORD_HOSTS)),
         ignore_hosts=tuple(_ini(config, IGNORE_HOSTS)),
         replay_webhooks=resolve_option(config, REPLAY_WEBHOOKS, parse_bool, True),
+        pseudonym_salt=ProjectSalt(config.rootpath),
     )
 
 
@@ -333,6 +337,9 @@ def resolve(
         changes["cassette_dir"] = (
             directory if directory.is_absolute() else (config.rootpath / directory)
         )
+    if isinstance(base.pseudonym_salt, ProjectSalt):  # made only by a recording
+        mode = changes.get("record_mode", base.record_mode)
+        changes["pseudonym_salt"] = base.pseudonym_salt.when(recording=mode != "none")
     return dataclasses.replace(base, **changes)
 
 

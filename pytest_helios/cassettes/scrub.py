@@ -38,6 +38,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pytest_helios import _stash
 from pytest_helios.cassettes.config import CANONICAL_WEBHOOK_URL
+from pytest_helios.cassettes.salt import ProjectSalt
+from pytest_helios.cassettes.salt import resolve as resolve_salt
 from pytest_helios.cassettes.scan import ANY_KEY_PATTERN, Unreadable, expand
 from pytest_helios.facts import API_KEY_HEADER, BASE_URL, SIGNATURE_HEADER, TIMESTAMP_HEADER
 
@@ -381,7 +383,7 @@ class Rules:
     identifying: tuple[tuple[str, ...], ...] = tuple(_segments(p) for p in IDENTIFYING_PATHS)
     free_text: tuple[tuple[str, ...], ...] = tuple(_segments(p) for p in FREE_TEXT_PATHS)
     target_urls: tuple[str, ...] = ()
-    salt: str = field(default="pytest-helios", repr=False)
+    salt: str = field(default=ProjectSalt(), repr=False)
 
     @classmethod
     @functools.lru_cache(maxsize=64)
@@ -392,7 +394,7 @@ class Rules:
         secret_keys: Iterable[str] = (),
         identifying: Iterable[str] = (),
         target_urls: Iterable[str] = (),
-        salt: str = "pytest-helios",
+        salt: str = ProjectSalt(),
     ) -> Rules:
         base = cls()
         return cls(
@@ -442,6 +444,7 @@ class Scrubber:
         #: secrets learned from this cassette's requests (value -> label)
         self.request_secrets: dict[str, str] = {}
         self._in_request = False
+        self._resolved_salt: str | None = None
 
     # -- text ------------------------------------------------------------------------------
     def _known_secrets(self) -> Iterable[str]:
@@ -481,7 +484,10 @@ class Scrubber:
         return alias
 
     def _salt(self) -> str:
-        return self.rules.salt
+        if self._resolved_salt is None:  # read (or made) once per cassette, when first needed
+            self._resolved_salt = resolve_salt(self.rules.salt)
+            self.secrets.add(self._resolved_salt, "the pseudonym salt")  # never written
+        return self._resolved_salt
 
     def _json(
         self,

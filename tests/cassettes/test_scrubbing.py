@@ -126,7 +126,8 @@ def test_a_key_a_token_and_a_patient_name_planted_everywhere_reach_disk_nowhere(
         assert planted.encode() not in written
     text = written.decode()
     assert "[REDACTED]" in text
-    alias = pseudonym(PATIENT, kind="id", salt="pytest-helios")
+    salt = (pytester.path / ".helios" / "pseudonym-salt").read_text().splitlines()[-1]
+    alias = pseudonym(PATIENT, kind="id", salt=salt)
     interactions = yaml.safe_load(written)["interactions"]
     echo_request, echo_response = interactions[0]["request"], interactions[0]["response"]
     assert echo_request["headers"]["x-patient"] == [alias]
