@@ -68,6 +68,10 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    if _stash.cassette_session in item.stash:
+        from pytest_helios.cassettes.recorder import before_call
+
+        before_call(item)
     result = yield  # a failing test raises here, and its cassette is not saved
     if _stash.cassette_session in item.stash:
         from pytest_helios.cassettes.recorder import save_after_call

@@ -10,8 +10,10 @@ import contextlib
 import datetime as dt
 import importlib.util
 import json
+import os
 import re
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -29,6 +31,7 @@ from vcr.request import Request
 from pytest_helios import _options, _stash
 from pytest_helios.cassettes import schema_checks
 from pytest_helios.cassettes.config import (
+    CANONICAL_WEBHOOK_URL,
     CassetteConfig,
     default_cassette_name,
     marker_options,
@@ -68,6 +71,12 @@ _VCR_MODES = {
     "rewrite": RecordMode.ALL,
 }
 _LOADED = "helios_loaded"
+#: A replayed webhook the handler does not take (no 2xx, no answer) is tried again, up to
+#: this many attempts in all, after 0.05, 0.1, 0.2 s: the emulator's default policy.
+REPLAY_ATTEMPTS = 4
+REPLAY_BACKOFF = 0.05
+#: How long the end of a test waits for its replayed webhooks still being delivered.
+REPLAY_JOIN_TIMEOUT = 60.0
 
 # Entering a cassette, vcrpy imports every HTTP library it knows how to patch. Python does not
 # remember a failed import, so for each library that is not installed it searches the whole
@@ -135,7 +144,8 @@ def cassette_path(item: pytest.Item, config: CassetteConfig, name: str | None) -
 
 
 class _HeliosCassette(Cassette):  # type: ignore[misc]  # vcrpy is untyped
-    """A vcrpy cassette that tells its session about every request it cannot answer."""
+    """A vcrpy cassette that tells its session about every request it cannot answer and
+    every answer it replays."""
 
     helios_session: CassetteSession | None = None
 
@@ -144,6 +154,12 @@ class _HeliosCassette(Cassette):  # type: ignore[misc]  # vcrpy is untyped
         if not playable and self.write_protected and self.helios_session is not None:
             self.helios_session.note_miss(self, request)
         return playable
+
+    def play_response(self, request: Any) -> Any:
+        response = super().play_response(request)
+        if self.helios_session is not None:
+            self.helios_session.replayed(request, response)
+        return response
 
 
 @dataclass(repr=False)
@@ -174,6 +190,11 @@ class CassetteSession:
     #: are captured when the cassette is saved (see :meth:`run_deliveries`)
     passed: list[tuple[Any, dict[str, str]]] = field(default_factory=list)
     _scrubbed: dict[int, tuple[Any, dict[str, Any]]] = field(default_factory=dict)
+    #: the test's request, to find the test account whose secret signs replayed webhooks
+    request: pytest.FixtureRequest | None = None
+    account: Any = None
+    #: the threads delivering replayed runs' webhooks; the cassette waits for them at the end
+    replaying: list[threading.Thread] = field(default_factory=list)
     _cache: dict[int, tuple[Any, Any]] = field(default_factory=dict)
 
     def __repr__(self) -> str:
@@ -495,6 +516,77 @@ class CassetteSession:
                 for body, headers in self.signed_webhooks(secret, timestamp=timestamp)
             ]
 
+    # -- replayed runs ---------------------------------------------------------------------
+    def find_account(self) -> None:
+        """Remember the test account, if the test uses one (against the emulator): the
+        current secret of that account signs the replayed webhooks, as it signs live ones."""
+        request = self.request
+        if self.account is not None or self.live or request is None:
+            return
+        if "helios_account" in request.fixturenames:
+            self.account = request.getfixturevalue("helios_account")
+
+    def webhook_secret(self) -> str | None:
+        """The test's current webhook secret: its test account's, else HELIOS_WEBHOOK_SECRET
+        (where the ``helios_webhook_secret`` fixture reads it with ``--helios-live``)."""
+        if self.account is not None:
+            return str.__str__(self.account.webhook_secret)
+        return os.environ.get("HELIOS_WEBHOOK_SECRET") or None
+
+    def replayed(self, request: Any, response: Mapping[str, Any]) -> None:
+        """An answer was replayed: if it accepted a run whose webhooks were recorded, they are
+        delivered to the ``webhookUrl`` this request sent, in sequence order, freshly signed
+        with the test's current secret, in the background, as the API would deliver them."""
+        if not self.config.replay_webhooks or not response.get(_LOADED):
+            return
+        run_id = _run_id(response["body"]["string"], {})
+        deliveries = sorted(
+            (d for d in self.loaded_webhooks if run_id is not None and d["run_id"] == run_id),
+            key=lambda d: d.get("sequence_number") or 0,
+        )
+        url = _webhook_url(request.body)
+        if not deliveries or url is None:
+            return
+        if self.webhook_secret() is None:
+            self.misses.append(
+                f"helios: cannot replay the webhooks of run {run_id}: no webhook secret to sign "
+                "them with\n"
+                "  the test uses no helios_account, and HELIOS_WEBHOOK_SECRET is not set\n"
+                "  set it, or replay no webhooks: "
+                "@pytest.mark.helios_cassette(replay_webhooks=False)"
+            )
+            return
+        thread = threading.Thread(
+            target=self._deliver, args=(url, deliveries), name="helios-replay", daemon=True
+        )
+        self.replaying.append(thread)
+        thread.start()
+
+    def _deliver(self, url: str, deliveries: list[dict[str, Any]]) -> None:
+        import httpx
+
+        from pytest_helios.webhooks.signing import sign_webhook
+
+        with httpx.Client(timeout=10) as client:
+            for delivery in deliveries:
+                body = str(delivery["body"]).encode("utf-8")
+                for attempt in range(REPLAY_ATTEMPTS):
+                    if attempt:
+                        time.sleep(REPLAY_BACKOFF * 2 ** (attempt - 1))
+                    secret = self.webhook_secret() or ""
+                    now = int(time.time())
+                    headers = sign_webhook(body, secret, timestamp=now, run_id=delivery["run_id"])
+                    try:
+                        if client.post(url, content=body, headers=headers).is_success:
+                            break
+                    except httpx.HTTPError:
+                        continue
+
+    def finish_replay(self) -> None:
+        """Wait for the replayed webhooks still being delivered, so none reaches another test."""
+        for thread in self.replaying:
+            thread.join(REPLAY_JOIN_TIMEOUT)
+
     # -- misses ----------------------------------------------------------------------------
     def note_miss(self, cassette: Any, request: Any) -> None:
         asked = self.before_record_request(request)
@@ -561,6 +653,18 @@ def _run_id(body: Any, headers: Mapping[str, str]) -> str | None:
     return run_id if isinstance(run_id, str) and run_id else None
 
 
+def _webhook_url(body: Any) -> str | None:
+    """The ``webhookUrl`` a request's JSON body sent (the real one, never the placeholder)."""
+    try:
+        payload = json.loads(body)
+    except (TypeError, ValueError):
+        return None
+    url = payload.get("webhookUrl") if isinstance(payload, dict) else None
+    if not isinstance(url, str) or url == CANONICAL_WEBHOOK_URL:
+        return None
+    return url
+
+
 def _is_delivery(headers: Any) -> bool:
     return any(str(name).lower() == "x-helios-signature" for name in headers)
 
@@ -612,6 +716,7 @@ def use_cassette(request: pytest.FixtureRequest, base: CassetteConfig) -> Iterat
     for value in config.extra_secrets:
         secrets.add(value, "a secret from helios_cassette_config")
     session = CassetteSession(
+        request=request,
         path=path,
         display=shown_path(path, request.config.rootpath),
         config=config,
@@ -643,10 +748,16 @@ def use_cassette(request: pytest.FixtureRequest, base: CassetteConfig) -> Iterat
     try:
         yield session
     finally:
+        session.finish_replay()
         try:
             context.__exit__(None, None, None)
         except (CassetteWriteRefused, CassetteWriteFailed) as error:
             pytest.fail(str(error), pytrace=False)
+
+
+def before_call(item: pytest.Item) -> None:
+    """Called as the test starts, every fixture set up: the cassette finds the test account."""
+    item.stash[_stash.cassette_session].find_account()
 
 
 def save_after_call(item: pytest.Item) -> None:

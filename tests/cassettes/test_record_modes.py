@@ -175,16 +175,30 @@ def test_a_bad_record_mode_option_names_the_option_and_lists_the_valid_values(
     )
 
 
-def test_a_bad_ini_value_names_the_ini_value(pytester: pytest.Pytester) -> None:
-    pytester.makeini("[pytest]\nhelios_cassette_on_expiry = explode\n")
+@pytest.mark.parametrize(
+    ("ini", "message"),
+    [
+        (
+            "helios_cassette_on_expiry = explode",
+            "ERROR: 'explode' is not a valid helios_cassette_on_expiry. Valid values: warn, fail.",
+        ),
+        (
+            "helios_replay_webhooks = maybe",
+            "ERROR: 'maybe' is not a valid helios_replay_webhooks. "
+            "Valid values: true, yes, on, 1, false, no, off, 0.",
+        ),
+    ],
+)
+def test_a_bad_ini_value_names_the_ini_value(
+    pytester: pytest.Pytester, ini: str, message: str
+) -> None:
+    pytester.makeini(f"[pytest]\n{ini}\n")
     pytester.makepyfile("def test_nothing(): pass")
 
     result = pytester.runpytest()
 
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(
-        ["ERROR: 'explode' is not a valid helios_cassette_on_expiry. Valid values: warn, fail."]
-    )
+    result.stderr.fnmatch_lines([message])
 
 
 def test_a_bad_maximum_age_is_refused(pytester: pytest.Pytester) -> None:
@@ -222,6 +236,11 @@ def test_a_bad_maximum_age_is_refused(pytester: pytest.Pytester) -> None:
             "keyword arguments only, got positional ('once',); valid arguments: record_mode, "
             "name, max_age_days, on_expiry, secret_headers, secret_keys, identifying_keys, "
             "contract_check, record_hosts, ignore_hosts, replay_webhooks",
+        ),
+        (
+            '(replay_webhooks="no")',
+            "E   pytest.UsageError: test_api.py::test_calls: 'no' is not a valid replay_webhooks "
+            "of @pytest.mark.helios_cassette. Valid values: True, False.",
         ),
         (
             '(max_age_days="soon")',

@@ -1,12 +1,13 @@
 """Webhooks too: recording against the emulator captures the run's deliveries beside the
 cassette; replay re-signs them with the test's secret and a fresh timestamp and delivers
-them to the user's handler, so the whole asynchronous flow replays offline."""
+them to the webhookUrl the test sent, so the whole asynchronous flow replays offline."""
 
 from __future__ import annotations
 
 import json
 import textwrap
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import yaml
@@ -28,18 +29,21 @@ FLOW_TEST = """
                        "webhookUrl": handler.url}
             with httpx.Client(headers={"x-api-key": os.environ["HELIOS_API_KEY"]}) as client:
                 accepted = client.post(URL + "/api/v1/lab-results", json=payload).json()
-            if helios_cassette.recording:
-                deadline = time.monotonic() + 10
-                while len(handler.deliveries) < 8 and time.monotonic() < deadline:
-                    time.sleep(0.05)
-            else:
-                assert helios_cassette.deliver_webhooks(handler.url, secret) == [200] * 8
+            deadline = time.monotonic() + 10
+            while len(handler.deliveries) < 8 and time.monotonic() < deadline:
+                time.sleep(0.05)
         payloads = [verify_webhook(body, headers, secret) for body, headers in handler.deliveries]
-        final = max(payloads, key=lambda p: p["sequenceNumber"])
-        assert final["status"] == "completed"
-        assert final["runId"] == accepted["runId"]
-        assert len(payloads) == 8
+        assert [p["sequenceNumber"] for p in payloads] == list(range(1, 9))
+        assert payloads[-1]["status"] == "completed"
+        assert payloads[-1]["runId"] == accepted["runId"]
 """
+#: The same flow delivering the replayed webhooks itself, with their replay turned off.
+MANUAL_FLOW_TEST = FLOW_TEST.replace(
+    """            deadline = time.monotonic() + 10""",
+    """            if not helios_cassette.recording:
+                assert helios_cassette.deliver_webhooks(handler.url, secret) == [200] * 8
+            deadline = time.monotonic() + 10""",
+)
 
 
 @pytest.fixture
@@ -76,6 +80,99 @@ def test_replay_re_signs_the_deliveries_with_the_tests_secret_and_delivers_them_
     pytester.runpytest("--helios-record-mode=once").assert_outcomes(passed=1)
     emulator.stop()
     monkeypatch.setenv("HELIOS_WEBHOOK_SECRET", "whsec_a_different_secret_for_replay")
+
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize("where", ["marker", "ini"])
+def test_with_replay_webhooks_off_a_test_delivers_the_recorded_webhooks_itself(
+    pytester: pytest.Pytester, emulator: HeliosEmulator, where: str
+) -> None:
+    tests, ini = MANUAL_FLOW_TEST, "helios_replay_webhooks = false"
+    if where == "marker":
+        tests, ini = (
+            tests.replace("helios_cassette\n", "helios_cassette(replay_webhooks=False)\n"),
+            "",
+        )
+    write_project(pytester, emulator.url, tests, ini=ini)
+    pytester.runpytest("--helios-record-mode=once").assert_outcomes(passed=1)
+    emulator.stop()
+
+    pytester.runpytest().assert_outcomes(passed=1)  # 8 deliveries, not 16
+
+
+NO_SECRET_TEST = """
+    import os, time, httpx, pytest
+    from tests.cassettes.helpers import Receiver
+
+    @pytest.mark.helios_cassette
+    def test_a_run(helios_cassette):
+        with Receiver() as handler:
+            payload = {**LAB_REQUEST, "webhookUrl": handler.url}
+            with httpx.Client(headers={"x-api-key": os.environ["HELIOS_API_KEY"]}) as client:
+                assert client.post(URL + "/api/v1/lab-results", json=payload).status_code == 200
+            deadline = time.monotonic() + 10
+            while helios_cassette.recording and len(handler.deliveries) < 8:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+"""
+
+
+def test_a_replayed_run_with_no_secret_to_sign_its_webhooks_fails_saying_what_to_do(
+    pytester: pytest.Pytester, emulator: HeliosEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_project(pytester, emulator.url, NO_SECRET_TEST)
+    pytester.runpytest("--helios-record-mode=once").assert_outcomes(passed=1)
+    cassette = yaml.safe_load((pytester.path / "cassettes/test_api/test_a_run.yaml").read_text())
+    run_id = json.loads(cassette["interactions"][0]["response"]["body"]["string"])["runId"]
+    emulator.stop()
+    monkeypatch.delenv("HELIOS_WEBHOOK_SECRET")
+
+    result = pytester.runpytest()
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"helios: cannot replay the webhooks of run {run_id}: no webhook secret to sign "
+            "them with",
+            "  the test uses no helios_account, and HELIOS_WEBHOOK_SECRET is not set",
+            "  set it, or replay no webhooks: @pytest.mark.helios_cassette(replay_webhooks=False)",
+        ]
+    )
+
+
+ROOT = Path(__file__).resolve().parents[2]
+#: The emulator gone: its accounts exist, nothing answers at its address.
+EMULATOR_GONE = """
+    import pytest
+    from pytest_helios import HeliosEmulator
+
+    @pytest.fixture(scope="session")
+    def helios_emulator():
+        emulator = HeliosEmulator().start()
+        emulator.stop()
+        yield emulator
+"""
+
+
+def readme_first_test() -> str:
+    """The README's first test, exactly as the Quickstart shows it."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- doc-test: first-test test_first.py -->\n", 1)[1]
+    return block.split("```python\n", 1)[1].split("\n```", 1)[0] + "\n"
+
+
+def test_the_readmes_first_test_marked_helios_cassette_replays_its_webhooks_with_the_emulator_gone(
+    pytester: pytest.Pytester,
+) -> None:
+    first = readme_first_test()
+    assert "helios_webhook_receiver.wait_for_final(run.run_id)" in first
+    marked = first.replace("\ndef test_", "\n@pytest.mark.helios_cassette\ndef test_", 1)
+    pytester.makepyfile(test_first="import pytest\n" + marked)
+    pytester.runpytest("--helios-record-mode=once").assert_outcomes(passed=1)
+    [capture] = (pytester.path / "cassettes" / "test_first").glob("*.webhooks.yaml")
+    assert len(yaml.safe_load(capture.read_text())["deliveries"]) == 8
+    pytester.makeconftest(textwrap.dedent(EMULATOR_GONE))
 
     pytester.runpytest().assert_outcomes(passed=1)
 
