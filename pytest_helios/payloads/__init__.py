@@ -9,7 +9,9 @@ jsonschema-rs, no Hypothesis until a name needs it):
   `accepted_response`, `validation_error`, `unauthorized_error`, `rate_limit_error`,
   `status_update`, `status_updates`, `ehr_completed`, `lab_results_completed`,
   `error_webhook`, and the agents' `STEP_NAMES` and `FINAL_SEQUENCE_NUMBER`;
-- `strategies`: Hypothesis strategies of every payload (also ``pytest_helios.strategies``).
+- `strategies`: Hypothesis strategies of every payload (also ``pytest_helios.strategies``);
+- the OpenAPI 3.1 document of the API, generated from the schemas (``openapi``):
+  `openapi_document`.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
         unauthorized_error,
         validation_error,
     )
+    from pytest_helios.payloads.openapi import openapi_document
     from pytest_helios.payloads.validation import (
         SCHEMA_NAMES,
         load_schema,
@@ -49,6 +52,7 @@ __all__ = [
     "error_webhook",
     "lab_results_completed",
     "load_schema",
+    "openapi_document",
     "rate_limit_error",
     "schema_directory",
     "status_update",
@@ -81,6 +85,7 @@ _HOMES: dict[str, str] = {
         "pytest_helios.payloads.builders",
     ),
     "strategies": "pytest_helios.payloads.strategies",
+    "openapi_document": "pytest_helios.payloads.openapi",
 }
 
 if not TYPE_CHECKING:  # type checkers read the imports above, and reject any other name
