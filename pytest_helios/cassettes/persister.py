@@ -69,7 +69,11 @@ SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader
 
 
 class _Dumper(yaml.SafeDumper):
-    """Multi-line strings as literal blocks, so bodies read (and diff) line by line."""
+    """Multi-line strings as literal blocks, so bodies read (and diff) line by line; never an
+    anchor or alias (a cassette holds none: see `load_yaml`)."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
@@ -213,20 +217,64 @@ def _check_headers(path: Path, where: str, headers: Any) -> None:
         )
 
 
-def read_document(path: Path, *, items: str = "interactions") -> dict[str, Any]:
-    """Parse and check a cassette file (``items="deliveries"``: a webhook capture file);
-    any problem is a CassetteFormatError naming the file."""
+#: The largest cassette file read (bytes): reading stays bounded in time and memory.
+MAX_CASSETTE_BYTES = 64 * 1024 * 1024
+#: Where an anchor (``&a``) or an alias (``*a``) may start; only then are events checked.
+_MAYBE_ANCHOR = re.compile(r"(?:^|[\s\[{,:])[&*][^\s\[\]{},]", re.MULTILINE)
+
+
+def load_yaml(data: bytes, path: Path | str) -> Any:
+    """The YAML document in ``data``, read in bounded time and memory, or a
+    CassetteFormatError naming ``path``: more than MAX_CASSETTE_BYTES, not UTF-8, not YAML,
+    nested too deeply, or holding an anchor or alias (a cassette never does; an alias bomb
+    or a recursive alias would otherwise hang or crash whoever walks the result)."""
+    if len(data) > MAX_CASSETTE_BYTES:
+        raise CassetteFormatError(
+            path, f"larger than {MAX_CASSETTE_BYTES:,} bytes, the most a cassette may hold"
+        )
     try:
-        text = path.read_text(encoding="utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise CassetteFormatError(path, f"not UTF-8 text ({error.reason})") from None
     try:
-        document = yaml.load(text, Loader=SafeLoader)  # a safe loader
+        if _MAYBE_ANCHOR.search(text) and _has_anchor(text):
+            raise CassetteFormatError(
+                path, "YAML anchors or aliases (&name, *name), which a cassette never holds"
+            )
+        return yaml.load(text, Loader=SafeLoader)  # a safe loader
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
         raise CassetteFormatError(path, f"invalid YAML: {where}{problem}") from None
+    except RecursionError:
+        raise CassetteFormatError(path, "YAML nested too deeply to read") from None
+
+
+def _has_anchor(text: str) -> bool:
+    for event in yaml.parse(text, Loader=SafeLoader):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            return True
+    return False
+
+
+def read_file(path: Path) -> bytes:
+    """A cassette file's bytes, refusing (CassetteFormatError) one too large to read."""
+    if path.stat().st_size > MAX_CASSETTE_BYTES:
+        raise CassetteFormatError(
+            path, f"larger than {MAX_CASSETTE_BYTES:,} bytes, the most a cassette may hold"
+        )
+    return path.read_bytes()
+
+
+def read_document(path: Path, *, items: str = "interactions") -> dict[str, Any]:
+    """Parse and check a cassette file (``items="deliveries"``: a webhook capture file);
+    any problem is a CassetteFormatError naming the file."""
+    return check_document(load_yaml(read_file(path), path), path, items=items)
+
+
+def check_document(document: Any, path: Path, *, items: str = "interactions") -> dict[str, Any]:
+    """``document`` if it is a well-formed cassette (or capture), else CassetteFormatError."""
     _require(isinstance(document, dict), path, "not a mapping at the top level")
     meta = document.get("helios")
     _require(

@@ -16,11 +16,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from pytest_helios.facts import API_KEY_PREFIX, SIGNATURE_PREFIX, WEBHOOK_SECRET_PREFIX
-
-_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 # The documented live key prefix, and the test-mode twin such keys conventionally have.
 _API_KEY_PREFIXES = (API_KEY_PREFIX, API_KEY_PREFIX.replace("_live_", "_test_"))
@@ -318,16 +314,24 @@ def scan_bytes(
 
     ``secrets`` and ``identifiers`` map each value to a label that may be printed.
     """
+    from pytest_helios.cassettes.persister import load_yaml
+    from pytest_helios.exceptions import CassetteFormatError
+
     identifiers = identifiers or {}
     text = data.decode("utf-8", errors="replace")
     findings: list[Finding] = []
     try:
-        document = yaml.load(text, Loader=_SafeLoader)  # a safe loader
-    except yaml.YAMLError:
+        document = load_yaml(data, "the bytes")  # bounded: no alias, no bomb
+    except CassetteFormatError:
         document = None
     if document is not None:
-        for place, string in document_strings(document):
-            findings.extend(Finding(place, what) for what in _hits(string, secrets, identifiers))
+        try:
+            for place, string in document_strings(document):
+                findings.extend(
+                    Finding(place, what) for what in _hits(string, secrets, identifiers)
+                )
+        except RecursionError:  # nested beyond the walk: the lines below still see it all
+            findings = []
     if not findings:
         # Belt and braces: whatever the structure hides (comments, odd escapes), by line.
         for number, line in enumerate(text.splitlines(), start=1):
