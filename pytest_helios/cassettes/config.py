@@ -29,6 +29,7 @@ from pytest_helios._marker import check_keywords
 from pytest_helios._options import Option, invalid, parse_bool
 from pytest_helios._options import resolve as resolve_option
 from pytest_helios.cassettes.salt import ProjectSalt
+from pytest_helios.cassettes.salt import resolve as resolve_salt
 
 RecordMode = Literal["none", "once", "new_episodes", "all", "rewrite"]
 RECORD_MODES: tuple[RecordMode, ...] = ("none", "once", "new_episodes", "all", "rewrite")
@@ -359,21 +360,25 @@ def plain_id(test_id: str) -> bool:
     )
 
 
-def default_cassette_name(nodeid: str, name: str, *, salt: str) -> str:
+def default_cassette_name(nodeid: str, name: str, *, salt: str | None) -> str:
     """``<test>`` of ``<module>/<test>.yaml``: the node id after the module (``TestX.test_y``).
 
     A parametrize id that is not :func:`plain_id` (it may be a patient's name, a birth date, a
-    record number) becomes ``id-<12 hex>``, an HMAC of the id keyed with ``salt`` (the
-    pseudonym salt): the same id always gives the same name, and the name tells nothing."""
+    record number) becomes ``id-<12 hex>``, an HMAC of the id keyed with the pseudonym
+    ``salt`` (the project's secret one is read only then): the same id always gives the same
+    name, and the name tells nothing. ``salt=None`` shows the digest as ``id-...``."""
     stem = ".".join(nodeid.split("::")[1:]) or name
     test, bracket, rest = stem.partition("[")
     if not bracket or not rest.endswith("]") or plain_id(rest[:-1]):
         return stem
-    digest = hmac.new(salt.encode(), b"cassette name\0" + rest[:-1].encode(), hashlib.sha256)
+    if salt is None:
+        return f"{test}[id-...]"
+    key = resolve_salt(salt).encode()
+    digest = hmac.new(key, b"cassette name\0" + rest[:-1].encode(), hashlib.sha256)
     return f"{test}[id-{digest.hexdigest()[:12]}]"
 
 
-def mark_clashes(items: Iterable[pytest.Item], rootpath: Path, salt: str) -> None:
+def mark_clashes(items: Iterable[pytest.Item], rootpath: Path) -> None:
     """Tests of modules with the same name in different folders would share cassette files
     (``<module>/<test>.yaml``): each such test is marked to fail, naming the modules."""
     claims: dict[tuple[str, str], dict[Path, list[pytest.Item]]] = {}
@@ -384,15 +389,16 @@ def mark_clashes(items: Iterable[pytest.Item], rootpath: Path, salt: str) -> Non
         if marker is not None and marker.kwargs.get("name") is not None:
             continue  # a name given on purpose may be shared on purpose
         path = Path(str(item.path))
-        key = (path.stem, default_cassette_name(item.nodeid, item.name, salt=salt))
+        key = (path.stem, ".".join(item.nodeid.split("::")[1:]) or item.name)
         claims.setdefault(key, {}).setdefault(path, []).append(item)
     for (module, test), owners in claims.items():
         if len(owners) < 2:
             continue
+        stem = default_cassette_name(f"::{test}", test, salt=None)  # never a patient's name
         shown = ", ".join(sorted(shown_path(path, rootpath) for path in owners))
         message = (
-            f"helios: modules {shown} have the same name, so their tests {test} would share "
-            f"one cassette, {module}/{test}.yaml. Give each its own: "
+            f"helios: modules {shown} have the same name, so their tests {stem} would share "
+            f"one cassette, {module}/{stem}.yaml. Give each its own: "
             f'@pytest.mark.helios_cassette(name="...") or rename a module.'
         )
         for clashing in owners.values():

@@ -52,9 +52,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if marked and names is not None and "helios_cassette" not in names:
             names.append("helios_cassette")  # marked tests get the fixture
     if items:
-        config = items[0].config
-        salt = settings.from_ini(config).pseudonym_salt
-        settings.mark_clashes(items, config.rootpath, salt)
+        settings.mark_clashes(items, items[0].config.rootpath)
 
 
 @pytest.hookimpl(tryfirst=True)

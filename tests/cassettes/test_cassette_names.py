@@ -9,6 +9,7 @@ import re
 import pytest
 
 from pytest_helios.cassettes.config import default_cassette_name
+from pytest_helios.cassettes.salt import ProjectSalt
 from tests.cassettes.helpers import (
     FakeHelios,
     server_fixture,  # noqa: F401  # the `server` fixture
@@ -40,6 +41,9 @@ def test_a_test_parametrized_with_patient_names_records_files_that_name_no_patie
         assert re.fullmatch(r"test_labs_for_patient\[id-[0-9a-f]{12}\]\.yaml", name), name
     for part in ("Jane", "Roe", "Marisol", "Okonkwo", "Baptiste", "1962", "03-14"):
         assert not [name for name in names if part.lower() in name.lower()]
+    jane = "test_api.py::test_labs_for_patient[Jane Roe]"
+    project_salt = ProjectSalt(pytester.path, recording=False)  # the secret one, made just now
+    assert f"{default_cassette_name(jane, '', salt=project_salt)}.yaml" in names
     server.close()
     pytester.runpytest().assert_outcomes(passed=3)  # each test finds its own file again
 
@@ -64,6 +68,8 @@ def test_any_other_parametrize_id_becomes_a_stable_digest(test_id: str) -> None:
     assert re.fullmatch(r"TestX\.test_it\[id-[0-9a-f]{12}\]", name)
     assert name == default_cassette_name(f"test_api.py::TestX::test_it[{test_id}]", "", salt="s")
     assert name != default_cassette_name(f"test_api.py::TestX::test_it[{test_id}]", "", salt="t")
+    shown = default_cassette_name(f"test_api.py::TestX::test_it[{test_id}]", "", salt=None)
+    assert shown == "TestX.test_it[id-...]"  # in a message, where no salt is read
 
 
 def test_a_name_given_to_the_marker_is_kept_as_it_is(
