@@ -7,7 +7,7 @@ import hmac
 import itertools
 import json
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -28,6 +28,15 @@ from pytest_helios import (
     verify_webhook,
 )
 from pytest_helios.webhooks import verify_webhook_signature
+
+from .hostile import (
+    ItemsFailingMidway,
+    ItemsRecursing,
+    MappingMissingItsKeys,
+    Unreadable,
+    containing_itself,
+    hostile,
+)
 
 NOW = 1_705_320_000
 RUN_ID = "550e8400-e29b-41d4-a716-446655440000"
@@ -565,55 +574,6 @@ def test_every_verification_error_has_a_stable_reason_code() -> None:
 # --- hostile arguments: whatever they are or do, only a WebhookVerificationError ---------------
 
 
-def _raise(*args: object, **kwargs: object) -> Any:
-    raise KeyError("a method of the caller's object ran")
-
-
-_OVERRIDABLE = (
-    "__getattribute__",
-    "__eq__",
-    "__ne__",
-    "__lt__",
-    "__le__",
-    "__gt__",
-    "__ge__",
-    "__hash__",
-    "__str__",
-    "__repr__",
-    "__format__",
-    "__len__",
-    "__iter__",
-    "__bool__",
-    "__index__",
-    "__int__",
-    "__float__",
-    "__bytes__",
-    "__getitem__",
-    "__contains__",
-    "__add__",
-    "__radd__",
-    "__sub__",
-    "__rsub__",
-    "__abs__",
-    "__neg__",
-    "encode",
-    "decode",
-    "lower",
-    "strip",
-    "isascii",
-    "isdigit",
-    "partition",
-    "startswith",
-    "removeprefix",
-    "items",
-)
-
-
-def hostile(base: type) -> Any:
-    """A subclass of ``base`` whose every method raises: its value must be read without them."""
-    return type(f"Hostile{base.__name__}", (base,), dict.fromkeys(_OVERRIDABLE, _raise))
-
-
 @pytest.mark.parametrize(
     "argument",
     [
@@ -669,19 +629,6 @@ def test_str_bytes_int_and_float_subclasses_are_read_as_plain_values_without_the
     assert verify_webhook_signature(**arguments) == body
 
 
-class _NamelessType(type):
-    @property
-    def __name__(cls) -> str:  # type: ignore[override]
-        raise KeyError("the type's name")
-
-
-class Unreadable(metaclass=_NamelessType):
-    """An object every attribute of which raises, ``__class__`` included, as does its type's
-    ``__name__`` (isinstance() reads ``__class__``; messages name the type)."""
-
-    __getattribute__ = __eq__ = __hash__ = __bool__ = __str__ = __repr__ = _raise  # type: ignore[assignment]
-
-
 @pytest.mark.parametrize(
     ("argument", "message"),
     [
@@ -719,41 +666,6 @@ def test_an_object_whose_class_and_type_name_raise_is_rejected_as_its_argument(
     assert rejection(**arguments) == message
 
 
-class ItemsFailingMidway:
-    """A header container whose items() raises after the first pair."""
-
-    def __init__(self, headers: dict[str, str]) -> None:
-        self.headers = headers
-
-    def items(self) -> Iterator[tuple[str, str]]:
-        yield next(iter(self.headers.items()))
-        raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "a header the container cannot read")
-
-
-class ItemsRecursing:
-    def items(self) -> Any:
-        return self.items()
-
-
-class MappingMissingItsKeys(Mapping[str, str]):
-    """A Mapping that lists keys its __getitem__ does not have (Mapping.items() uses both)."""
-
-    def __getitem__(self, key: str) -> str:
-        raise KeyError(key)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(["X-Helios-Signature"])
-
-    def __len__(self) -> int:
-        return 1
-
-
-def _containing_itself() -> list[Any]:
-    pairs: list[Any] = []
-    pairs.append(pairs)
-    return pairs
-
-
 @pytest.mark.parametrize(
     ("make_headers", "problem"),
     [
@@ -776,7 +688,7 @@ def _containing_itself() -> list[Any]:
             id="mapping-raising-key-error",
         ),
         pytest.param(
-            lambda h: _containing_itself(),
+            lambda h: containing_itself(),
             "expected a mapping of header names to values or a list of (name, value) pairs, "
             "got list",
             id="a-list-containing-itself",
@@ -813,7 +725,7 @@ def _failing_secrets(secret: str) -> Iterator[str]:
             id="endless",
         ),
         pytest.param(
-            lambda s: _containing_itself(),
+            lambda s: containing_itself(),
             "an unusable secret[0]: expected a str, got list",
             id="a-list-containing-itself",
         ),
