@@ -126,7 +126,7 @@ class WebhookReceiver:
         stopping.start()
         with (
             contextlib.suppress(OSError),
-            socket.create_connection(server.server_address[:2], timeout=1),
+            socket.create_connection(("127.0.0.1", server.server_address[1]), timeout=1),
         ):
             pass
         stopping.join()

@@ -78,38 +78,32 @@ def test_an_unreadable_content_length_is_answered_400_not_a_crash(
     assert receiver.deliveries == []
 
 
-def server_side_sockets(receiver: WebhookReceiver) -> list[socket.socket]:
-    """The receiver's accepted connections: sockets of this process bound to its port."""
+def accepted_socket(peer: tuple[str, int]) -> socket.socket:
+    """The server side of the connection whose client end is ``peer`` (same process)."""
     import gc
 
-    port = int(receiver.url.split(":")[2].split("/")[0])
-    found = []
     for candidate in gc.get_objects():
         if isinstance(candidate, socket.socket) and candidate.fileno() != -1:
             try:
-                local, peer = candidate.getsockname(), candidate.getpeername()
+                if candidate.getpeername() == peer:
+                    return candidate
             except OSError:
                 continue  # a listening or closed socket
-            if local[1] == port and peer[1] != port:
-                found.append(candidate)
-    return found
+    raise AssertionError(f"no accepted connection from {peer}")
 
 
 def test_the_receiver_answers_on_sockets_with_nagles_algorithm_off(
     receiver: WebhookReceiver,
 ) -> None:
     """Two sends per answer with Nagle on wait ~40 ms each for a delayed ACK: TCP_NODELAY."""
-    import httpx
-
     head, body = signed_request()
-    with httpx.Client() as client:  # keep-alive: the server's socket stays open
-        headers = dict(line.split(": ", 1) for line in head.split("\r\n")[3:] if ": " in line)
-        headers.pop("Content-Length", None)
-        assert client.post(receiver.url, content=body, headers=headers).status_code == 200
-        accepted = server_side_sockets(receiver)
-        assert accepted, "no accepted connection found"
-        for sock in accepted:
-            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    port = int(receiver.url.split(":")[2].split("/")[0])
+    keep_alive = head.replace("Connection: close\r\n", "")
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+        client.sendall(keep_alive.encode("latin-1") + body)
+        assert client.recv(65536).startswith(b"HTTP/1.1 200")
+        server_end = accepted_socket(client.getsockname()[:2])
+        assert server_end.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
 
 
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
