@@ -11,10 +11,14 @@ Helios signs the raw request body, and nothing else, with the account's webhook 
 `UnicodeDecodeError` or `KeyError`. The rules it applies, including where the documentation
 leaves room, are these (each one is asserted in ``tests/webhooks/test_signing.py``):
 
-- header names match case-insensitively; headers may be a mapping, an ``httpx.Headers``, or a
-  list of ``(name, value)`` pairs of ``str`` or ``bytes`` (WSGI and ASGI both hand over such
-  pairs). A signature or timestamp header that appears more than once is malformed, even with
-  equal values, because a real delivery never repeats it. A ``None`` value counts as missing.
+- header names match case-insensitively, in whatever container the receiver's server hands
+  over: a mapping, anything with ``items()`` (``http.server``'s ``HTTPMessage``,
+  ``wsgiref.headers.Headers``, werkzeug's, Django's, Starlette's, multidict's), an
+  ``httpx.Headers``, a WSGI environ or Django's ``request.META`` (``HTTP_X_HELIOS_SIGNATURE``),
+  or ``(name, value)`` pairs of ``str`` or ``bytes`` (an ASGI scope's list); a name may be a
+  ``str`` subclass. A signature or timestamp header that appears more than once is malformed,
+  even with equal values, because a real delivery never repeats it. A ``None`` value counts as
+  missing.
 - the signature is exactly ``sha256=`` followed by 64 lowercase hex digits, as the documented
   sample produces and compares (case-sensitively). ``SHA256=``, uppercase hex, another length or
   any non-ASCII character is `MalformedHeader`; optional whitespace around the value (which HTTP
@@ -26,9 +30,13 @@ leaves room, are these (each one is asserted in ``tests/webhooks/test_signing.py
   (several during a rotation), without stopping at the first match, so the order of the secrets
   changes nothing.
 - a body that verifies must be UTF-8 JSON holding an object, else `MalformedBody`.
-- a missing or empty secret, or a ``tolerance`` or ``now`` of the wrong type, is a programming
-  error in the caller; it raises `VerifierMisconfigured`, which names the argument and never its
-  value.
+- a missing or empty secret, or a ``tolerance`` or ``now`` of the wrong type (or ``now`` of more
+  than 15 digits), is a programming error in the caller; it raises `VerifierMisconfigured`,
+  which names the argument and never its value.
+- the caller's own objects cannot make it raise anything else: a ``str``, ``bytes`` or ``int``
+  subclass is read as its plain value, without calling its methods, and whatever a container,
+  an iterable of secrets or a buffer raises while read (or an endless one) becomes the error of
+  that argument. ``KeyboardInterrupt`` and ``SystemExit`` pass through.
 
 Because the timestamp is unsigned, a captured body replayed with a fresh timestamp verifies:
 receivers must also deduplicate on ``(runId, sequenceNumber)``.
@@ -90,6 +98,8 @@ _DIGITS_PER_BIT = math.log10(2)
 _MAX_SECRETS = 100
 _MAX_HEADERS = 10_000
 _OWS = " \t"
+#: the getter of a type's __name__: reads it without a metaclass's own __name__ running
+_TYPE_NAME = vars(type)["__name__"]
 
 
 def compute_signature(body: bytes, secret: str) -> str:
@@ -208,8 +218,6 @@ def verify_webhook_signature(
 # methods of the caller's own types (a str or int subclass may override them). Code of the
 # caller's objects that does run (iterating a container, a __getattr__) runs inside a guard
 # that turns whatever it raises into the WebhookVerificationError of that argument.
-
-_TYPE_NAME = vars(type)["__name__"]
 
 
 def _type_name(value: object) -> str:
