@@ -8,7 +8,7 @@ The public names, imported on first use so that importing this package stays che
   ``fake_webhook`` fixture is, builds signed `Delivery` objects, their `Variant` objects and
   whole runs (`FakeRun`);
 - sending (``sending``): a delivery's ``send`` and ``deliver_to`` answer a `DeliveryResponse`;
-  `serve_wsgi` serves a WSGI app on a loopback port;
+  `serve_wsgi` and `serve_asgi` serve a WSGI or an ASGI app on a loopback port;
 - receiving (``receiver``): `WebhookReceiver`, the endpoint behind ``helios_webhook_receiver``,
   keeps each POST as a `ReceivedWebhook`;
 - the conformance kits (``conformance``, also ``pytest_helios.conformance``): `check_verifier`,
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     )
     from pytest_helios.webhooks.fakes import Delivery, FakeRun, Variant, WebhookFactory
     from pytest_helios.webhooks.receiver import ReceivedWebhook, WebhookReceiver
-    from pytest_helios.webhooks.sending import DeliveryResponse, serve_wsgi
+    from pytest_helios.webhooks.sending import DeliveryResponse, serve_asgi, serve_wsgi
     from pytest_helios.webhooks.signing import (
         sign_webhook,
         verify_webhook,
@@ -54,6 +54,7 @@ __all__ = [
     "WebhookReceiver",
     "check_endpoint",
     "check_verifier",
+    "serve_asgi",
     "serve_wsgi",
     "sign_webhook",
     "verify_webhook",
@@ -78,6 +79,7 @@ _HOMES: dict[str, str] = {
     "ReceivedWebhook": "pytest_helios.webhooks.receiver",
     "WebhookReceiver": "pytest_helios.webhooks.receiver",
     "DeliveryResponse": "pytest_helios.webhooks.sending",
+    "serve_asgi": "pytest_helios.webhooks.sending",
     "serve_wsgi": "pytest_helios.webhooks.sending",
     **dict.fromkeys(
         ("sign_webhook", "verify_webhook", "verify_webhook_signature"),

@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
@@ -102,16 +102,27 @@ class Delivery:
         return deliver(url, self.body, self.headers, interface="url", timeout=timeout)
 
     def deliver_to(
-        self, app: object, *, path: str = "/", interface: Interface | None = None
+        self,
+        app: object,
+        *,
+        path: str = "/",
+        interface: Interface | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> DeliveryResponse:
         """POST the exact signed bytes to a WSGI or ASGI ``app`` in-process, with no server.
 
-        The interface is detected (an async callable is ASGI); pass ``interface`` to force it.
-        An exception raised by the app comes back as a 500 with ``app_exception`` set. ASGI
-        lifespan events are not run: an app that needs its startup hooks is best served on a
-        real server and reached with `send`.
+        The request carries ``Host: testserver``, as Starlette's and Django's test clients do;
+        ``headers`` adds or replaces headers (``{"Host": "hooks.example.com"}`` for an app
+        behind ``TrustedHostMiddleware`` or Django's ``ALLOWED_HOSTS``). The interface is
+        detected (an async callable is ASGI); pass ``interface`` to force it. An exception
+        raised by the app comes back as a 500 with ``app_exception`` set. ASGI lifespan events
+        are not run: an app that needs its startup hooks is best served with `serve_asgi` and
+        reached with `send`.
         """
-        return deliver(app, self.body, self.headers, path=path, interface=interface)
+        extra = list((headers or {}).items())
+        return deliver(
+            app, self.body, self.headers, path=path, interface=interface, extra_headers=extra
+        )
 
     def variants(
         self, *, now: int | None = None, tolerance: int = DEFAULT_TOLERANCE, margin: int = 0
@@ -249,10 +260,18 @@ class FakeRun:
             ]
 
     def deliver_to(
-        self, app: object, *, path: str = "/", interface: Interface | None = None
+        self,
+        app: object,
+        *,
+        path: str = "/",
+        interface: Interface | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> list[DeliveryResponse]:
         """Deliver every delivery to a WSGI or ASGI ``app`` in order, in-process."""
-        return [d.deliver_to(app, path=path, interface=interface) for d in self.deliveries]
+        return [
+            d.deliver_to(app, path=path, interface=interface, headers=headers)
+            for d in self.deliveries
+        ]
 
 
 class WebhookFactory:

@@ -12,6 +12,7 @@ import asyncio
 import inspect
 import io
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,9 +20,21 @@ from typing import Any, Literal, TypeVar
 
 from pytest_helios.masking import shorten
 
-__all__ = ["DeliveryResponse", "Interface", "deliver", "detect_interface", "run_sync", "serve_wsgi"]
+__all__ = [
+    "DEFAULT_HOST",
+    "DeliveryResponse",
+    "Interface",
+    "deliver",
+    "detect_interface",
+    "run_sync",
+    "serve_asgi",
+    "serve_wsgi",
+]
 
 Interface = Literal["url", "wsgi", "asgi"]
+#: The ``Host`` an in-process delivery carries unless the caller gives one: the name Starlette's
+#: ``TestClient`` and Django's test client use, which Django's test runner allows.
+DEFAULT_HOST = "testserver"
 T = TypeVar("T")
 HeaderPairs = Sequence[tuple[str, str]]
 
@@ -75,18 +88,35 @@ def deliver(
     interface: Interface | None = None,
     timeout: float = 10.0,
     client: Any = None,
+    extra_headers: HeaderPairs = (),
 ) -> DeliveryResponse:
     """POST ``body`` with ``headers`` to ``target``: a URL, a WSGI app or an ASGI app.
 
-    For an app, ``path`` is the request path (a URL carries its own). For a URL, ``client``
-    is an ``httpx.Client`` to reuse (a new one per call by default).
+    For an app, ``path`` is the request path (a URL carries its own) and the request carries
+    ``Host: testserver`` as a server would pass it on (``extra_headers`` may give another).
+    ``extra_headers`` are sent after ``headers``; a name already there is replaced. For a URL,
+    ``client`` is an ``httpx.Client`` to reuse (a new one per call by default).
     """
     kind = interface or detect_interface(target)
+    sent = _merged(headers, extra_headers)
     if kind == "url":
-        return _deliver_to_url(str(target), body, headers, timeout, client)
+        return _deliver_to_url(str(target), body, sent, timeout, client)
+    if not any(name.lower() == "host" for name, _ in sent):
+        sent = [("Host", DEFAULT_HOST), *sent]
     if kind == "wsgi":
-        return _deliver_to_wsgi(target, body, headers, path)
-    return _deliver_to_asgi(target, body, headers, path)
+        return _deliver_to_wsgi(target, body, sent, path)
+    return _deliver_to_asgi(target, body, sent, path)
+
+
+def _merged(headers: HeaderPairs, extra: HeaderPairs) -> list[tuple[str, str]]:
+    replaced = {name.lower() for name, _ in extra}
+    return [(n, v) for n, v in headers if n.lower() not in replaced] + list(extra)
+
+
+def _host_and_port(headers: HeaderPairs) -> tuple[str, str]:
+    host = next((v for n, v in headers if n.lower() == "host"), DEFAULT_HOST)
+    name, colon, port = host.rpartition(":")
+    return (name, port) if colon and port.isdigit() and not name.endswith("]") else (host, "80")
 
 
 def _encoded(headers: HeaderPairs) -> list[tuple[bytes, bytes]]:
@@ -121,13 +151,14 @@ def _split_path(path: str) -> tuple[str, str]:
 
 def _deliver_to_wsgi(app: Any, body: bytes, headers: HeaderPairs, path: str) -> DeliveryResponse:
     route, query = _split_path(path)
+    server_name, server_port = _host_and_port(headers)
     environ: dict[str, Any] = {
         "REQUEST_METHOD": "POST",
         "SCRIPT_NAME": "",
         "PATH_INFO": route,
         "QUERY_STRING": query,
-        "SERVER_NAME": "testserver",
-        "SERVER_PORT": "80",
+        "SERVER_NAME": server_name,
+        "SERVER_PORT": server_port,
         "SERVER_PROTOCOL": "HTTP/1.1",
         "REMOTE_ADDR": "127.0.0.1",
         "CONTENT_LENGTH": str(len(body)),
@@ -223,7 +254,7 @@ async def _asgi_request(app: Any, body: bytes, headers: HeaderPairs, path: str) 
         "headers": [(name.lower(), value) for name, value in _encoded(headers)]
         + [(b"content-length", str(len(body)).encode())],
         "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
+        "server": (_host_and_port(headers)[0], int(_host_and_port(headers)[1])),
         "state": {},
     }
     request_sent = False
@@ -262,6 +293,47 @@ async def _asgi_request(app: Any, body: bytes, headers: HeaderPairs, path: str) 
     if not status:
         return DeliveryResponse(500, [], b"", "the app returned without sending a response")
     return DeliveryResponse(status[0], response_headers, b"".join(chunks))
+
+
+@contextmanager
+def serve_asgi(app: Any, *, path: str = "/") -> Iterator[str]:
+    """Serve an ASGI ``app`` (FastAPI, Starlette, ...) on a free loopback port for the ``with``
+    block; yields its URL.
+
+    uvicorn in a background thread with its own event loop, the app's lifespan run (startup
+    and shutdown hooks), no access log; it stops and releases the port on exit. Use it where
+    the emulator (or anything outside the test's process) must reach the app over HTTP.
+    """
+    import socket
+
+    import uvicorn
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="auto")
+    server = uvicorn.Server(config)
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            server.run(sockets=[listener])
+        except BaseException as exc:  # reported in the calling thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name="pytest-helios-asgi", daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            if failure or not thread.is_alive():
+                raise RuntimeError(f"the ASGI app did not start: {failure[0] if failure else ''}")
+            time.sleep(0.005)
+        yield f"http://127.0.0.1:{port}{path}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        listener.close()
 
 
 @contextmanager
