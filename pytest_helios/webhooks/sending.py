@@ -115,8 +115,12 @@ def _merged(headers: HeaderPairs, extra: HeaderPairs) -> list[tuple[str, str]]:
 
 def _host_and_port(headers: HeaderPairs) -> tuple[str, str]:
     host = next((v for n, v in headers if n.lower() == "host"), DEFAULT_HOST)
+    if host.startswith("["):  # an IPv6 literal: [::1] or [::1]:8080
+        literal, _, rest = host.partition("]")
+        port = rest[1:] if rest.startswith(":") and rest[1:].isdigit() else "80"
+        return literal + "]", port
     name, colon, port = host.rpartition(":")
-    return (name, port) if colon and port.isdigit() and not name.endswith("]") else (host, "80")
+    return (name, port) if colon and port.isdigit() else (host, "80")
 
 
 def _encoded(headers: HeaderPairs) -> list[tuple[bytes, bytes]]:
