@@ -253,6 +253,10 @@ def _call_plants(rng: random.Random, known: Known, index: int) -> list[Plant]:
     ]
 
 
+def _webhook_plants(rng: random.Random, known: Known, index: int) -> list[Plant]:
+    return [Plant("whsec_" + _random(rng, "0123456789abcdef", 48), "secret", "secret")]
+
+
 def _violation_plants(rng: random.Random, known: Known, index: int) -> list[Plant]:
     """A cassette whose 401 echoes a key and whose request holds a patient (no webhookUrl)."""
     return [
@@ -318,6 +322,15 @@ PLACES = (
         project="calls",
         options=("--junitxml=report.xml", "-l", "--tb=long"),
         outcome="failed",
+    ),
+    Place(
+        "traceback of a failed verify_webhook (-l --tb=long)",
+        _webhook_plants,
+        project="webhooks",
+        options=("-l", "--tb=long"),
+        outcome="failed",
+        pending="verify_webhook's frames (webhooks/signing.py, another engineer's part of "
+        "issue 13 item 8) still show the webhook secret among their arguments and locals",
     ),
     Place(
         "contract violation of a replayed cassette",
@@ -458,6 +471,19 @@ def test_failing_call(index):
         client.submit_lab_results(**request_of(index))
 """
 
+WEBHOOKS_TEST = """
+import time
+
+from pytest_helios import verify_webhook
+
+
+@pytest.mark.parametrize("index", range(len(ITEMS)))
+def test_failing_verification(index):
+    signature = "sha256=" + "0" * 64
+    headers = {"X-Helios-Signature": signature, "X-Helios-Timestamp": str(int(time.time()))}
+    verify_webhook(b'{"runId": "r"}', headers, ITEMS[index][0]["value"])
+"""
+
 REPLAY_TEST = """
 
 @pytest.mark.helios_cassette
@@ -466,7 +492,13 @@ def test_replay(index):
     pass
 """
 
-PROJECTS = {"record": RECORD_TEST, "ids": IDS_TEST, "calls": CALLS_TEST, "replay": REPLAY_TEST}
+PROJECTS = {
+    "record": RECORD_TEST,
+    "ids": IDS_TEST,
+    "calls": CALLS_TEST,
+    "webhooks": WEBHOOKS_TEST,
+    "replay": REPLAY_TEST,
+}
 
 
 def write_project(pytester: pytest.Pytester, place: Place, fake: str, mirror: str) -> None:
