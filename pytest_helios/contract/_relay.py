@@ -4,10 +4,15 @@ The live API delivers webhooks only to a public URL. A user who points such a UR
 a reverse proxy) at ``127.0.0.1:<HELIOS_CONTRACT_WEBHOOK_PORT>`` lets the contract suite read
 live deliveries: this relay listens on that port and passes each POST, bytes and headers
 unchanged, to the test's ``helios_webhook_receiver``, and its answer back.
+
+Closing the relay closes every connection it holds: a sender that keeps its connections alive
+(the emulator does) must not reach the receiver of a test that has ended through one of them.
 """
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -56,8 +61,7 @@ class Relay:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", port), Handler)
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), name="helios-contract-relay"
         )
@@ -71,7 +75,46 @@ class Relay:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.shutdown()  # no new connection
+        self._server.close_connections()  # nor another request on an open one
+        self._server.server_close()  # joins the handler threads
         self._thread.join()
         self._client.close()
+
+
+class _Server(ThreadingHTTPServer):
+    """A threaded server that knows its open connections, to close them when it closes."""
+
+    daemon_threads = False
+    block_on_close = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self._open: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._closing = False
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._lock:
+            if self._closing:
+                self.shutdown_request(request)
+                return
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not self._closing:  # a connection cut by close_connections is no error
+            super().handle_error(request, client_address)
+
+    def close_connections(self) -> None:
+        with self._lock:
+            self._closing = True
+            open_now = list(self._open)
+        for connection in open_now:
+            with contextlib.suppress(OSError):  # the client may have closed it first
+                connection.shutdown(socket.SHUT_RDWR)
