@@ -2,7 +2,10 @@
 
 It plays the Helios dashboard (accounts, named keys, revoke, revoke all, webhook secret) and adds
 what tests need (provider states, runs, the delivery log, waiting for deliveries). It has no
-authentication: the emulator listens on loopback only. See docs/emulator.md for every route.
+authentication: the emulator listens on loopback only, and the admin API answers only requests
+addressed to loopback (the ``Host`` header: no DNS rebinding) and, for calls that change
+something, only JSON requests that no browser sent from another site (no cross-site form posts).
+See docs/emulator.md for every route.
 """
 
 from __future__ import annotations
@@ -17,8 +20,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .request_checks import BadRequest, FieldProblem, parse_json
-from .responses import bad_request, error
+from .request_checks import BadRequest, FieldProblem, is_loopback, parse_json
+from .responses import (
+    BodyTimeout,
+    BodyTooLarge,
+    ClientGone,
+    bad_request,
+    body_timeout,
+    client_gone,
+    error,
+    read_body,
+)
+from .state import ProviderStateError
 
 if TYPE_CHECKING:
     from .core import EmulatorCore
@@ -28,6 +41,16 @@ if TYPE_CHECKING:
 
 #: Where the admin API lives on the emulator.
 ADMIN_PREFIX = "/_emulator"
+#: The longest ``POST /wait``, in seconds.
+MAX_WAIT = 3600
+#: The largest admin request body, in bytes.
+ADMIN_BODY_LIMIT = 64 * 1024
+#: A listing longer than this is rendered on a worker thread, off the event loop.
+OFFLOAD_ITEMS = 500
+#: The names a request may give the emulator in its ``Host`` header, with the emulator's port.
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+#: The admin API's arguments as the Python API names them, and as its JSON does.
+_JSON_NAMES = {"at_step": "atStep", "after_step": "afterStep"}
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -89,7 +112,7 @@ def _field(body: dict[str, Any], name: str, kind: type | tuple[type, ...], defau
         return value
     if isinstance(value, bool) or not isinstance(value, kind):
         kinds = kind if isinstance(kind, tuple) else (kind,)
-        names = [_JSON_NAMES[k] for k in kinds]
+        names = [_JSON_TYPES[k] for k in kinds]
         if "number" in names:  # an integer is a number too
             names.remove("integer")
         expected = " or ".join(names)
@@ -97,7 +120,7 @@ def _field(body: dict[str, Any], name: str, kind: type | tuple[type, ...], defau
     return value
 
 
-_JSON_NAMES = {str: "string", int: "integer", float: "number", type(None): "null"}
+_JSON_TYPES = {str: "string", int: "integer", float: "number", type(None): "null"}
 
 
 _REQUIRED = object()
@@ -129,7 +152,7 @@ def _release_concurrency(account: Account, body: dict[str, Any]) -> None:
 
 
 def _slow_deliveries(account: Account, body: dict[str, Any]) -> None:
-    account.slow_deliveries(float(_required(body, "delay", (int, float))))
+    account.slow_deliveries(_required(body, "delay", (int, float)))
 
 
 def _drop_deliveries(account: Account, body: dict[str, Any]) -> None:
@@ -163,29 +186,118 @@ def _apply_state(account: Account, body: dict[str, Any]) -> None:
     setter(account, body)
 
 
+def _render_list(render: Callable[[Any], dict[str, Any]], items: list[Any]) -> bytes:
+    import json
+
+    return json.dumps(
+        [render(item) for item in items], ensure_ascii=False, allow_nan=False, separators=(",", ":")
+    ).encode("utf-8")
+
+
 class _NotFound(Exception):
     pass
 
 
-def _guarded(handler: Handler) -> Handler:
-    """``handler`` answering 404 for an unknown account, run or key and 400 for a bad body."""
+class _Refused(Exception):
+    """A request the admin API does not serve: ``status`` and why."""
+
+    def __init__(self, status: int, title: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.title = title
+
+
+def _guarded(handler: Handler, core: EmulatorCore, changes: bool) -> Handler:
+    """``handler`` behind the admin API's checks (:func:`_refuse_foreign`), answering 404 for an
+    unknown account, run or key, 400 for a bad body, 413 and 408 for a body too large or too
+    slow."""
 
     async def wrapped(request: Request) -> Response:
         try:
+            _refuse_foreign(request, core, changes)
             return await handler(request)
+        except _Refused as exc:
+            return error(exc.status, exc.title, str(exc))
         except _NotFound as exc:
             return error(404, "Not Found", str(exc))
+        except ProviderStateError as exc:
+            field = _JSON_NAMES.get(exc.argument, exc.argument)
+            return bad_request(BadRequest([FieldProblem(field, exc.detail)]))
         except BadRequest as exc:
             return bad_request(exc)
         except ValueError as exc:
             return bad_request(BadRequest([FieldProblem("", str(exc))]))
+        except BodyTooLarge:
+            return error(
+                413, "Payload Too Large", f"Admin request body exceeds {ADMIN_BODY_LIMIT} bytes"
+            )
+        except BodyTimeout:
+            return body_timeout(core.config.body_timeout)
+        except ClientGone:
+            return client_gone()
 
     return wrapped
 
 
-async def _body_of(request: Request) -> dict[str, Any]:
+def _refuse_foreign(request: Request, core: EmulatorCore, changes: bool) -> None:
+    """Raise :class:`_Refused` for a request the admin API must not serve: one not addressed to
+    the emulator on loopback (``Host``: DNS rebinding), and, for calls that change something
+    (``changes``), one a browser sent from another site or that is not JSON (a form post)."""
+    host = request.headers.get("host", "")
+    allowed = _authorities(core)
+    if host.lower() not in allowed:
+        shown = f"Host {host!r}" if host else "no Host header"
+        raise _Refused(
+            403,
+            "Forbidden",
+            f"The admin API answers only requests addressed to the emulator on loopback "
+            f"(Host {' or '.join(sorted(allowed))}); got {shown[:120]}",
+        )
+    if not changes:
+        return
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site.lower() not in ("same-origin", "none"):
+        raise _Refused(
+            403,
+            "Forbidden",
+            f"The admin API refuses calls a browser sends from another site "
+            f"(Sec-Fetch-Site: {site[:40]})",
+        )
+    origin = request.headers.get("origin")
+    if origin is not None and origin.lower().removeprefix("http://") not in allowed:
+        raise _Refused(
+            403,
+            "Forbidden",
+            f"The admin API refuses calls a browser sends from another origin "
+            f"(Origin: {origin[:80]})",
+        )
+    if request.method == "POST":
+        media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if media != "application/json":
+            raise _Refused(
+                415,
+                "Unsupported Media Type",
+                "Admin calls that change something need Content-Type: application/json, "
+                f"even without a body (browser form posts are refused); got {media[:60] or 'none'}",
+            )
+
+
+def _authorities(core: EmulatorCore) -> set[str]:
+    """The ``Host`` values that address this emulator: its own, and each loopback name with
+    its port."""
+    from urllib.parse import urlsplit
+
+    own = urlsplit(core.registry.base_url()).netloc.lower()
+    found = {own}
+    port = core.own_port
+    if port is not None and is_loopback(urlsplit(core.registry.base_url()).hostname or ""):
+        found.update(f"{name}:{port}" for name in LOOPBACK_NAMES)
+    return found
+
+
+async def _body_of(request: Request, core: EmulatorCore) -> dict[str, Any]:
     """The request's JSON object; ``{}`` for no body."""
-    raw = await request.body()
+    raw = await read_body(request, ADMIN_BODY_LIMIT, core.config.body_timeout)
     if not raw:
         return {}
     parsed = parse_json(raw, request.headers.get("content-type"))
@@ -220,7 +332,11 @@ class AdminApi:
             ("/forget", self.forget, "POST"),
         ]
         return [
-            Route(ADMIN_PREFIX + path, _guarded(handler), methods=[method])
+            Route(
+                ADMIN_PREFIX + path,
+                _guarded(handler, self.core, changes=method != "GET"),
+                methods=[method],
+            )
             for path, handler, method in table
         ]
 
@@ -237,7 +353,7 @@ class AdminApi:
     # accounts and keys: the dashboard -----------------------------------------------------
 
     async def create_account(self, request: Request) -> Response:
-        name = _required(await _body_of(request), "name", str)
+        name = _required(await _body_of(request, self.core), "name", str)
         account = self.core.registry.create_account(name)
         return JSONResponse({**account_json(account), "webhookSecret": account.webhook_secret}, 201)
 
@@ -249,7 +365,7 @@ class AdminApi:
 
     async def create_key(self, request: Request) -> Response:
         account = self._account_of(request)
-        key = account.create_key(_required(await _body_of(request), "name", str))
+        key = account.create_key(_required(await _body_of(request, self.core), "name", str))
         return JSONResponse({**key_json(key), "value": key.value}, 201)
 
     async def list_keys(self, request: Request) -> Response:
@@ -274,13 +390,13 @@ class AdminApi:
 
     async def set_state(self, request: Request) -> Response:
         account = self._account_of(request)
-        _apply_state(account, await _body_of(request))
+        _apply_state(account, await _body_of(request, self.core))
         return JSONResponse({"accountId": account.id, "applied": True})
 
     # runs and deliveries ------------------------------------------------------------------
 
     async def list_runs(self, request: Request) -> Response:
-        return JSONResponse([run_json(r) for r in list(self.core.runs.values())])
+        return await self._listing(run_json, list(self.core.runs.values()))
 
     async def get_run(self, request: Request) -> Response:
         run = self.core.runs.get(request.path_params["run_id"])
@@ -290,12 +406,26 @@ class AdminApi:
 
     async def deliveries(self, request: Request) -> Response:
         attempts = self.core.log.all(request.query_params.get("runId"))
-        return JSONResponse([attempt_json(a) for a in attempts])
+        return await self._listing(attempt_json, attempts)
+
+    async def _listing(self, render: Callable[[Any], dict[str, Any]], items: list[Any]) -> Response:
+        """A JSON list of ``render(item)``; a long one is rendered on a worker thread, so that
+        a log of 100,000 attempts does not hold the event loop."""
+        if len(items) <= OFFLOAD_ITEMS:
+            return JSONResponse([render(item) for item in items])
+        body = await self.core.offload(_render_list, render, items)
+        return Response(body, media_type="application/json")
 
     async def wait(self, request: Request) -> Response:
         """Answer once every run (or the body's ``runId``) has settled; 408 after ``timeout``."""
-        body = await _body_of(request)
-        timeout = float(_field(body, "timeout", (int, float), 10.0))
+        body = await _body_of(request, self.core)
+        timeout = _field(body, "timeout", (int, float), 10.0)
+        if not 0 <= timeout <= MAX_WAIT:
+            shown = repr(timeout) if abs(timeout) < 10**15 else "a number out of range"
+            raise BadRequest(
+                [FieldProblem("timeout", f"must be from 0 to {MAX_WAIT} seconds, got {shown}")]
+            )
+        timeout = float(timeout)
         run_id = _field(body, "runId", str, None)
         if run_id is not None and run_id not in self.core.runs:
             raise _NotFound(f"No run {run_id!r} on this emulator")

@@ -30,8 +30,17 @@ from pytest_helios.facts import (
 )
 
 from .admin import AdminApi
-from .request_checks import BadRequest, FieldProblem, parse_json, schema_errors, webhook_url_error
-from .responses import bad_request, error
+from .request_checks import BadRequest, FieldProblem, parse_json, schema_problems
+from .responses import (
+    BodyTimeout,
+    BodyTooLarge,
+    ClientGone,
+    bad_request,
+    body_timeout,
+    client_gone,
+    error,
+    read_body,
+)
 
 if TYPE_CHECKING:
     from .core import EmulatorCore
@@ -64,23 +73,8 @@ def build_app(core: EmulatorCore) -> Starlette:
     return app
 
 
-class BodyTooLarge(Exception):
-    """A request body longer than the emulator's ``max_body_bytes``."""
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, or :class:`BodyTooLarge` as soon as it is known to exceed ``limit``."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
+#: A request body larger than this is parsed and checked on a worker thread, off the loop.
+OFFLOAD_BYTES = 64 * 1024
 
 
 def ehr_agent_of(body: object) -> Agent | None:
@@ -140,24 +134,44 @@ class ApiEndpoints:
 
     async def _accept(self, request: Request, schema: str, agent: Agent | None) -> Response:
         """Authenticate, check the body against ``schema`` and admit a run of ``agent`` (for
-        the EHR endpoint: the body's). 200, or 401, 404, 413, 400 or 429 saying why not."""
+        the EHR endpoint: the body's). 200, or 401, 404, 413, 408, 400 or 429 saying why not."""
         account = self._authenticate(request)
         if isinstance(account, Response):
             return account
+        config = self.core.config
         try:
-            raw = await read_body(request, self.core.config.max_body_bytes)
-            body = parse_json(raw, request.headers.get("content-type"))
-            agent = agent or ehr_agent_of(body)
-            self._check(schema, body)
-            if agent is None:  # the schema requires a valid agentType: never here
-                raise BadRequest([FieldProblem("agentType", "is required")])
+            raw = await read_body(request, config.max_body_bytes, config.body_timeout)
         except BodyTooLarge:
-            limit = self.core.config.max_body_bytes
+            limit = config.max_body_bytes
             return error(413, "Payload Too Large", f"Request body exceeds {limit} bytes")
-        except BadRequest as exc:
+        except BodyTimeout:
+            return body_timeout(config.body_timeout)
+        except ClientGone:
+            return client_gone()
+        content_type = request.headers.get("content-type")
+        if len(raw) > OFFLOAD_BYTES:  # a large body is parsed and checked off the loop
+            body, agent, problem = await self.core.offload(
+                self._inspect, raw, content_type, schema, agent
+            )
+        else:
+            body, agent, problem = self._inspect(raw, content_type, schema, agent)
+        if problem is not None or agent is None:
+            problem = problem or BadRequest([FieldProblem("agentType", "is required")])
             slots = self.core.concurrency.slots(account, agent) if agent else None
-            return bad_request(exc, None if slots is None else slots.headers())
+            return bad_request(problem, None if slots is None else slots.headers())
         return self._admit(account, agent, body, raw)
+
+    def _inspect(
+        self, raw: bytes, content_type: str | None, schema: str, agent: Agent | None
+    ) -> tuple[Any, Agent | None, BadRequest | None]:
+        """The parsed body, its agent (the endpoint's, or the body's valid ``agentType``) and
+        what is wrong with it, if anything. Thread-safe: it reads only the configuration."""
+        try:
+            body = parse_json(raw, content_type)
+        except BadRequest as problem:
+            return None, agent, problem
+        agent = agent or ehr_agent_of(body)
+        return body, agent, self._check(schema, body)
 
     def _authenticate(self, request: Request) -> Account | Response:
         """The account whose key the request carries, or the 404 or 401 refusing it."""
@@ -172,17 +186,20 @@ class ApiEndpoints:
             return JSONResponse(payloads.unauthorized_error(auth.reason or INVALID_KEY), 401)
         return auth.account
 
-    def _check(self, schema: str, body: Any) -> None:
-        """Raise :class:`BadRequest` naming every field the request schema refuses, and the
-        ``webhookUrl`` when it cannot receive webhooks."""
-        problems = schema_errors(schema, body)
+    def _check(self, schema: str, body: Any) -> BadRequest | None:
+        """What the request schema refuses in ``body`` (every field, within the check's
+        bounds) and a ``webhookUrl`` that is no webhook URL; for a request that is otherwise
+        valid, a ``webhookUrl`` the emulator may not deliver to (``WebhookTargets``)."""
+        problems, stopped = schema_problems(schema, body)
         url = body.get("webhookUrl") if isinstance(body, dict) else None
         if isinstance(url, str) and not any(p.field == "webhookUrl" for p in problems):
-            reason = webhook_url_error(url, require_https=self.core.config.require_https)
+            targets = self.core.targets
+            reason = targets.url_error(url)
+            if reason is None and not problems:
+                reason = targets.sandbox_error(url, self.core.own_port)
             if reason is not None:
                 problems.append(FieldProblem("webhookUrl", reason))
-        if problems:
-            raise BadRequest(problems)
+        return BadRequest(problems, stopped=stopped) if problems else None
 
     def _admit(self, account: Account, agent: Agent, body: Any, raw: bytes) -> Response:
         """200 with the run id, or 429 at the concurrency limit; both with the slot headers."""

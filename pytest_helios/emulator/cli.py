@@ -2,7 +2,8 @@
 
 It starts the emulator on loopback, creates an account with one key, prints the base URL, the key
 and the webhook secret (emulator-only values, made up at start), and serves until Ctrl+C or
-SIGTERM. ``--json`` prints the same facts as one JSON line, for scripts.
+SIGTERM. ``--json`` prints the same facts as one JSON line, for scripts. Webhooks go to loopback
+only unless ``--webhook-host`` allows another host.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from types import FrameType
 from pytest_helios.facts import CONCURRENCY_LIMIT
 
 from .admin import ADMIN_PREFIX
-from .request_checks import is_loopback
+from .request_checks import WebhookTargets, is_loopback
 from .service import NOT_LOOPBACK, HeliosEmulator
 
 
@@ -42,6 +43,14 @@ def _non_negative(value: str) -> float:
     if not number >= 0:
         raise argparse.ArgumentTypeError(f"{value!r} is not a number of 0 or more")
     return number
+
+
+def _webhook_host(value: str) -> str:
+    try:
+        WebhookTargets.of([value])
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
 
 
 def _positive_int(value: str) -> int:
@@ -72,6 +81,16 @@ def parser() -> argparse.ArgumentParser:
         help="runs take their documented minutes times this (default 0: at once)",
     )
     p.add_argument("--require-https", action="store_true", help="refuse http:// webhook URLs")
+    p.add_argument(
+        "--webhook-host",
+        dest="webhook_hosts",
+        action="append",
+        type=_webhook_host,
+        default=[],
+        metavar="HOST",
+        help="a host other than loopback that webhooks may go to (repeatable; *.example.org: "
+        "its subdomains; *: any host). Default: loopback only",
+    )
     p.add_argument("--delivery-attempts", type=_positive_int, default=4)
     p.add_argument("--delivery-backoff", type=_non_negative, default=0.05, help="seconds")
     p.add_argument("--json", action="store_true", help="print one JSON line instead of text")
@@ -94,6 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         require_https=args.require_https,
         delivery_attempts=args.delivery_attempts,
         delivery_backoff=args.delivery_backoff,
+        webhook_hosts=args.webhook_hosts,
     )
     try:
         emulator.start()

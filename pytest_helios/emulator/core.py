@@ -7,22 +7,32 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import math
 import os
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
 from pytest_helios.facts import CONCURRENCY_LIMIT
 
 from .concurrency import ConcurrencyLimiter, Slots
 from .delivery import Deliverer, DeliveryLog, DeliveryPolicy
-from .loop import Activity, LoopThread
+from .loop import Activity, LoopThread, throttled_logger
+from .request_checks import WebhookTargets
 from .runs import Run, execute, step_pause
 from .state import Account, Registry, utcnow
 
 if TYPE_CHECKING:
     from .runs import ResultHook
+
+T = TypeVar("T")
+_log = throttled_logger("pytest_helios.emulator")
+#: Worker threads for what would hold the event loop too long: checking a large request body,
+#: building the result of a large request.
+WORKERS = 2
 
 
 @dataclass(frozen=True)
@@ -35,6 +45,10 @@ class EmulatorConfig:
     time_scale: float = 0.0
     delivery: DeliveryPolicy = field(default_factory=DeliveryPolicy)
     result_hook: ResultHook | None = None
+    webhook_hosts: tuple[str, ...] = ()
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    max_connections: int | None = None
 
     def __post_init__(self) -> None:
         ConcurrencyLimiter(self.concurrency_limit)  # raises on a bad limit
@@ -42,6 +56,18 @@ class EmulatorConfig:
             raise ValueError(f"time_scale must be 0 or more, got {self.time_scale}")
         if self.max_body_bytes < 1:
             raise ValueError(f"max_body_bytes must be at least 1, got {self.max_body_bytes}")
+        for name in ("header_timeout", "body_timeout"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and 0 < value < math.inf):
+                raise ValueError(f"{name} must be a number of seconds above 0, got {value!r}")
+        if self.max_connections is not None and self.max_connections < 1:
+            raise ValueError(f"max_connections must be at least 1, got {self.max_connections}")
+        self.targets  # noqa: B018 - raises ValueError naming a bad webhook host
+
+    @property
+    def targets(self) -> WebhookTargets:
+        """Where webhooks may go: loopback, and the allowed ``webhook_hosts``."""
+        return WebhookTargets.of(self.webhook_hosts, require_https=self.require_https)
 
 
 def _uuid4() -> str:
@@ -70,13 +96,37 @@ class EmulatorCore:
         self.concurrency = ConcurrencyLimiter(config.concurrency_limit)
         self.runs: dict[str, Run] = {}
         self.log = DeliveryLog()
-        self.deliverer = Deliverer(config.delivery, self.log)
+        self.targets = config.targets
+        self._base_url = base_url
+        self.deliverer = Deliverer(config.delivery, self.log, self.targets, lambda: self.own_port)
+        self.registry.on_state_change = self._state_changed
+        self._workers: concurrent.futures.ThreadPoolExecutor | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         # runs waiting for their first step, per agent: one agent's runs all wait the same
         # pause, so each queue is in due order and one timer per agent serves all of them
         self._waiting: dict[str, deque[tuple[float, Run, Account]]] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self.active_runs = Activity()
+
+    @property
+    def own_port(self) -> int | None:
+        """The port the emulator listens on (``None`` without a server): no webhook goes there."""
+        try:
+            return urlsplit(self._base_url()).port
+        except ValueError:
+            return None
+
+    async def offload(self, work: Callable[..., T], *args: Any) -> T:
+        """``work(*args)`` on a worker thread, so that it does not hold the event loop."""
+        if self._workers is None:
+            self._workers = concurrent.futures.ThreadPoolExecutor(
+                WORKERS, thread_name_prefix="helios-emulator-worker"
+            )
+        return await asyncio.get_running_loop().run_in_executor(self._workers, work, *args)
+
+    def _state_changed(self, account: Account) -> None:
+        """An account's provider state changed (on any thread): wake its waiting deliveries."""
+        self.loop.call_soon(self.deliverer.wake, account.id)
 
     def admit(
         self, account: Account, agent: str, webhook_url: str, raw: bytes
@@ -134,10 +184,19 @@ class EmulatorCore:
 
     async def _execute(self, run: Run, account: Account, pause: float) -> None:
         try:
-            await execute(run, account, self.deliverer, pause, self.config.result_hook)
+            await execute(
+                run, account, self.deliverer, pause, self.config.result_hook, self.offload
+            )
         except asyncio.CancelledError:
             run.status = "cancelled"
             raise
+        except Exception as exc:  # the emulator's own failure: the run ends, said once
+            run.status = "error"
+            _log.error(
+                "run %s (%s) failed inside the emulator and ended as error: %s: %s",
+                run.id, run.agent, type(exc).__name__, exc, key=("run", type(exc).__name__),
+                exc_info=exc,
+            )  # fmt: skip
         finally:
             self._finish(run)
 
@@ -179,3 +238,7 @@ class EmulatorCore:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.deliverer.close()
+        if self._workers is not None:
+            # a worker finishes the body it checks (bounded: see request_checks), then ends
+            self._workers.shutdown(wait=True, cancel_futures=True)
+            self._workers = None

@@ -5,6 +5,13 @@ time with the account's *current* secret and stamped with the current Unix time 
 regenerated between two attempts signs the next one). A 2xx answer delivers the webhook; any
 other status, a timeout or a refused connection is retried after ``backoff * 2**(n-1)``
 seconds, up to ``attempts`` attempts in all.
+
+Where a webhook may go is checked twice: at submit (``request_checks.WebhookTargets``: loopback,
+or a host the user allowed) and again when connecting, on the addresses the host name resolves
+to, so no name that resolves to the emulator's own port and no host that was not allowed is
+ever connected to (such an attempt is logged as ``refused: ...`` and not retried). Each account
+has its own :data:`CONNECTIONS_PER_ACCOUNT` concurrent attempts, so an account whose receiver
+hangs never holds up another account's deliveries.
 """
 
 from __future__ import annotations
@@ -19,13 +26,18 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_helios.payloads.builders import serialize
 
-from .loop import Activity
+from .loop import Activity, throttled_logger
+from .request_checks import WebhookTargets, is_reserved, reaches_this_machine
 from .state import utcnow
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import httpx
 
     from .state import Account
+
+_log = throttled_logger("pytest_helios.emulator.delivery")
 
 
 @dataclass(frozen=True)
@@ -107,19 +119,34 @@ class DeliveryLog:
         return dropped
 
 
-#: Concurrent delivery connections (all receivers together).
-CONNECTIONS = 16
+#: Concurrent delivery attempts of one account (to all of its receivers together).
+CONNECTIONS_PER_ACCOUNT = 16
+#: What the delivery log says of an attempt refused before connecting; never retried.
+REFUSED = "refused: "
+
+
+class DeliveryRefused(Exception):
+    """A delivery attempt that must not connect where its URL leads (see the module doc)."""
 
 
 class Deliverer:
     """Delivers webhooks from the emulator's event loop."""
 
-    def __init__(self, policy: DeliveryPolicy, log: DeliveryLog) -> None:
+    def __init__(
+        self,
+        policy: DeliveryPolicy,
+        log: DeliveryLog,
+        targets: WebhookTargets | None = None,
+        own_port: Callable[[], int | None] = lambda: None,
+    ) -> None:
         self.policy = policy
         self.log = log
+        self.targets = targets or WebhookTargets()
+        self.own_port = own_port
         self._client: httpx.AsyncClient | None = None
         self._retries: set[asyncio.Task[None]] = set()
-        self._in_flight: asyncio.Semaphore | None = None
+        self._slots: dict[str, asyncio.Semaphore] = {}
+        self._delay_changed: dict[str, asyncio.Event] = {}
         self.activity = Activity()
 
     def _client_for_loop(self) -> httpx.AsyncClient:
@@ -128,18 +155,40 @@ class Deliverer:
 
             from pytest_helios.client import tls_context
 
-            limits = httpx.Limits(
-                max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS
-            )
-            # waiting for a free connection is queueing, not a failed attempt: no pool timeout
-            timeout = httpx.Timeout(self.policy.timeout, pool=None)
+            context = tls_context()
+            # no pool-wide cap: each account's semaphore bounds its own attempts, so one
+            # account's hanging receiver never takes the connections another account needs
+            limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
+            transport = _guarded_transport(self._refusal, context, limits)
+            timeout = httpx.Timeout(self.policy.timeout)
             self._client = httpx.AsyncClient(
-                limits=limits, timeout=timeout, trust_env=False, verify=tls_context()
+                transport=transport, timeout=timeout, trust_env=False, follow_redirects=False
             )
-            # queue here rather than in httpcore's pool, which rescans every waiting request
-            # against every connection each time one frees up
-            self._in_flight = asyncio.Semaphore(CONNECTIONS)
         return self._client
+
+    def _refusal(self, host: str, address: str | None, port: int) -> str | None:
+        """Why an attempt to ``host`` must not connect (``address`` ``None``: must not even
+        look the name up), or to ``address``:``port`` once looked up; else None."""
+        if address is None:
+            if self.targets.allows(host):
+                return None
+            if is_reserved(host):
+                return f"{host} is a reserved name that never resolves; nothing was sent"
+            return f"{host} is not loopback and not an allowed webhook host; nothing was sent"
+        own = self.own_port()
+        if own is not None and port == own and reaches_this_machine(address):
+            return (
+                f"{host}:{port} is the emulator itself; webhooks never go to the emulator's "
+                "own address"
+            )
+        return None
+
+    def wake(self, account_id: str) -> None:
+        """(On the loop.) The account's delivery delay changed: attempts waiting it out look
+        again, so ending the state releases them at once."""
+        changed = self._delay_changed.pop(account_id, None)
+        if changed is not None:
+            changed.set()
 
     async def close(self) -> None:
         for task in list(self._retries):
@@ -158,11 +207,11 @@ class Deliverer:
         run_id = str(payload["runId"])
         self.activity.begin(run_id)
         try:
-            delivered = await self._attempt(account, url, payload, body, 1)
+            delivered, final = await self._attempt(account, url, payload, body, 1)
         except BaseException:
             self.activity.end(run_id)
             raise
-        if delivered or self.policy.attempts == 1:
+        if delivered or final or self.policy.attempts == 1:
             self.activity.end(run_id)
             return delivered
         task = asyncio.get_running_loop().create_task(
@@ -178,22 +227,51 @@ class Deliverer:
         try:
             for attempt in range(2, self.policy.attempts + 1):
                 await asyncio.sleep(self.policy.delay_before(attempt))
-                if await self._attempt(account, url, payload, body, attempt):
+                delivered, final = await self._attempt(account, url, payload, body, attempt)
+                if delivered or final:
                     return
+        except Exception as exc:  # never "Task exception was never retrieved"
+            _log.error(
+                "retrying a webhook of run %s failed: %s: %s", run_id, type(exc).__name__, exc,
+                key=("retry", type(exc).__name__),
+            )  # fmt: skip
         finally:
             self.activity.end(run_id)
 
+    async def _wait_out_delay(self, account: Account) -> None:
+        """Wait the account's ``slow-deliveries`` delay, as it stands while waiting: ending the
+        state (or shortening it) lets the attempt go at once."""
+        if not account.states.delivery_delay:
+            return
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        while True:
+            changed = self._delay_changed.setdefault(account.id, asyncio.Event())
+            remaining = start + account.states.delivery_delay - loop.time()
+            if remaining <= 0:
+                return
+            try:
+                await asyncio.wait_for(changed.wait(), remaining)
+            except asyncio.TimeoutError:
+                return
+
+    def _slot(self, account_id: str) -> asyncio.Semaphore:
+        slot = self._slots.get(account_id)
+        if slot is None:
+            slot = self._slots[account_id] = asyncio.Semaphore(CONNECTIONS_PER_ACCOUNT)
+        return slot
+
     async def _attempt(
         self, account: Account, url: str, payload: dict[str, Any], body: bytes, attempt: int
-    ) -> bool:
-        if account.states.delivery_delay:
-            await asyncio.sleep(account.states.delivery_delay)
+    ) -> tuple[bool, bool]:
+        """One attempt: whether it delivered, and whether it was final (refused: no retry)."""
+        await self._wait_out_delay(account)
         client = self._client_for_loop()
-        assert self._in_flight is not None
-        async with self._in_flight:  # sign at sending time, after any wait for a connection
+        async with self._slot(account.id):  # sign at sending time, after any wait for a slot
             record = await self._send(client, account, url, payload, body, attempt)
         self.log.add(record)
-        return record.error is None
+        error = record.error
+        return error is None, error is not None and error.startswith(REFUSED)
 
     async def _send(
         self,
@@ -228,7 +306,9 @@ class Deliverer:
             except httpx.ConnectError as exc:
                 error = _connect_error(exc)
             except httpx.HTTPError as exc:
-                error = f"{type(exc).__name__}: {exc}"
+                error = f"{type(exc).__name__}: {_short(str(exc))}"
+            except Exception as exc:  # a URL the client cannot even send to: logged, not raised
+                error = f"failed: {type(exc).__name__}: {_short(str(exc))}"
         return DeliveryAttempt(
             run_id=run_id,
             sequence_number=int(payload["sequenceNumber"]),
@@ -243,10 +323,124 @@ class Deliverer:
         )
 
 
+def _short(text: str) -> str:
+    from pytest_helios.masking import shorten
+
+    return shorten(text, 200)
+
+
 def _connect_error(exc: BaseException) -> str:
     cause: BaseException | None = exc
     while cause is not None:
+        if isinstance(cause, DeliveryRefused):
+            return REFUSED + str(cause)
         if isinstance(cause, ConnectionRefusedError) or "refused" in str(cause).lower():
             return "connection refused"
         cause = cause.__cause__ or cause.__context__
-    return f"connection failed: {exc}"
+    return f"connection failed: {_short(str(exc))}"
+
+
+def _is_address(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _guarded_transport_class() -> type:
+    """Built on first use: httpx and httpcore load only when an emulator delivers."""
+    import httpcore
+    import httpx
+
+    class Refused(DeliveryRefused, httpcore.ConnectError):
+        pass
+
+    class GuardedBackend(httpcore.AsyncNetworkBackend):
+        """Connects by address, after resolving the host itself and asking ``refusal`` about
+        each address (TLS still checks the certificate against the host name)."""
+
+        def __init__(self, refusal: Callable[[str, str | None, int], str | None]) -> None:
+            self._inner = httpcore.AnyIOBackend()
+            self._refusal = refusal
+
+        async def connect_tcp(
+            self,
+            host: str,
+            port: int,
+            timeout: float | None = None,
+            local_address: str | None = None,
+            socket_options: Any = None,
+        ) -> httpcore.AsyncNetworkStream:
+            import socket
+
+            before = self._refusal(host, None, port)
+            if before is not None:
+                raise Refused(before)
+            if _is_address(host):
+                addresses = [host]
+            else:
+                loop = asyncio.get_running_loop()
+                try:
+                    found = await asyncio.wait_for(
+                        loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout
+                    )
+                except asyncio.TimeoutError:
+                    raise httpcore.ConnectTimeout(f"resolving {host} timed out") from None
+                except OSError as exc:
+                    raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+                addresses = list(dict.fromkeys(str(info[4][0]) for info in found))
+            reasons = [self._refusal(host, address, port) for address in addresses]
+            allowed = [a for a, reason in zip(addresses, reasons, strict=True) if reason is None]
+            if not allowed:
+                raise Refused(next((r for r in reasons if r), f"{host} resolves to nothing"))
+            last: Exception | None = None
+            for address in allowed:
+                try:
+                    return await self._inner.connect_tcp(
+                        address, port, timeout, local_address, socket_options
+                    )
+                except httpcore.ConnectError as exc:
+                    last = exc
+            raise last or httpcore.ConnectError(f"cannot connect to {host}")
+
+        async def connect_unix_socket(
+            self, path: str, timeout: float | None = None, socket_options: Any = None
+        ) -> httpcore.AsyncNetworkStream:
+            raise Refused("webhooks go to TCP addresses only")
+
+        async def sleep(self, seconds: float) -> None:
+            await asyncio.sleep(seconds)
+
+    class GuardedTransport(httpx.AsyncHTTPTransport):
+        def __init__(
+            self,
+            refusal: Callable[[str, str | None, int], str | None],
+            context: Any,
+            limits: httpx.Limits,
+        ) -> None:
+            super().__init__(verify=context, limits=limits, trust_env=False)
+            self._pool = httpcore.AsyncConnectionPool(
+                ssl_context=context,
+                max_connections=limits.max_connections,
+                max_keepalive_connections=limits.max_keepalive_connections,
+                keepalive_expiry=limits.keepalive_expiry,
+                network_backend=GuardedBackend(refusal),
+            )
+
+    return GuardedTransport
+
+
+def _guarded_transport(
+    refusal: Callable[[str, str | None, int], str | None], context: Any, limits: httpx.Limits
+) -> httpx.AsyncBaseTransport:
+    global _TRANSPORT
+    if _TRANSPORT is None:
+        _TRANSPORT = _guarded_transport_class()
+    transport: httpx.AsyncBaseTransport = _TRANSPORT(refusal, context, limits)
+    return transport
+
+
+_TRANSPORT: Any = None

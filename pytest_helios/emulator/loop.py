@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
+import logging
 import threading
-from collections.abc import Coroutine
+import time
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -75,6 +78,8 @@ class LoopThread:
         ready = threading.Event()
         loop = asyncio.new_event_loop()
 
+        loop.set_exception_handler(_exception_handler(throttled_logger("asyncio")))
+
         def run() -> None:
             asyncio.set_event_loop(loop)
             loop.call_soon(ready.set)
@@ -84,6 +89,22 @@ class LoopThread:
         self._thread.start()
         ready.wait()
         self._loop = loop
+
+    def call_soon(self, callback: Callable[..., object], *args: Any) -> None:
+        """Call ``callback(*args)`` on the loop (at once when already on it), from any thread;
+        nothing happens when the loop is not running."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            callback(*args)
+            return
+        with contextlib.suppress(RuntimeError):  # closed meanwhile: nothing waits any more
+            loop.call_soon_threadsafe(callback, *args)
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         if self._loop is None:
@@ -103,6 +124,8 @@ class LoopThread:
         loop.call_soon_threadsafe(loop.stop)
         thread.join()
         loop.run_until_complete(loop.shutdown_asyncgens())
+        # the threads that resolved webhook host names end with the loop
+        loop.run_until_complete(loop.shutdown_default_executor())
         loop.close()
         self._loop = None
         self._thread = None
@@ -114,3 +137,102 @@ async def _cancel_remaining() -> None:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class ThrottledLogger:
+    """A logger that writes at most ``burst`` records per cause (the message template, or
+    ``key=``) in each ``window`` seconds; the next record written for that cause says how many
+    were left out. A flood of bad connections then costs a few lines, not 70 MB of stderr.
+
+    It offers what the emulator and uvicorn's protocol call on a logger: ``debug`` ...
+    ``exception``, ``log`` and ``level``.
+    """
+
+    def __init__(self, name: str, burst: int = 3, window: float = 60.0) -> None:
+        self.logger = logging.getLogger(name)
+        self.burst = burst
+        self.window = window
+        self._lock = threading.Lock()
+        self._causes: dict[object, tuple[float, int, int]] = {}
+
+    @property
+    def level(self) -> int:
+        return self.logger.level
+
+    def isEnabledFor(self, level: int) -> bool:
+        return self.logger.isEnabledFor(level)
+
+    def admit(self, cause: object) -> int | None:
+        """Whether a record of ``cause`` may be written now: ``None`` if not, else how many
+        records of that cause were left out since the last one written."""
+        now = time.monotonic()
+        with self._lock:
+            if len(self._causes) > 1000:  # causes are few; never let them grow without bound
+                self._causes.clear()
+            start, written, left_out = self._causes.get(cause, (now, 0, 0))
+            if now - start >= self.window:
+                start, written = now, 0
+            if written >= self.burst:
+                self._causes[cause] = (start, written, left_out + 1)
+                return None
+            self._causes[cause] = (start, written + 1, 0)
+            return left_out
+
+    def log(self, level: int, msg: object, *args: object, key: object = None, **kw: Any) -> None:
+        if not self.logger.isEnabledFor(level):
+            return
+        left_out = self.admit(key if key is not None else (level, msg))
+        if left_out is None:
+            return
+        if left_out:
+            text = str(msg) if args else str(msg).replace("%", "%%")
+            msg, args = text + " (%d more like this were not logged)", (*args, left_out)
+        self.logger.log(level, msg, *args, **kw)
+
+    def debug(self, msg: object, *args: object, **kw: Any) -> None:
+        self.log(logging.DEBUG, msg, *args, **kw)
+
+    def info(self, msg: object, *args: object, **kw: Any) -> None:
+        self.log(logging.INFO, msg, *args, **kw)
+
+    def warning(self, msg: object, *args: object, **kw: Any) -> None:
+        self.log(logging.WARNING, msg, *args, **kw)
+
+    def error(self, msg: object, *args: object, **kw: Any) -> None:
+        self.log(logging.ERROR, msg, *args, **kw)
+
+    def exception(self, msg: object, *args: object, **kw: Any) -> None:
+        kw.setdefault("exc_info", True)
+        self.log(logging.ERROR, msg, *args, **kw)
+
+
+_LOGGERS: dict[str, ThrottledLogger] = {}
+
+
+def throttled_logger(name: str) -> ThrottledLogger:
+    """The one :class:`ThrottledLogger` of ``name`` in this process."""
+    with _LOGGERS_LOCK:
+        found = _LOGGERS.get(name)
+        if found is None:
+            found = _LOGGERS[name] = ThrottledLogger(name)
+        return found
+
+
+_LOGGERS_LOCK = threading.Lock()
+
+
+def _exception_handler(limiter: ThrottledLogger) -> Any:
+    """An event loop exception handler that lets a few reports of each cause through."""
+
+    def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        cause = (str(context.get("message")), type(exc).__name__ if exc else None)
+        left_out = limiter.admit(cause)
+        if left_out is None:
+            return
+        if left_out:
+            context = {**context, "message": f"{context.get('message')} "
+                       f"({left_out} more like this were not logged)"}  # fmt: skip
+        loop.default_exception_handler(context)
+
+    return handle

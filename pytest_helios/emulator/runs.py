@@ -13,12 +13,17 @@ from pytest_helios.facts import check_agent
 from .state import utcnow
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
 
     from .delivery import Deliverer
     from .state import Account, Failure
 
     ResultHook = Callable[[str, dict[str, Any], dict[str, Any]], None]
+    Offload = Callable[..., Awaitable[Any]]
+
+#: A request larger than this has its result built on a worker thread (``offload``), so that
+#: sorting thousands of labs does not hold the event loop.
+OFFLOAD_BYTES = 64 * 1024
 
 
 @dataclass(slots=True)
@@ -79,16 +84,16 @@ async def execute(
     deliverer: Deliverer,
     pause: float,
     result_hook: ResultHook | None = None,
+    offload: Offload | None = None,
 ) -> None:
     """Play a run: one status update per step, then the final payload or the error webhook.
 
     The caller has waited ``pause`` before the first step; later steps wait ``pause`` each.
+    ``offload(work, *args)`` runs the building of a large request's result off the loop.
     Each webhook's first attempt is made before the next step, so in the absence of failures
     the receiver sees them in order; retries continue in the background.
     """
     import pytest_helios.payloads.builders as payloads
-
-    from .results import ehr_result, lab_result
 
     final = final_sequence(run.agent)
     failure = run.failure
@@ -124,17 +129,26 @@ async def execute(
             if run.regenerate_after == sequence:
                 account.regenerate_webhook_secret()
             continue
-        request = run.request
-        if run.agent == "lab-results":
-            result = lab_result(run.id, request, timestamp=now, sequence=sequence)
+        if offload is not None and len(run.raw_request) > OFFLOAD_BYTES:
+            result = await offload(build_result, run, now, sequence)
         else:
-            result = ehr_result(run.id, run.agent, request, timestamp=now, sequence=sequence)
+            result = build_result(run, now, sequence)
         problem = None if result_hook is None else customise(result_hook, run, result)
         if problem is not None:
             await fail(sequence, now, problem, "result_hook_failed")
             return
         run.status = "completed"
         await send(result)
+
+
+def build_result(run: Run, now: datetime, sequence: int) -> dict[str, Any]:
+    """The run's completed payload, derived from its request (see ``results``)."""
+    from .results import ehr_result, lab_result
+
+    request = run.request
+    if run.agent == "lab-results":
+        return lab_result(run.id, request, timestamp=now, sequence=sequence)
+    return ehr_result(run.id, run.agent, request, timestamp=now, sequence=sequence)
 
 
 def customise(hook: ResultHook, run: Run, payload: dict[str, Any]) -> str | None:

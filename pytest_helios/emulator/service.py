@@ -8,6 +8,7 @@ starts, and httpx only for an in-process transport: importing this module costs 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,13 @@ class HeliosEmulator:
     ``delivery_attempts`` / ``delivery_backoff`` / ``delivery_timeout``: a webhook is tried up
     to that many times, waiting ``backoff * 2**(n-1)`` seconds before retry n, each attempt
     given ``delivery_timeout`` seconds.
+    ``webhook_hosts``: hosts other than loopback that webhooks may go to (``*.example.org``
+    for its subdomains, ``*`` for any); by default none, and a ``webhookUrl`` elsewhere is a
+    400. Whatever is allowed, no webhook goes to the emulator itself.
+    ``header_timeout``: seconds a client has to send each request's headers (else 408 and the
+    connection closed); ``body_timeout``: the same for a request body.
+    ``max_connections``: open connections at most (default: a quarter of the process's file
+    descriptor limit, 16 to 512); a new one replaces the oldest without a request in progress.
     ``serve=False`` starts no server: use :meth:`transport` / :meth:`async_transport`.
     ``result_hook(agent, request, result)`` may change each completed run's synthetic ``result``
     in place (``request`` is a copy of the run's request body); a hook that raises, or leaves
@@ -66,6 +74,10 @@ class HeliosEmulator:
         delivery_attempts: int = 4,
         delivery_backoff: float = 0.05,
         delivery_timeout: float = 5.0,
+        webhook_hosts: Iterable[str] = (),
+        header_timeout: float = 10.0,
+        body_timeout: float = 30.0,
+        max_connections: int | None = None,
         serve: bool = True,
         result_hook: ResultHook | None = None,
     ) -> None:
@@ -76,6 +88,12 @@ class HeliosEmulator:
             time_scale=time_scale,
             delivery=DeliveryPolicy(delivery_attempts, delivery_backoff, delivery_timeout),
             result_hook=result_hook,
+            webhook_hosts=(webhook_hosts,)
+            if isinstance(webhook_hosts, str)
+            else tuple(webhook_hosts),
+            header_timeout=header_timeout,
+            body_timeout=body_timeout,
+            max_connections=max_connections,
         )
         if not is_loopback(host):
             raise ValueError(NOT_LOOPBACK.format(host))
@@ -102,7 +120,14 @@ class HeliosEmulator:
             self._core = EmulatorCore(self.config, self._loop, lambda: self.url)
             self._app = build_app(self._core)
             if self._serve:
-                self._server = Server(self._app, self._loop, self._host, self._port)
+                self._server = Server(
+                    self._app,
+                    self._loop,
+                    self._host,
+                    self._port,
+                    header_timeout=self.config.header_timeout,
+                    max_connections=self.config.max_connections,
+                )
                 self._server.start()
                 host = f"[{self._host}]" if ":" in self._host else self._host
                 self._url = f"http://{host}:{self._server.port}"

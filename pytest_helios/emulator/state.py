@@ -38,6 +38,46 @@ def _digest(value: str) -> bytes:
     return hashlib.sha256(value.encode("utf-8", "surrogatepass")).digest()
 
 
+#: The provider states' ranges (docs/emulator.md, "Provider states").
+MAX_DELIVERY_DELAY = 60.0
+MAX_DROPPED = 10_000
+MAX_STEP = 8
+MAX_PHANTOM_RUNS = 1_000_000
+MAX_QUEUED_FAILURES = 1_000
+MAX_TEXT = 1_000
+
+
+class ProviderStateError(ValueError):
+    """A provider state refused: names the argument, the range it takes and the value given."""
+
+    def __init__(self, argument: str, expected: str, value: object) -> None:
+        self.argument = argument
+        self.expected = expected
+        self.value = value
+        #: What is wrong, without the argument's name: "must be ..., got ...".
+        self.detail = f"must be {expected}, got {_shown(value)}"
+        super().__init__(f"{argument} {self.detail}")
+
+
+def _shown(value: object) -> str:
+    from pytest_helios.masking import shorten
+
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long to print
+        text = f"an integer of {value.bit_length() if isinstance(value, int) else '?'} bits"
+    return shorten(text, 60)
+
+
+def _whole_number(argument: str, value: object, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ProviderStateError(argument, f"a whole number from {low} to {high:,}", value)
+
+
+def _agent(agent: object) -> str:
+    return check_agent(agent)  # ValueError: "'ehr' is not a valid agent. Valid values: ..."
+
+
 @dataclass
 class _KeyRecord:
     """What the emulator keeps about a key: never its plaintext."""
@@ -185,17 +225,20 @@ class Account:
 
         ``release_concurrency`` (or ``active=0``) ends the state.
         """
-        check_agent(agent)
+        agent = _agent(agent)
+        if active is not None:
+            _whole_number("active", active, 0, MAX_PHANTOM_RUNS)
         with self._registry.lock:
-            self.states.occupied[agent] = 10**9 if active is None else max(active, 0)
+            self.states.occupied[agent] = 10**9 if active is None else active
 
     def release_concurrency(self, agent: str | None = None) -> None:
         """End :meth:`exhaust_concurrency` for ``agent`` (default: every agent)."""
+        if agent is not None:
+            agent = _agent(agent)
         with self._registry.lock:
             if agent is None:
                 self.states.occupied.clear()
             else:
-                check_agent(agent)
                 self.states.occupied.pop(agent, None)
 
     def fail_next_run(
@@ -207,15 +250,28 @@ class Account:
     ) -> None:
         """Make the account's next run end with an error webhook instead of its result.
 
-        ``at_step``: the run sends status updates for the steps before it and the error webhook
-        takes that step's sequence number; default: after every status update, in place of
-        the final payload. Calls queue up, one failure per run.
+        ``at_step`` (1 to 8): the run sends status updates for the steps before it and the
+        error webhook takes that step's sequence number; default: after every status update,
+        in place of the final payload. Calls queue up, one failure per run (at most
+        :data:`MAX_QUEUED_FAILURES`).
         """
         if not isinstance(message, str) or not message:
-            raise ValueError("fail_next_run needs a non-empty message")
-        if at_step is not None and at_step < 1:
-            raise ValueError(f"at_step must be 1 or more, got {at_step}")
+            raise ProviderStateError("message", "a non-empty string", message)
+        if len(message) > MAX_TEXT:
+            raise ProviderStateError("message", f"at most {MAX_TEXT} characters", message)
+        if code is not None and (not isinstance(code, str) or not code or len(code) > MAX_TEXT):
+            raise ProviderStateError(
+                "code", f"None or a string of 1 to {MAX_TEXT} characters", code
+            )
+        if at_step is not None:
+            _whole_number("at_step", at_step, 1, MAX_STEP)
         with self._registry.lock:
+            if len(self.states.failures) >= MAX_QUEUED_FAILURES:
+                raise ProviderStateError(
+                    "fail_next_run",
+                    f"called at most {MAX_QUEUED_FAILURES} times ahead of the runs",
+                    len(self.states.failures) + 1,
+                )
             self.states.failures.append(Failure(message, code, at_step))
 
     def take_next_failure(self) -> Failure | None:
@@ -227,17 +283,25 @@ class Account:
             return self.states.failures.pop(0) if self.states.failures else None
 
     def slow_deliveries(self, delay: float) -> None:
-        """Wait ``delay`` seconds before every delivery attempt (0 ends the state)."""
-        if delay < 0:
-            raise ValueError(f"delay must be 0 or more seconds, got {delay}")
+        """Wait ``delay`` seconds (0 to :data:`MAX_DELIVERY_DELAY`) before every delivery
+        attempt; 0 ends the state, and attempts already waiting then go at once (a shorter
+        delay shortens their wait)."""
+        if (
+            isinstance(delay, bool)
+            or not isinstance(delay, (int, float))
+            or not 0 <= delay <= MAX_DELIVERY_DELAY
+        ):
+            raise ProviderStateError(
+                "delay", f"a number of seconds from 0 to {MAX_DELIVERY_DELAY:g}", delay
+            )
         with self._registry.lock:
             self.states.delivery_delay = float(delay)
+        self._registry.state_changed(self)
 
     def drop_deliveries(self, count: int = 1) -> None:
-        """Lose the next ``count`` delivery attempts: nothing is sent, each counts as failed
-        (and is retried like a timeout); 0 ends the state."""
-        if count < 0:
-            raise ValueError(f"count must be 0 or more, got {count}")
+        """Lose the next ``count`` delivery attempts (0 to :data:`MAX_DROPPED`): nothing is
+        sent, each counts as failed (and is retried like a timeout); 0 ends the state."""
+        _whole_number("count", count, 0, MAX_DROPPED)
         with self._registry.lock:
             self.states.dropped_deliveries = count
 
@@ -252,9 +316,8 @@ class Account:
 
     def regenerate_secret_during_next_run(self, after_step: int = 1) -> None:
         """Regenerate the webhook secret in the next run, right after its status update for
-        ``after_step``: later webhooks of that run are signed with the new secret."""
-        if after_step < 1:
-            raise ValueError(f"after_step must be 1 or more, got {after_step}")
+        ``after_step`` (1 to 7): later webhooks of that run are signed with the new secret."""
+        _whole_number("after_step", after_step, 1, MAX_STEP - 1)
         with self._registry.lock:
             self.states.regenerate_secret_after_step = after_step
 
@@ -309,6 +372,13 @@ class Registry:
         self.base_url = base_url
         self.accounts: dict[str, Account] = {}
         self._by_digest: dict[bytes, _KeyRecord] = {}
+        #: Called (from any thread) after an account's provider state changed what waiting
+        #: deliveries wait for; the emulator wakes them.
+        self.on_state_change: Callable[[Account], None] | None = None
+
+    def state_changed(self, account: Account) -> None:
+        if self.on_state_change is not None:
+            self.on_state_change(account)
 
     def index_key(self, record: _KeyRecord) -> None:
         """Make a new key findable by its digest; the caller holds :attr:`lock`."""

@@ -10,7 +10,7 @@ import pytest
 
 from pytest_helios import validate, verify_webhook
 from pytest_helios.emulator import HeliosEmulator
-from tests.samples import agent_request
+from tests.samples import NOWHERE, agent_request
 
 from .conftest import plain_client, post
 from .receiver import Receiver
@@ -35,7 +35,7 @@ def new_key(admin: httpx.Client, account_id: str, name: str = "ci") -> dict[str,
     return dict(response.json())
 
 
-def call_api(emulator: HeliosEmulator, key: str, webhook_url: str = "https://x.org/h") -> Any:
+def call_api(emulator: HeliosEmulator, key: str, webhook_url: str = NOWHERE) -> Any:
     return post(
         emulator.url + "/api/v1/agent",
         headers={"x-api-key": key},
@@ -83,7 +83,9 @@ def test_revoke_all_over_http_counts_the_keys_it_disabled(
     admin: httpx.Client, created: dict[str, Any], emulator: HeliosEmulator
 ) -> None:
     keys = [new_key(admin, created["id"], name) for name in ("a", "b")]
-    assert admin.post(f"/accounts/{created['id']}/keys/revoke-all").json() == {"revoked": 2}
+    assert admin.post(f"/accounts/{created['id']}/keys/revoke-all", json={}).json() == {
+        "revoked": 2
+    }
     assert {call_api(emulator, k["value"]).status_code for k in keys} == {401}
 
 
@@ -91,7 +93,7 @@ def test_regenerating_the_secret_over_http_signs_later_webhooks_with_the_new_one
     admin: httpx.Client, created: dict[str, Any], emulator: HeliosEmulator, receiver: Receiver
 ) -> None:
     key = new_key(admin, created["id"])
-    new = admin.post(f"/accounts/{created['id']}/webhook-secret").json()["webhookSecret"]
+    new = admin.post(f"/accounts/{created['id']}/webhook-secret", json={}).json()["webhookSecret"]
     assert new != created["webhookSecret"]
     run_id = call_api(emulator, key["value"], receiver.url).json()["runId"]
     settled = admin.post("/wait", json={"timeout": 10, "runId": run_id}, timeout=15)

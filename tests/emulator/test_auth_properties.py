@@ -73,7 +73,7 @@ def raw_post(url: str, path: str, api_key: bytes | None, body: bytes) -> tuple[i
     return int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2]
 
 
-BODY = json.dumps(agent_request("light", "https://example.org/hook")).encode()
+BODY = json.dumps(agent_request("light")).encode()
 
 
 def near_misses(key: str) -> st.SearchStrategy[str]:

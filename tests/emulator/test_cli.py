@@ -48,7 +48,7 @@ def test_the_command_prints_a_ready_key_secret_and_url_as_json(
     response = post(
         facts["url"] + "/api/v1/agent",
         headers={"x-api-key": facts["apiKey"]},
-        json=agent_request("light", "https://example.org/hook"),
+        json=agent_request("light"),
     )
     assert response.status_code == 200
     account = get(f"{facts['adminUrl']}/accounts/{facts['accountId']}").json()

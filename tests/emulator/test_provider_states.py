@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import httpx
 import pytest
 
@@ -9,6 +11,7 @@ from pytest_helios import validate, verify_webhook
 from pytest_helios.emulator import Account, HeliosEmulator
 from tests.samples import agent_request, lab_request
 
+from .conftest import post, post_as
 from .receiver import Receiver
 
 
@@ -137,15 +140,90 @@ def _verifies(body: bytes, headers: dict[str, str], secret: str) -> bool:
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda a: a.fail_next_run(""), "fail_next_run needs a non-empty message"),
-        (lambda a: a.fail_next_run(at_step=0), "at_step must be 1 or more, got 0"),
-        (lambda a: a.slow_deliveries(-1), "delay must be 0 or more seconds, got -1"),
-        (lambda a: a.drop_deliveries(-1), "count must be 0 or more, got -1"),
-        (lambda a: a.regenerate_secret_during_next_run(0), "after_step must be 1 or more, got 0"),
+        (lambda a: a.fail_next_run(""), "message must be a non-empty string, got ''"),
+        (lambda a: a.fail_next_run(at_step=0), "at_step must be a whole number from 1 to 8, got 0"),
+        (lambda a: a.slow_deliveries(-1), "delay must be a number of seconds from 0 to 60, got -1"),
+        (lambda a: a.drop_deliveries(-1), "count must be a whole number from 0 to 10,000, got -1"),
+        (
+            lambda a: a.regenerate_secret_during_next_run(0),
+            "after_step must be a whole number from 1 to 7, got 0",
+        ),
     ],
 )
 def test_bad_provider_state_arguments_are_refused_clearly(
     account: Account, call: object, message: str
 ) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError) as refused:
         call(account)  # type: ignore[operator]
+    assert str(refused.value) == message
+
+
+@pytest.mark.parametrize(
+    ("delay", "shown"),
+    [(math.inf, "inf"), (math.nan, "nan"), (61, "61"), (True, "True"), ("1", "'1'")],
+)
+def test_a_delivery_delay_outside_its_range_is_refused_naming_value_and_range(
+    account: Account, delay: object, shown: str
+) -> None:
+    with pytest.raises(ValueError) as refused:
+        account.slow_deliveries(delay)  # type: ignore[arg-type]
+    assert str(refused.value) == f"delay must be a number of seconds from 0 to 60, got {shown}"
+    assert account.states.delivery_delay == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        (
+            b'{"state": "slow-deliveries", "delay": 1e999}',
+            {"field": "delay", "message": "must be a number of seconds from 0 to 60, got inf"},
+        ),
+        (
+            b'{"state": "slow-deliveries", "delay": 1' + b"0" * 400 + b"}",
+            {
+                "field": "delay",
+                "message": "must be a number of seconds from 0 to 60, got 1" + "0" * 56 + "...",
+            },
+        ),
+        (
+            b'{"state": "drop-deliveries", "count": 10001}',
+            {"field": "count", "message": "must be a whole number from 0 to 10,000, got 10001"},
+        ),
+        (
+            b'{"state": "fail-next-run", "atStep": 9}',
+            {"field": "atStep", "message": "must be a whole number from 1 to 8, got 9"},
+        ),
+        (
+            b'{"state": "exhaust-concurrency", "active": -1}',
+            {"field": "active", "message": "must be a whole number from 0 to 1,000,000, got -1"},
+        ),
+    ],
+)
+def test_a_provider_state_out_of_range_over_http_is_a_400_naming_the_field(
+    emulator: HeliosEmulator, account: Account, body: bytes, detail: dict[str, str]
+) -> None:
+    response = post(
+        f"{emulator.url}/_emulator/accounts/{account.id}/states",
+        content=body,
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.json()["details"] == [detail]
+    assert account.states.delivery_delay == 0
+
+
+def test_ending_slow_deliveries_releases_the_runs_waiting_on_them(receiver: Receiver) -> None:
+    """Seven runs wait out a long delay and hold every slot; ending the state lets them go."""
+    with HeliosEmulator() as emu:
+        account = emu.create_account("slow")
+        key = account.create_key("ci").value
+        account.slow_deliveries(60)
+        body = agent_request("light", receiver.url)
+        runs = [post_as(key, emu.url, body=body).json()["runId"] for _ in range(7)]
+        assert post_as(key, emu.url, body=body).status_code == 429
+        account.slow_deliveries(0)
+        for run_id in runs:
+            emu.wait_for_deliveries(timeout=20, run_id=run_id)
+        assert {emu.run(run_id).status for run_id in runs} == {"completed"}
+        assert post_as(key, emu.url, body=body).status_code == 200
+        emu.wait_for_deliveries(timeout=20)
