@@ -11,6 +11,7 @@ valid ones (:func:`invalid`).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
@@ -75,7 +76,15 @@ WEBHOOK_TIMEOUT = Option(
     "seconds helios_webhook_receiver waits for a run's final webhook (default: 10).",
     metavar="SECONDS",
 )
-OPTIONS = (LIVE, BASE_URL, WEBHOOK_TIMEOUT)
+WEBHOOK_HOSTS = Option(
+    "--helios-webhook-hosts",
+    "helios_webhook_hosts",
+    "hosts other than loopback the embedded emulator may deliver webhooks to, comma-separated "
+    "(*.example.org: its subdomains; *: any host). Default: none, so a webhookUrl elsewhere "
+    "is refused with a 400.",
+    metavar="HOSTS",
+)
+OPTIONS = (LIVE, BASE_URL, WEBHOOK_TIMEOUT, WEBHOOK_HOSTS)
 
 
 def add_options(parser: pytest.Parser, options: Iterable[Option]) -> None:
@@ -103,6 +112,7 @@ class Settings:
     live: bool
     base_url: str
     webhook_timeout: float
+    webhook_hosts: tuple[str, ...] = ()
 
     @property
     def target(self) -> str:
@@ -174,6 +184,23 @@ def parse_seconds(value: Any, source: str) -> float:
     return seconds
 
 
+_HOST = re.compile(r"\*|(\*\.)?[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?|\[?[0-9A-Fa-f:.]+\]?")
+
+
+def parse_hosts(value: Any, source: str) -> tuple[str, ...]:
+    """Host names or addresses separated by commas or spaces, each checked."""
+    hosts = tuple(h for h in re.split(r"[\s,]+", str(value)) if h)
+    for host in hosts:
+        if not _HOST.fullmatch(host):
+            raise invalid(
+                source,
+                host,
+                "host names or IP addresses without scheme, port or path, separated by commas "
+                "(hooks.example.org, 10.0.0.5, *.example.org for its subdomains, * for any)",
+            )
+    return hosts
+
+
 def read(config: pytest.Config) -> Settings:
     env_url = os.environ.get("HELIOS_BASE_URL")
     default_url = parse_url(env_url, "HELIOS_BASE_URL") if env_url else facts.BASE_URL
@@ -181,6 +208,7 @@ def read(config: pytest.Config) -> Settings:
         live=resolve(config, LIVE, parse_bool, False),
         base_url=resolve(config, BASE_URL, parse_url, default_url),
         webhook_timeout=resolve(config, WEBHOOK_TIMEOUT, parse_seconds, 10.0),
+        webhook_hosts=resolve(config, WEBHOOK_HOSTS, parse_hosts, ()),
     )
 
 

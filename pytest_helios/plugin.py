@@ -118,7 +118,11 @@ def helios_emulator(request: pytest.FixtureRequest) -> Iterator[HeliosEmulator]:
     from pytest_helios import _hooks
     from pytest_helios.emulator import HeliosEmulator
 
-    with HeliosEmulator(result_hook=_hooks.emulator_result_hook(request.config)) as emulator:
+    settings = _options.of(request.config)
+    with HeliosEmulator(
+        result_hook=_hooks.emulator_result_hook(request.config),
+        webhook_hosts=settings.webhook_hosts,  # --helios-webhook-hosts: loopback only by default
+    ) as emulator:
         yield emulator
 
 
