@@ -24,6 +24,8 @@ import secrets
 from pathlib import Path
 
 SALT_VARIABLE = "HELIOS_PSEUDONYM_SALT"
+#: The salt every project had before the project salt: public, so no secret to look for.
+PUBLIC_SALT = "pytest-helios"
 SALT_FILE = Path(".helios") / "pseudonym-salt"
 _FILE_HEADER = (
     "# The secret key of this project's cassette pseudonyms (pytest-helios). Never commit it.\n"

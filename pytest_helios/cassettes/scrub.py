@@ -38,7 +38,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pytest_helios import _stash
 from pytest_helios.cassettes.config import CANONICAL_WEBHOOK_URL
-from pytest_helios.cassettes.salt import ProjectSalt
+from pytest_helios.cassettes.salt import PUBLIC_SALT, ProjectSalt
 from pytest_helios.cassettes.salt import resolve as resolve_salt
 from pytest_helios.cassettes.scan import ANY_KEY_PATTERN, Unreadable, expand
 from pytest_helios.facts import API_KEY_HEADER, BASE_URL, SIGNATURE_HEADER, TIMESTAMP_HEADER
@@ -486,7 +486,8 @@ class Scrubber:
     def _salt(self) -> str:
         if self._resolved_salt is None:  # read (or made) once per cassette, when first needed
             self._resolved_salt = resolve_salt(self.rules.salt)
-            self.secrets.add(self._resolved_salt, "the pseudonym salt")  # never written
+            if self._resolved_salt != PUBLIC_SALT:
+                self.secrets.add(self._resolved_salt, "the pseudonym salt")  # never written
         return self._resolved_salt
 
     def _json(
@@ -1014,6 +1015,7 @@ def environment_secrets() -> dict[str, str]:
         for name, value in os.environ.items()
         if any(word in name.upper() for word in ENV_SECRET_WORDS)
         and len(value.strip()) >= MIN_SECRET_LENGTH
+        and value.strip() != PUBLIC_SALT
     }
 
 
