@@ -257,7 +257,7 @@ TWO_TESTS = """
         assert receiver.wait_for_final(run.run_id)["status"] == "completed"
         if "gate" in earlier:
             helios_emulator.wait_for_deliveries(run_id=earlier["run_id"])
-            assert len(earlier["gate"].received) == 8
+            assert len(earlier["gate"].received) >= 8  # each of its webhooks, a retry maybe
             earlier.pop("gate").close()
 """
 
