@@ -28,13 +28,15 @@ from pytest_helios import _stash
 from pytest_helios._marker import check_keywords
 from pytest_helios._options import Option, invalid, parse_bool
 from pytest_helios._options import resolve as resolve_option
-from pytest_helios.cassettes.salt import ProjectSalt
-from pytest_helios.cassettes.salt import resolve as resolve_salt
 
 RecordMode = Literal["none", "once", "new_episodes", "all", "rewrite"]
 RECORD_MODES: tuple[RecordMode, ...] = ("none", "once", "new_episodes", "all", "rewrite")
 ExpiryAction = Literal["warn", "fail"]
 EXPIRY_ACTIONS: tuple[ExpiryAction, ...] = ("warn", "fail")
+
+#: The default ``pseudonym_salt``: a placeholder for the project's secret salt, found (or
+#: made) only when a cassette needs a pseudonym (pytest_helios.cassettes.salt).
+PROJECT_SALT = "<the project's pseudonym salt>"
 
 #: What every ``webhookUrl`` (a run-local value) becomes on disk and before matching.
 CANONICAL_WEBHOOK_URL = "https://webhook.invalid/helios"
@@ -75,10 +77,10 @@ class CassetteConfig:
     replay_webhooks: bool = True
     #: Validate replayed interactions against ``schemas/`` (needs jsonschema-rs).
     contract_check: bool = True
-    #: Key of the deterministic pseudonyms. By default the project's own secret salt
-    #: (``HELIOS_PSEUDONYM_SALT``, else ``.helios/pseudonym-salt`` in the rootdir, made on the
-    #: first recording); see pytest_helios.cassettes.salt.
-    pseudonym_salt: str = field(default=ProjectSalt(), repr=False)
+    #: Key of the deterministic pseudonyms. By default (`PROJECT_SALT`) the project's own
+    #: secret salt (``HELIOS_PSEUDONYM_SALT``, else ``.helios/pseudonym-salt`` in the rootdir,
+    #: made on the first recording); see pytest_helios.cassettes.salt.
+    pseudonym_salt: str = field(default=PROJECT_SALT, repr=False)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -288,7 +290,6 @@ def _read_ini(config: pytest.Config) -> CassetteConfig:
         record_hosts=tuple(_ini(config, RECORD_HOSTS)),
         ignore_hosts=tuple(_ini(config, IGNORE_HOSTS)),
         replay_webhooks=resolve_option(config, REPLAY_WEBHOOKS, parse_bool, True),
-        pseudonym_salt=ProjectSalt(config.rootpath),
     )
 
 
@@ -338,9 +339,11 @@ def resolve(
         changes["cassette_dir"] = (
             directory if directory.is_absolute() else (config.rootpath / directory)
         )
-    if isinstance(base.pseudonym_salt, ProjectSalt):  # made only by a recording
+    if base.pseudonym_salt == PROJECT_SALT:  # the rootdir's salt, made only by a recording
+        from pytest_helios.cassettes.salt import ProjectSalt
+
         mode = changes.get("record_mode", base.record_mode)
-        changes["pseudonym_salt"] = base.pseudonym_salt.when(recording=mode != "none")
+        changes["pseudonym_salt"] = ProjectSalt(config.rootpath, recording=mode != "none")
     return dataclasses.replace(base, **changes)
 
 
@@ -373,6 +376,8 @@ def default_cassette_name(nodeid: str, name: str, *, salt: str | None) -> str:
         return stem
     if salt is None:
         return f"{test}[id-...]"
+    from pytest_helios.cassettes.salt import resolve as resolve_salt  # a cassette's, so late
+
     key = resolve_salt(salt).encode()
     digest = hmac.new(key, b"cassette name\0" + rest[:-1].encode(), hashlib.sha256)
     return f"{test}[id-{digest.hexdigest()[:12]}]"

@@ -12,8 +12,9 @@ project's own secret:
    run alone keys the pseudonyms, so a pseudonymized request misses (its miss message shows
    the two pseudonyms) rather than matching a cassette it cannot read.
 
-`ProjectSalt` stands for that salt in a `CassetteConfig` until a pseudonym needs it
-(`resolve`), so nothing is read or written by a run that makes none. A salt given in the
+`ProjectSalt` stands for that salt in a `CassetteConfig` (whose default, `PROJECT_SALT`, the
+cassette becomes) until a pseudonym needs it (`resolve`), so nothing is read or written by a
+run that makes none. A salt given in the
 configuration (``pseudonym_salt="..."``) is used as it is.
 """
 
@@ -22,6 +23,8 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+
+from pytest_helios.cassettes.config import PROJECT_SALT
 
 SALT_VARIABLE = "HELIOS_PSEUDONYM_SALT"
 #: The salt every project had before the project salt: public, so no secret to look for.
@@ -53,14 +56,10 @@ class ProjectSalt(str):
     recording: bool
 
     def __new__(cls, root: Path | None = None, *, recording: bool = True) -> ProjectSalt:
-        salt = super().__new__(cls, "<the project's pseudonym salt>")
+        salt = super().__new__(cls, PROJECT_SALT)
         salt.root = root
         salt.recording = recording
         return salt
-
-    def when(self, *, recording: bool) -> ProjectSalt:
-        """The same salt, allowed to be created (recording) or not (replaying only)."""
-        return ProjectSalt(self.root, recording=recording)
 
     @property
     def path(self) -> Path:
