@@ -9,7 +9,8 @@ client may take it over:
 - **a connection cap**: at ``max_connections`` open connections, a new one takes the place of
   the oldest that has no request in progress (idle, still sending its headers, or still
   sending its body), so a flood of idle or trickling connections cannot lock out a client that
-  sends a whole request; only when every connection is busy answering is a new one closed;
+  sends a whole request; only when every connection is busy answering is a new one closed. A
+  connection costs next to nothing until its first bytes arrive (:class:`Arrival`);
 - **its own accept loop**: when the process runs out of file descriptors, asyncio's accept loop
   logs a traceback and re-arms itself once per pending connection (thousands a second); this
   one pauses for a moment and says so once;
@@ -129,9 +130,19 @@ def protocol_class(guard: ConnectionGuard) -> type[asyncio.Protocol]:
             self.logger = cast(logging.Logger, throttled_logger("uvicorn.error"))
             self._deadline: asyncio.TimerHandle | None = None
             self._counted_cycle: Any = None
+            self._adopted: float | None = None
+
+        def adopt(self, deadline: float) -> None:
+            """Take over a connection an :class:`Arrival` admitted, and its header deadline
+            (loop time); before :meth:`connection_made`."""
+            self._adopted = deadline
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
+            if self._adopted is not None:
+                guard.waiting[self] = None
+                self._deadline = self.loop.call_at(self._adopted, self._too_slow)
+                return
             if not guard.admit(self):
                 _log.warning(
                     "closed a new connection: all %d connections are busy answering",
@@ -190,6 +201,76 @@ def protocol_class(guard: ConnectionGuard) -> type[asyncio.Protocol]:
             self.transport.close()
 
     return EmulatorProtocol
+
+
+class Arrival(asyncio.Protocol):
+    """A new connection until its first bytes arrive: it counts against ``guard``'s cap and
+    has its header deadline, but costs next to nothing, so a flood of idle connections builds
+    no HTTP parser; the first bytes hand the connection to ``make_real()`` (the HTTP
+    protocol), deadline included."""
+
+    def __init__(
+        self,
+        guard: ConnectionGuard,
+        make_real: Callable[[], Any],
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self._guard = guard
+        self._make_real = make_real
+        self._loop = loop
+        self._transport: asyncio.Transport | None = None
+        self._deadline: asyncio.TimerHandle | None = None
+        self._when = 0.0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)
+        if not self._guard.admit(self):
+            _log.warning(
+                "closed a new connection: all %d connections are busy answering",
+                self._guard.max_connections,
+            )
+            self._transport.abort()
+            return
+        self._when = self._loop.time() + self._guard.header_timeout
+        self._deadline = self._loop.call_at(self._when, self._too_slow)
+
+    def data_received(self, data: bytes) -> None:
+        transport = self._transport
+        if transport is None:
+            return
+        self._disarm()
+        self._guard.forget(self)
+        real = self._make_real()
+        real.adopt(self._when)
+        transport.set_protocol(real)
+        real.connection_made(transport)
+        real.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return None  # the transport closes
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        self._guard.forget(self)
+
+    def still_receiving(self) -> bool:
+        return False
+
+    def drop(self) -> None:
+        self._disarm()
+        if self._transport is not None:
+            self._transport.close()
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _too_slow(self) -> None:
+        self._deadline = None
+        self._guard.counts["timed out"] += 1
+        if self._transport is not None:
+            self._transport.close()  # nothing arrived: nothing to answer
 
 
 class Listener:
@@ -276,6 +357,8 @@ def _server_class() -> type:
     class EmulatorServer(uvicorn.Server):
         """uvicorn's server with :class:`Listener` in place of ``loop.create_server``."""
 
+        guard: ConnectionGuard
+
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await self.lifespan.startup()
             config = self.config
@@ -291,7 +374,12 @@ def _server_class() -> type:
                 )
                 return protocol
 
-            listeners = [Listener(sock, create_protocol, loop) for sock in sockets or []]
+            guard: ConnectionGuard = self.guard
+
+            def arrival() -> asyncio.Protocol:
+                return Arrival(guard, create_protocol, loop)
+
+            listeners = [Listener(sock, arrival, loop) for sock in sockets or []]
             for listener in listeners:
                 listener.start()
             # uvicorn's shutdown calls close() and wait_closed() on these, as on asyncio's
@@ -353,6 +441,7 @@ class Server:
             server_header=False,
         )
         self._server = _server_class()(config)
+        self._server.guard = self.guard
         self._loop.run(self._begin(sock), timeout)
 
     async def _begin(self, sock: socket.socket) -> None:
