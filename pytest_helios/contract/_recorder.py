@@ -9,7 +9,6 @@ Observed values are shortened and every key or secret the run used is masked bef
 
 from __future__ import annotations
 
-import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_helios.contract._assumptions import Assumption, all_assumptions, exercised, owner
-from pytest_helios.facts import API_KEY_PREFIX
-from pytest_helios.masking import mask_secret, shorten
+from pytest_helios.masking import mask_text, shorten
 
 if TYPE_CHECKING:
     from pytest_helios.payloads.validation import Violation
@@ -27,7 +25,6 @@ if TYPE_CHECKING:
 CONFIRMED = "confirmed"
 CONTRADICTED = "contradicted"
 NOT_EXERCISED = "not exercised"
-_KEY_SHAPED = re.compile(re.escape(API_KEY_PREFIX) + r"[A-Za-z0-9_\-]{4,}")
 _OBSERVED_LIMIT = 300
 
 
@@ -76,11 +73,8 @@ class ContractRecorder:
 
     def redact(self, text: str) -> str:
         with self._lock:
-            secrets = sorted(self._secrets, key=len, reverse=True)
-        for secret in secrets:
-            text = text.replace(secret, mask_secret(secret))
-        text = _KEY_SHAPED.sub(lambda m: mask_secret(m.group(0)), text)
-        return shorten(text, _OBSERVED_LIMIT)
+            secrets = list(self._secrets)
+        return shorten(mask_text(text, secrets), _OBSERVED_LIMIT)
 
     def _record(self, location: str) -> Record:
         try:
