@@ -2,8 +2,11 @@
 Helios target of the run (pytest-helios's embedded emulator by default, the real API with
 --helios-live), and a small in-process client to drive it.
 
-Cassettes need no settings here: pytest-helios stores the emulator account's URL the portal
-talks to as https://api.heliosai.health, so they replay against any target."""
+Cassettes need one setting here, the pseudonym salt: pytest-helios stores the emulator
+account's URL the portal talks to as https://api.heliosai.health, so they replay against any
+target, but pseudonyms are keyed with the project's secret salt. This example's patients are
+made up, so it commits a salt of its own and replays on any clone; a real project keeps its
+salt secret (HELIOS_PSEUDONYM_SALT in CI, see docs/cassettes.md)."""
 
 from __future__ import annotations
 
@@ -15,7 +18,10 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import dataclasses
+
 import pytest
+from pytest_helios.cassettes import CassetteConfig
 from pytest_helios.webhooks import serve_wsgi
 
 from lab_portal.app import Portal, create_app
@@ -128,3 +134,11 @@ LABS = [
 @pytest.fixture
 def labs() -> list[dict[str, Any]]:
     return [dict(lab) for lab in LABS]
+
+
+@pytest.fixture
+def helios_cassette_config(helios_cassette_config: CassetteConfig) -> CassetteConfig:
+    """The example's public salt: synthetic patients only (never do this with real data)."""
+    return dataclasses.replace(
+        helios_cassette_config, pseudonym_salt="lab-portal example, synthetic patients only"
+    )
