@@ -312,3 +312,13 @@ def test_bytes_the_scan_cannot_read_are_a_finding(body: bytes, reason: str) -> N
             "them anyway, replace the body in a pytest_helios_scrub_interaction hook",
         )
     ]
+
+
+def test_a_patient_named_like_a_word_of_the_cassette_header_is_no_refusal() -> None:
+    """The header comment is the plugin's own constant text: only data can leak."""
+    data = dump({"helios": {"format": 1}, "interactions": []})
+    assert data.startswith(b"# pytest-helios cassette.")
+    for word in ("Check", "Secrets", "pytest-helios"):
+        assert scan_bytes(data, secrets={}, identifiers={word: "a patient's name"}) == []
+    leaked = dump({"helios": {"format": 1}, "interactions": [{"note": "Check"}]})
+    assert scan_bytes(leaked, secrets={}, identifiers={"Check": "a patient's name"}) != []
