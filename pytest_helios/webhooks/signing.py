@@ -83,6 +83,10 @@ __all__ = [
     "verify_webhook_signature",
 ]
 
+#: pytest hides this module's frames in tracebacks: their arguments and locals hold the webhook
+#: secrets (shown under --tb=long or -l). The exception's message says what failed, never them.
+__tracebackhide__ = True
+
 #: Seconds a delivery's timestamp may be away from the clock, either way.
 DEFAULT_TOLERANCE = TIMESTAMP_TOLERANCE
 _ALGORITHM = SIGNATURE_PREFIX.removesuffix("=")

@@ -329,8 +329,6 @@ PLACES = (
         project="webhooks",
         options=("-l", "--tb=long"),
         outcome="failed",
-        pending="verify_webhook's frames (webhooks/signing.py, another engineer's part of "
-        "issue 13 item 8) still show the webhook secret among their arguments and locals",
     ),
     Place(
         "contract violation of a replayed cassette",
