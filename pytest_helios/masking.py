@@ -57,6 +57,34 @@ class MaskedSecret(str):
         return repr(mask_secret(str(self)))
 
 
+def _yaml_writes_masked_secrets_as_strings() -> None:
+    """YAML writes a `MaskedSecret` as the plain string it is: vcrpy's serializer (under
+    pytest-recording) refuses the Python tag it would otherwise get, and fails the test.
+
+    Registered on PyYAML's dumpers and every subclass they already have (vcrpy's), as a
+    multi-representer so that subclasses made later inherit it."""
+    try:
+        import yaml
+    except ImportError:  # pragma: no cover - PyYAML is a dependency
+        return
+
+    def represent(dumper: yaml.representer.BaseRepresenter, value: MaskedSecret) -> yaml.Node:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", str(value))
+
+    bases: list[type] = [yaml.Dumper, yaml.SafeDumper]
+    bases += [getattr(yaml, name) for name in ("CDumper", "CSafeDumper") if hasattr(yaml, name)]
+    seen: set[type] = set()
+    while bases:
+        dumper = bases.pop()
+        if dumper not in seen:
+            seen.add(dumper)
+            dumper.add_multi_representer(MaskedSecret, represent)  # type: ignore[attr-defined]
+            bases.extend(dumper.__subclasses__())
+
+
+_yaml_writes_masked_secrets_as_strings()
+
+
 def shorten(text: str, limit: int) -> str:
     """``text`` cut to at most ``limit`` characters, ending in ``...`` when cut."""
     return text if len(text) <= limit else text[: max(limit - 3, 0)] + "..."
