@@ -121,6 +121,8 @@ class DeliveryLog:
 
 #: Concurrent delivery attempts of one account (to all of its receivers together).
 CONNECTIONS_PER_ACCOUNT = 16
+#: Idle keep-alive connections the delivery client keeps, to all receivers together.
+IDLE_CONNECTIONS = 8
 #: What the delivery log says of an attempt refused before connecting; never retried.
 REFUSED = "refused: "
 
@@ -157,8 +159,11 @@ class Deliverer:
 
             context = tls_context()
             # no pool-wide cap: each account's semaphore bounds its own attempts, so one
-            # account's hanging receiver never takes the connections another account needs
-            limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
+            # account's hanging receiver never takes the connections another account needs.
+            # Few idle connections: httpcore walks its idle list once per idle connection at
+            # every request (quadratic), so 64 idle ones (a receiver per test) cost ~3 ms a
+            # delivery; a run's webhooks reuse one connection anyway
+            limits = httpx.Limits(max_connections=None, max_keepalive_connections=IDLE_CONNECTIONS)
             transport = _guarded_transport(self._refusal, context, limits)
             timeout = httpx.Timeout(self.policy.timeout)
             self._client = httpx.AsyncClient(
