@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_helios.contract._assumptions import Assumption, all_assumptions, exercised, owner
+from pytest_helios.contract._assumptions import exercised, owner
+from pytest_helios.contract._catalogue import BEHAVIOUR, GAP, KINDS, SCHEMA, Entry, catalogue
 from pytest_helios.masking import mask_text, shorten
 
 if TYPE_CHECKING:
@@ -30,23 +31,18 @@ _OBSERVED_LIMIT = 300
 
 @dataclass
 class Record:
-    """What the run saw of one assumption."""
+    """What the run saw of one assumption itself (an entry ``covered_by`` others also takes
+    their verdicts: :meth:`ContractRecorder.verdict`)."""
 
-    assumption: Assumption
+    entry: Entry
     confirmations: dict[str, int] = field(default_factory=dict)
     contradictions: list[tuple[str, str]] = field(default_factory=list)
 
     @property
-    def verdict(self) -> str:
+    def own_verdict(self) -> str:
         if self.contradictions:
             return CONTRADICTED
         return CONFIRMED if self.confirmations else NOT_EXERCISED
-
-    @property
-    def summary(self) -> str:
-        text = self.assumption.description
-        start = text.find("Assumed")
-        return text[start:] if start >= 0 else text
 
 
 class ContractRecorder:
@@ -56,7 +52,7 @@ class ContractRecorder:
     def __init__(self, report_path: Path, target: str = "emulator") -> None:
         self.report_path = report_path
         self.target = target
-        self.records = {a.location: Record(a) for a in all_assumptions()}
+        self.records = {entry.key: Record(entry) for entry in catalogue()}
         self._secrets: set[str] = set()
         self._lock = threading.Lock()
         self.skipped: list[tuple[str, str]] = []
@@ -80,10 +76,11 @@ class ContractRecorder:
         try:
             return self.records[location]
         except KeyError:
-            raise KeyError(f"no x-helios-assumed spot at {location!r} in the schemas") from None
+            raise KeyError(f"no assumption {location!r} in the catalogue") from None
 
     def confirm(self, location: str, source: str) -> None:
-        """One observation agreed with the assumption at ``location``."""
+        """One observation agreed with the assumption ``location`` (a schema location or a
+        catalogue key such as ``gap:success-status``)."""
         with self._lock:
             counts = self._record(location).confirmations
             counts[source] = counts.get(source, 0) + 1
@@ -121,30 +118,65 @@ class ContractRecorder:
 
     # --- reporting -------------------------------------------------------------------------
 
+    def _covering(self, record: Record) -> list[Record]:
+        """The record itself and those of the entries it is covered by."""
+        return [record, *(self.records[key] for key in record.entry.covered_by)]
+
+    def verdict(self, key: str) -> str:
+        """Contradicted when it or an entry covering it was; else confirmed when any of them
+        was observed; else not exercised."""
+        verdicts = {r.own_verdict for r in self._covering(self.records[key])}
+        for verdict in (CONTRADICTED, CONFIRMED):
+            if verdict in verdicts:
+                return verdict
+        return NOT_EXERCISED
+
+    def contradictions(self, key: str) -> list[tuple[str, str]]:
+        return [seen for r in self._covering(self.records[key]) for seen in r.contradictions]
+
+    def observations(self, key: str) -> int:
+        return sum(sum(r.confirmations.values()) for r in self._covering(self.records[key]))
+
+    def reason(self, key: str) -> str:
+        """Why an entry was not exercised."""
+        entry = self.records[key].entry
+        if entry.never_observed:
+            return entry.never_observed
+        if entry.covered_by:
+            return "none of " + ", ".join(entry.covered_by) + " was observed"
+        if self.skipped:
+            return "the contract tests that observe it did not run (see the skipped tests)"
+        return "no contract test observed anything it applies to"
+
     def counts(self) -> dict[str, int]:
         found = {CONFIRMED: 0, CONTRADICTED: 0, NOT_EXERCISED: 0}
-        for record in self.records.values():
-            found[record.verdict] += 1
+        for key in self.records:
+            found[self.verdict(key)] += 1
         return found
 
     def _headline(self) -> str:
         counts = self.counts()
+        kinds = [r.entry.kind for r in self.records.values()]
         return (
             f"{len(self.records)} assumptions: {counts[CONFIRMED]} confirmed, "
-            f"{counts[CONTRADICTED]} contradicted, {counts[NOT_EXERCISED]} not exercised"
+            f"{counts[CONTRADICTED]} contradicted, {counts[NOT_EXERCISED]} not exercised "
+            f"({kinds.count(GAP)} documentation gaps, {kinds.count(BEHAVIOUR)} emulator "
+            f"behaviours, {kinds.count(SCHEMA)} schema choices)"
         )
 
     def terminal_summary(self, reporter: pytest.TerminalReporter) -> None:
         reporter.write_sep("=", "helios contract: assumptions")
-        width = max(len(location) for location in self.records)
-        for location, record in self.records.items():
-            verdict = record.verdict
-            line = f"{verdict.upper():<14}{location:<{width}}"
+        width = max(len(key) for key in self.records)
+        for key in self.records:
+            verdict = self.verdict(key)
+            line = f"{verdict.upper():<14}{key:<{width}}"
             if verdict == CONFIRMED:
-                line += f"  ({sum(record.confirmations.values())} observations)"
+                line += f"  ({self.observations(key)} observations)"
             reporter.write_line(line.rstrip(), red=verdict == CONTRADICTED)
-            for source, observed in record.contradictions[:3]:
+            for source, observed in self.contradictions(key)[:3]:
                 reporter.write_line(f"    observed in {source}: {observed}")
+            if verdict == NOT_EXERCISED:
+                reporter.write_line(f"    why: {self.reason(key)}")
         reporter.write_line(self._headline())
         if self.lost_workers:
             reporter.write_line(self._incomplete(), red=True)
@@ -157,27 +189,41 @@ class ContractRecorder:
             "an assumption shown confirmed may have been contradicted there"
         )
 
+    def _evidence(self, key: str) -> str:
+        verdict = self.verdict(key)
+        if verdict == CONTRADICTED:
+            shown = [f"{src}: observed `{seen}`" for src, seen in self.contradictions(key)]
+            return _cell("; ".join(shown[:5]))
+        if verdict == NOT_EXERCISED:
+            return _cell(f"why: {self.reason(key)}")
+        counted: dict[str, int] = {}
+        for record in self._covering(self.records[key]):
+            for source, count in record.confirmations.items():
+                counted[source] = counted.get(source, 0) + count
+        return _cell(", ".join(f"{src} (x{n})" for src, n in sorted(counted.items())))
+
     def markdown(self, target: str) -> str:
         lines = [
             "# Helios contract report",
             "",
             f"Target: {target}. {self._headline()}.",
             "",
-            "Every `x-helios-assumed` choice of the schemas, with what this run observed: "
-            "**confirmed** (observations agreed and none disagreed), **contradicted** (the "
-            "target did something else: the observed value is shown) or **not exercised** "
-            "(no contract test observed anything it applies to).",
-            "",
-            "| assumption | verdict | evidence |",
-            "|---|---|---|",
+            "Every assumption of the project (docs/assumptions.md lists the same entries), with "
+            "what this run observed: **confirmed** (observations agreed and none disagreed), "
+            "**contradicted** (the target did something else: the observed value is shown) or "
+            "**not exercised** (with the reason).",
         ]
-        for location, record in self.records.items():
-            lines.append(f"| `{location}` | {record.verdict} | {_evidence(record)} |")
         if self.lost_workers:
             lines[4:4] = [f"**{self._incomplete()}.**", ""]
+        for kind in KINDS:
+            lines += ["", f"## Every {kind}", "", "| assumption | verdict | evidence |"]
+            lines.append("|---|---|---|")
+            for key, record in self.records.items():
+                if record.entry.kind == kind:
+                    lines.append(f"| `{key}` | {self.verdict(key)} | {self._evidence(key)} |")
         lines += ["", "## What each assumption says", ""]
-        for location, record in self.records.items():
-            lines.append(f"- `{location}`: {_cell(record.summary)}")
+        for key, record in self.records.items():
+            lines.append(f"- `{key}`: {_cell(record.entry.assumption)}")
         if self.skipped:
             lines += ["", "## Contract tests that did not run", ""]
             lines += [f"- `{nodeid}`: {_cell(reason)}" for nodeid, reason in self.skipped]
@@ -227,15 +273,6 @@ class ContractRecorder:
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
-
-
-def _evidence(record: Record) -> str:
-    if record.contradictions:
-        shown = [f"{source}: observed `{observed}`" for source, observed in record.contradictions]
-        return _cell("; ".join(shown[:5]))
-    if record.confirmations:
-        return _cell(", ".join(f"{src} (x{n})" for src, n in sorted(record.confirmations.items())))
-    return ""
 
 
 def recorder_for(config: pytest.Config) -> ContractRecorder:

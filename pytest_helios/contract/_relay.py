@@ -25,7 +25,7 @@ Rewrite = Callable[[int, bytes], bytes]
 
 
 class Relay:
-    """Forwards every POST to ``forward(path)`` and answers with what came back
+    """Forwards every POST (and GET) to ``forward(path)`` and answers with what came back
     (``rewrite(status, body)`` may change the answer's body). Use as a context manager."""
 
     def __init__(
@@ -44,9 +44,17 @@ class Relay:
             protocol_version = "HTTP/1.1"
 
             def do_POST(self) -> None:
+                self._forward("POST")
+
+            def do_GET(self) -> None:
+                self._forward("GET")
+
+            def _forward(self, method: str) -> None:
                 sent = self.rfile.read(int(self.headers.get("content-length") or 0))
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
-                answer = client.post(forward(self.path), content=sent, headers=headers)
+                answer = client.request(
+                    method, forward(self.path), content=sent or None, headers=headers
+                )
                 body = answer.content
                 if rewrite is not None:
                     body = rewrite(answer.status_code, body)

@@ -23,6 +23,8 @@ from pytest_helios.masking import mask_text, shorten
 if TYPE_CHECKING:
     import httpx
 
+    from pytest_helios.contract._recorder import ContractRecorder
+
 #: A public URL the live API can deliver webhooks to, forwarded to this machine.
 WEBHOOK_URL_VARIABLE = "HELIOS_CONTRACT_WEBHOOK_URL"
 #: The local port that URL forwards to; the suite's relay listens there.
@@ -108,3 +110,24 @@ def assert_concurrency_headers(response: httpx.Response) -> Callable[[str], int]
     for name in CONCURRENCY_HEADERS:
         assert response.headers[name].isdigit(), f"{name}: {response.headers[name]!r}"
     return lambda name: int(response.headers[name])
+
+
+CONCURRENCY_HEADERS_CARRIED = "behaviour:concurrency-headers"
+
+
+def observe_concurrency_headers(
+    contract: ContractRecorder, response: httpx.Response, source: str, *, assumed: bool
+) -> None:
+    """Record whether this answer carries the ``X-Concurrent-*`` headers as assumed (all three,
+    or none)."""
+    present = [name for name in CONCURRENCY_HEADERS if name in response.headers]
+    if present == (list(CONCURRENCY_HEADERS) if assumed else []):
+        contract.confirm(CONCURRENCY_HEADERS_CARRIED, source)
+        return
+    shown = ", ".join(present) or "no X-Concurrent-* header"
+    expected = "all three" if assumed else "none"
+    contract.contradict(
+        CONCURRENCY_HEADERS_CARRIED,
+        source,
+        f"{response.status_code} answer with {shown}; assumed {expected}",
+    )

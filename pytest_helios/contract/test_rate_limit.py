@@ -17,6 +17,7 @@ from pytest_helios.contract._support import (
     extra_runs_allowed,
     fragment,
     json_body,
+    observe_concurrency_headers,
 )
 from pytest_helios.facts import (
     AGENT_PATH,
@@ -55,6 +56,7 @@ def test_at_the_concurrency_limit_a_request_gets_the_documented_429(
     assert response.status_code == 429, f"expected 429 at the limit, got {fragment(response)}"
     refusal = json_body(response)
     contract.check("rate-limit-error", refusal, "429 at the concurrency limit")
+    observe_concurrency_headers(contract, response, "429 at the concurrency limit", assumed=True)
     header = assert_concurrency_headers(response)
     limit = header(CONCURRENT_LIMIT_HEADER)
     assert header(CONCURRENT_ACTIVE_HEADER) == limit

@@ -24,6 +24,7 @@ from pytest_helios.contract._support import (
     fragment,
     json_body,
     lab_body,
+    observe_concurrency_headers,
 )
 from pytest_helios.exceptions import ContractViolation
 from pytest_helios.facts import (
@@ -49,17 +50,37 @@ def test_an_accepted_request_answers_200_with_the_accepted_body_and_concurrency_
     agent: str,
 ) -> None:
     if agent == "lab-results":
-        response = target.post(LAB_RESULTS_PATH, lab_body(sink_url), {API_KEY_HEADER: api_key})
+        # patientContext.age is a string here, patientInfo.age a number in the EHR body
+        body = {**lab_body(sink_url), "patientContext": {"age": "58"}}
+        response = target.post(LAB_RESULTS_PATH, body, {API_KEY_HEADER: api_key})
     else:
         response = target.post(AGENT_PATH, agent_body(sink_url, agent), {API_KEY_HEADER: api_key})
+    source = f"{response.status_code} for a {agent} request"
+    observe_success_status(contract, response, agent, source)
     assert response.status_code == 200, f"expected 200, got {fragment(response)}"
-    contract.check("accepted-response", json_body(response), f"200 for a {agent} request")
+    contract.check("accepted-response", json_body(response), source)
+    observe_concurrency_headers(contract, response, source, assumed=True)
     header = assert_concurrency_headers(response)
     limit, active = header(CONCURRENT_LIMIT_HEADER), header(CONCURRENT_ACTIVE_HEADER)
     assert 1 <= active <= limit, (
         f"{CONCURRENT_ACTIVE_HEADER} {active} with {CONCURRENT_LIMIT_HEADER} {limit}"
     )
     assert header(CONCURRENT_REMAINING_HEADER) == limit - active
+
+
+def observe_success_status(
+    contract: ContractRecorder, response: Any, agent: str, source: str
+) -> None:
+    """An accepted request answers 200 (gap 12), and both forms of ``age`` are accepted
+    (gap 9: a number in the light and deep bodies, a string in the lab-results one)."""
+    status = response.status_code
+    if status == 200:
+        contract.confirm("gap:success-status", source)
+        contract.confirm("gap:age-types", source)
+    elif 200 < status < 300:
+        contract.contradict("gap:success-status", source, f"a {agent} request answered {status}")
+    elif status == 400 and "age" in response.text:
+        contract.contradict("gap:age-types", source, fragment(response))
 
 
 @dataclass(frozen=True)
@@ -179,4 +200,6 @@ def test_the_target_accepts_or_refuses_each_probe_as_the_request_schemas_assume(
             contract.contradict(probe.location, source, observed)
         assert response.status_code == 400, f"{probe.name}: expected 400, got {fragment(response)}"
         contract.check("validation-error", json_body(response), f"400 for {probe.name}")
+        # every probe names its agent type: its 400 carries the slot headers
+        observe_concurrency_headers(contract, response, f"400 for {probe.name}", assumed=True)
     contract.confirm(probe.location, source)

@@ -21,6 +21,7 @@ from pytest_helios.contract._support import (
     Target,
     fragment,
     json_body,
+    observe_concurrency_headers,
 )
 from pytest_helios.facts import AGENT_PATH, API_KEY_HEADER, LAB_RESULTS_PATH, UNAUTHORIZED_REASONS
 from pytest_helios.masking import mask_secret
@@ -28,6 +29,12 @@ from pytest_helios.payloads import strategies
 
 MISSING, INVALID, REVOKED, FOREIGN = UNAUTHORIZED_REASONS
 ASSUMPTION = "unauthorized-error.json#"
+#: The emulator behaviours a cause's 401 message confirms: an empty key counts as missing, and a
+#: key of another account is refused as foreign (the emulator's model of that cause).
+BEHAVIOURS = {
+    "an empty key": ("behaviour:blank-key-is-missing", MISSING),
+    "a key of another account": ("behaviour:foreign-key", FOREIGN),
+}
 ENDPOINTS = pytest.mark.parametrize("endpoint", [AGENT_PATH, LAB_RESULTS_PATH])
 
 
@@ -66,7 +73,14 @@ def assert_refused(
             pytest.fail(f"the 401 answer for {cause} echoes the key {mask_secret(sent)}: {shown}")
     refusal = json_body(response)
     contract.check("unauthorized-error", refusal, source)
+    observe_concurrency_headers(contract, response, source, assumed=False)
     message = refusal.get("message")
+    if cause in BEHAVIOURS:
+        behaviour, assumed = BEHAVIOURS[cause]
+        if message == assumed:
+            contract.confirm(behaviour, source)
+        else:
+            contract.contradict(behaviour, source, f"$.message = {message!r}, assumed {assumed!r}")
     if message not in reasons:
         expected = " or ".join(repr(r) for r in reasons)
         contract.contradict(ASSUMPTION, source, f"$.message = {message!r}, expected {expected}")

@@ -9,9 +9,13 @@ updates with ``sequenceNumber`` and ``step`` 1..F-1 named as
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -23,6 +27,7 @@ from pytest_helios.contract._support import (
     WEBHOOK_URL_VARIABLE,
     Target,
     agent_body,
+    extra_runs_allowed,
     fragment,
     json_body,
     lab_body,
@@ -33,6 +38,9 @@ from pytest_helios.payloads import builders as payloads
 from pytest_helios.webhooks.receiver import WebhookReceiver
 
 STATUS_UPDATE = "webhook-status-update.json#"
+#: A header that would identify an event or a delivery (none is documented: gap 3).
+ID_HEADER = re.compile(r"(event|delivery|idempotency|message|webhook)[-_]?(id|key)$", re.I)
+SECRET_SHAPE = re.compile(r"whsec_[0-9a-f]{48}")
 SEQUENCE = "definitions.json#/$defs/sequenceNumber"
 
 
@@ -107,8 +115,87 @@ def check_numbering(
     contract.confirm(STATUS_UPDATE, source)
 
 
+def _header(headers: dict[str, str] | Any, name: str) -> str | None:
+    return next((v for k, v in headers.items() if k.lower() == name.lower()), None)
+
+
+def observe_deliveries(
+    contract: ContractRecorder, agent: str, receiver: WebhookReceiver, run_id: str
+) -> None:
+    """What a run's deliveries show of the gaps the schemas cannot see: the signature covers
+    the raw body only (1), ``(runId, sequenceNumber)`` is the only identity (3), no
+    ``x-api-key`` is sent (13), ``agent`` is present (14), the two timestamps agree (15), and
+    first attempts arrive in sequence order."""
+    source = f"{agent} run's webhooks"
+    mine = [d for d in receiver.deliveries if d.run_id == run_id]
+    if mine:  # each verified as documented: HMAC-SHA256 of the raw body alone
+        contract.confirm("gap:unsigned-timestamp", source)
+    bodies: dict[object, set[bytes]] = {}
+    for delivery in mine:
+        bodies.setdefault(delivery.sequence_number, set()).add(delivery.body)
+    clashes = sorted(str(n) for n, seen in bodies.items() if len(seen) > 1)
+    id_headers = sorted({k for d in mine for k in d.headers if ID_HEADER.search(k)})
+    if clashes or id_headers:
+        observed = f"different payloads share sequenceNumber {clashes}" if clashes else ""
+        observed += f" headers {id_headers}" if id_headers else ""
+        contract.contradict("gap:deduplication", source, observed.strip())
+    elif mine:
+        contract.confirm("gap:deduplication", source)
+    with_key = [d for d in mine if _header(d.headers, API_KEY_HEADER) is not None]
+    if with_key:
+        contract.contradict("gap:no-api-key-on-webhooks", source, "a delivery with x-api-key")
+    elif mine:
+        contract.confirm("gap:no-api-key-on-webhooks", source)
+    final = [d.payload for d in mine if d.payload and d.payload.get("status") == "completed"]
+    for payload in final:
+        if payload.get("agent") == agent:
+            contract.confirm("gap:agent-field", source)
+        else:
+            contract.contradict("gap:agent-field", source, f"agent = {payload.get('agent')!r}")
+    for delivery in mine:
+        observe_timestamps(contract, source, delivery.headers, delivery.payload or {})
+    order = []
+    for delivery in mine:
+        if delivery.sequence_number not in order:
+            order.append(delivery.sequence_number)
+    if order == sorted(order, key=lambda n: n if isinstance(n, int) else 0):
+        contract.confirm("behaviour:first-attempt-order", source)
+    else:
+        contract.contradict("behaviour:first-attempt-order", source, f"arrival order {order}")
+
+
+def observe_timestamps(
+    contract: ContractRecorder, source: str, headers: Any, payload: dict[str, Any]
+) -> None:
+    """Gap 15: the body's ISO 8601 ``timestamp`` and ``X-Helios-Timestamp`` in Unix seconds
+    name the same moment, within the verifier's 300 s tolerance."""
+    header = _header(headers, "X-Helios-Timestamp") or ""
+    body = str(payload.get("timestamp", ""))
+    try:
+        sent = datetime.fromisoformat(body.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        sent = None
+    if header.isdigit() and sent is not None and abs(int(header) - sent) <= 300:
+        contract.confirm("gap:two-timestamps", source)
+    else:
+        observed = f"X-Helios-Timestamp {header!r}, timestamp {body!r}"
+        contract.contradict("gap:two-timestamps", source, observed)
+
+
+def observe_secret(contract: ContractRecorder, secret: str) -> None:
+    """The webhook secret's format (none is documented); only its shape is ever shown."""
+    source = "the account's webhook secret"
+    if SECRET_SHAPE.fullmatch(secret):
+        contract.confirm("behaviour:webhook-secret-format", source)
+    else:
+        prefix = "starts whsec_" if secret.startswith("whsec_") else "does not start whsec_"
+        observed = f"a secret of {len(secret)} characters that {prefix}"
+        contract.contradict("behaviour:webhook-secret-format", source, observed)
+
+
 @pytest.mark.parametrize("agent", ["light", "deep", "lab-results"])
 def test_a_run_delivers_its_status_updates_then_its_completed_payload(
+    request: pytest.FixtureRequest,
     target: Target,
     contract: ContractRecorder,
     api_key: str,
@@ -125,7 +212,34 @@ def test_a_run_delivers_its_status_updates_then_its_completed_payload(
     assert final.get("agent") == agent
     final_at = payloads.FINAL_SEQUENCE_NUMBER[check_agent(agent)]
     check_numbering(contract, agent, received, final_at)
+    observe_deliveries(contract, agent, receiver, run_id)
+    observe_secret(contract, request.getfixturevalue("helios_webhook_secret"))
     assert receiver.rejected == [], [d.rejection for d in receiver.rejected]
+
+
+def test_a_delivery_answered_503_arrives_again(
+    request: pytest.FixtureRequest,
+    target: Target,
+    contract: ContractRecorder,
+    api_key: str,
+    webhooks: Webhooks,
+) -> None:
+    """Retries (gap 2): a delivery not answered with a 2xx is sent again."""
+    extra_runs_allowed(request, "the retry contract starts a light run")
+    receiver = webhooks.receiver
+    receiver.fail_next(1, status=503)
+    run_id = start_run(target, api_key, "light", webhooks.url)
+    receiver.wait_for_final(run_id)
+    failed = receiver.deliveries[0]
+    number = json.loads(failed.body).get("sequenceNumber")
+    deadline = time.monotonic() + receiver.default_timeout
+    while number not in [p.get("sequenceNumber") for p in receiver.payloads(run_id)]:
+        if time.monotonic() > deadline:
+            observed = f"delivery {number} answered 503 never arrived again"
+            contract.contradict("behaviour:retries", "a delivery answered 503", observed)
+            pytest.fail(observed)
+        time.sleep(0.02)
+    contract.confirm("behaviour:retries", "a delivery answered 503")
 
 
 def test_a_failed_run_delivers_the_error_webhook_in_place_of_its_result(
