@@ -133,6 +133,12 @@ def helios_account(request: pytest.FixtureRequest, helios_emulator: HeliosEmulat
 
 
 @pytest.fixture
+def helios_base_url(request: pytest.FixtureRequest) -> str:
+    """The target's base URL: the test account's on the emulator, --helios-base-url live."""
+    return _base_url(request)
+
+
+@pytest.fixture
 def helios_api_key(request: pytest.FixtureRequest) -> str:
     """An API key of the test account (live: HELIOS_API_KEY)."""
     if _is_live(request):

@@ -120,7 +120,13 @@ def _field(body: dict[str, Any], name: str, kind: type | tuple[type, ...], defau
     return value
 
 
-_JSON_TYPES = {str: "string", int: "integer", float: "number", type(None): "null"}
+_JSON_TYPES = {
+    str: "string",
+    int: "integer",
+    float: "number",
+    dict: "object",
+    type(None): "null",
+}
 
 
 _REQUIRED = object()
@@ -163,6 +169,35 @@ def _regenerate_secret_during_next_run(account: Account, body: dict[str, Any]) -
     account.regenerate_secret_during_next_run(_field(body, "afterStep", int, 1))
 
 
+def _fault_requests(account: Account, body: dict[str, Any]) -> None:
+    account.fault_requests(
+        _required(body, "fault", str),
+        count=_field(body, "count", (int, type(None)), 1),
+        status=_field(body, "status", int, 503),
+        delay=_field(body, "delay", (int, float, type(None)), None),
+    )
+
+
+def _next_result(account: Account, body: dict[str, Any]) -> None:
+    account.next_result(_required(body, "result", dict))
+
+
+def _reorder_next_run(account: Account, body: dict[str, Any]) -> None:
+    account.reorder_next_run()
+
+
+def _duplicate_deliveries(account: Account, body: dict[str, Any]) -> None:
+    account.duplicate_deliveries(_field(body, "count", int, 1))
+
+
+def _bad_signatures(account: Account, body: dict[str, Any]) -> None:
+    account.bad_signatures(_field(body, "count", int, 1))
+
+
+def _end_faults(account: Account, body: dict[str, Any]) -> None:
+    account.end_faults()
+
+
 #: Each provider state's name and how a request body applies it to an account.
 _STATE_SETTERS: dict[str, Callable[[Account, dict[str, Any]], None]] = {
     "fail-next-run": _fail_next_run,
@@ -171,6 +206,12 @@ _STATE_SETTERS: dict[str, Callable[[Account, dict[str, Any]], None]] = {
     "slow-deliveries": _slow_deliveries,
     "drop-deliveries": _drop_deliveries,
     "regenerate-secret-during-next-run": _regenerate_secret_during_next_run,
+    "next-result": _next_result,
+    "fault-requests": _fault_requests,
+    "reorder-next-run": _reorder_next_run,
+    "duplicate-deliveries": _duplicate_deliveries,
+    "bad-signatures": _bad_signatures,
+    "end-faults": _end_faults,
 }
 
 STATES = ", ".join(_STATE_SETTERS)

@@ -9,7 +9,12 @@ httpx transport drives it in-process.
 
 from __future__ import annotations
 
+import asyncio
 import re
+import socket
+import struct
+import uuid
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
@@ -28,6 +33,7 @@ from pytest_helios.facts import (
     LAB_RESULTS_PATH,
     Agent,
 )
+from pytest_helios.payloads.builders import accepted_response, serialize
 
 from .admin import AdminApi
 from .request_checks import BadRequest, FieldProblem, parse_json, schema_problems
@@ -44,7 +50,7 @@ from .responses import (
 
 if TYPE_CHECKING:
     from .core import EmulatorCore
-    from .state import Account
+    from .state import Account, RequestFault
 
 #: An account's base URL is the emulator's with this added; the endpoints live under both.
 ACCOUNT_PREFIX = "/accounts/{account_id}"
@@ -59,7 +65,7 @@ _ENDPOINT_WITH_SLASH = re.compile(
 def build_app(core: EmulatorCore) -> Starlette:
     """The whole app: the endpoints, the admin API and the JSON error answers."""
     endpoints = ApiEndpoints(core)
-    app = Starlette(
+    app = _EmulatorApp(
         routes=[*endpoints.routes(), *AdminApi(core).routes()],
         exception_handlers={
             404: endpoints.not_found,
@@ -71,6 +77,18 @@ def build_app(core: EmulatorCore) -> Starlette:
     # is one), not a bodiless 307 redirect that HTTP clients do not follow for a POST.
     app.router.redirect_slashes = False
     return app
+
+
+class _EmulatorApp(Starlette):
+    """Starlette, keeping the server's own ``send`` in the scope: a fault that resets or cuts
+    a connection reaches the connection through it (:func:`_connection`)."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        scope[_RAW_SEND] = send
+        await super().__call__(scope, receive, send)
+
+
+_RAW_SEND = "helios.raw_send"
 
 
 #: A request body larger than this is parsed and checked on a worker thread, off the loop.
@@ -159,6 +177,11 @@ class ApiEndpoints:
             problem = problem or BadRequest([FieldProblem("agentType", "is required")])
             slots = self.core.concurrency.slots(account, agent) if agent else None
             return bad_request(problem, None if slots is None else slots.headers())
+        fault = account.take_request_fault()
+        if fault is not None:
+            faulty = await answer_fault(request, account, fault)
+            if faulty is not None:
+                return faulty
         return self._admit(account, agent, body, raw)
 
     def _inspect(
@@ -211,3 +234,90 @@ class ApiEndpoints:
                 headers={**slots.headers(), "Retry-After": RETRY_AFTER_SECONDS},
             )
         return JSONResponse(payloads.accepted_response(run_id), 200, headers=slots.headers())
+
+
+# --- fault injection (Account.fault_requests; docs/emulator.md, "Fault injection") -------------
+
+
+async def answer_fault(request: Request, account: Account, fault: RequestFault) -> Response | None:
+    """The answer ``fault`` gives in place of an acceptance; ``None`` for ``slow-accept``,
+    once it has waited (the run is then accepted as usual)."""
+    kind = fault.fault
+    if kind == "status":
+        return error(
+            fault.status,
+            _phrase(fault.status),
+            f"The emulator answers {fault.status} (fault injection: fault_requests)",
+        )
+    if kind == "slow-accept":
+        await _held(account, fault, None)
+        return None
+    if kind == "timeout":
+        await _held(account, fault, request)
+        return error(
+            504, "Gateway Timeout", "The emulator held this answer (fault injection: timeout)"
+        )
+    body = serialize(accepted_response(str(uuid.uuid4())))
+    if kind == "malformed":
+        return Response(body[: len(body) // 2], 200, media_type="application/json")
+    if kind == "no-run-id":
+        return JSONResponse(
+            {"status": "accepted", "message": "Request accepted. Results will be delivered to "
+             "your webhook."}, 200
+        )  # fmt: skip
+    connection = _connection(request)
+    if connection is None:  # an in-process transport: no connection to reset or cut
+        return error(502, "Bad Gateway", f"The connection was lost (fault injection: {kind})")
+    transport, cycle = connection
+    if kind == "truncated":
+        head = (
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+            f"content-length: {len(body)}\r\n\r\n"
+        )
+        transport.write(head.encode() + body[: len(body) // 2])
+        transport.close()
+    else:  # reset: SO_LINGER 0 makes closing send a TCP RST
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+    cycle.disconnected = True  # the server sends nothing more on this connection
+    return Response(status_code=200)
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Server Error"
+
+
+def _connection(request: Request) -> tuple[Any, Any] | None:
+    """The server's transport and request cycle of ``request``'s connection, when served."""
+    cycle = getattr(request.scope.get(_RAW_SEND), "__self__", None)
+    transport = getattr(cycle, "transport", None)
+    if transport is None or not hasattr(cycle, "disconnected"):
+        return None
+    return transport, cycle
+
+
+async def _held(account: Account, fault: RequestFault, request: Request | None) -> None:
+    """Wait ``fault.delay`` seconds, until the account's faults end, or (with ``request``)
+    until its client goes away, whichever comes first."""
+    ended = asyncio.Event()
+    account.hold(ended, fault)
+    waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(ended.wait())]
+    if request is not None:
+        waits.append(asyncio.ensure_future(_disconnected(request)))
+    try:
+        await asyncio.wait(waits, timeout=fault.delay, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in waits:
+            task.cancel()
+        account.release(ended)
+
+
+async def _disconnected(request: Request) -> None:
+    """Return once the client of ``request`` (whose body has been read) has gone."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass

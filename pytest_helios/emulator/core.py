@@ -20,6 +20,7 @@ from pytest_helios.facts import CONCURRENCY_LIMIT
 
 from .concurrency import ConcurrencyLimiter, Slots
 from .delivery import Deliverer, DeliveryLog, DeliveryPolicy
+from .faults import for_run
 from .loop import Activity, LoopThread, throttled_logger
 from .request_checks import WebhookTargets
 from .runs import Run, execute, step_pause
@@ -183,10 +184,9 @@ class EmulatorCore:
         task.add_done_callback(self._tasks.discard)
 
     async def _execute(self, run: Run, account: Account, pause: float) -> None:
+        deliverer, hook = for_run(account, self.deliverer, self.config.result_hook)
         try:
-            await execute(
-                run, account, self.deliverer, pause, self.config.result_hook, self.offload
-            )
+            await execute(run, account, deliverer, pause, hook, self.offload)
         except asyncio.CancelledError:
             run.status = "cancelled"
             raise

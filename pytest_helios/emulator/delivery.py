@@ -293,7 +293,7 @@ class Deliverer:
 
         run_id = str(payload["runId"])
         headers = sign_webhook(
-            body, account.webhook_secret, timestamp=int(time.time()), run_id=run_id
+            body, account.signing_secret(), timestamp=int(time.time()), run_id=run_id
         )
         sent_at = utcnow()
         status_code: int | None = None

@@ -11,13 +11,16 @@ Everything here is guarded by one lock: the HTTP app (on the emulator's event lo
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import math
 import secrets
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from typing import Any
 
 from pytest_helios.facts import (
     API_KEY_PREFIX,
@@ -45,6 +48,22 @@ MAX_STEP = 8
 MAX_PHANTOM_RUNS = 1_000_000
 MAX_QUEUED_FAILURES = 1_000
 MAX_TEXT = 1_000
+#: Fault injection's ranges (docs/emulator.md, "Fault injection").
+MAX_FAULT_DELAY = 300.0
+MAX_FAULT_COUNT = 10_000
+MAX_QUEUED_FAULTS = 1_000
+#: How long a ``timeout`` fault holds the answer unless told: past any client's usual timeout.
+DEFAULT_HOLD = 60.0
+#: The request faults and what each does to the answer (docs/emulator.md).
+REQUEST_FAULTS = (
+    "status",
+    "timeout",
+    "reset",
+    "malformed",
+    "truncated",
+    "no-run-id",
+    "slow-accept",
+)
 
 
 class ProviderStateError(ValueError):
@@ -72,6 +91,21 @@ def _shown(value: object) -> str:
 def _whole_number(argument: str, value: object, low: int, high: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ProviderStateError(argument, f"a whole number from {low} to {high:,}", value)
+
+
+def _seconds(argument: str, value: object, low: float, high: float, *, above: bool) -> float:
+    """A finite number of seconds in range: above ``low`` (``above``) or from it, up to ``high``."""
+    ok = (
+        not isinstance(value, bool)
+        and isinstance(value, (int, float))
+        and math.isfinite(value)
+        and (value > low if above else value >= low)
+        and value <= high
+    )
+    if not ok:
+        lower = f"above {low:g}" if above else f"from {low:g}"
+        raise ProviderStateError(argument, f"a number of seconds {lower} to {high:g}", value)
+    return float(value)  # type: ignore[arg-type]
 
 
 def _agent(agent: object) -> str:
@@ -154,6 +188,8 @@ class Account:
         self._webhook_secret = new_webhook_secret()
         self._keys: dict[str, _KeyRecord] = {}
         self.states = ProviderStates()
+        self._held: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        self._fault_generation = 0
 
     @property
     def webhook_secret(self) -> str:
@@ -332,6 +368,184 @@ class Account:
             self.states.regenerate_secret_after_step = None
             return step
 
+    # per-test results ------------------------------------------------------------------
+
+    def next_result(self, change: ResultChange) -> None:
+        """Set the analysis the account's next run returns: ``change`` is a function
+        ``(agent, request, result)`` that changes the synthetic ``result`` in place, or a dict
+        merged into it (its keys replace the result's). Calls queue up, one per run. It
+        applies after the session's ``pytest_helios_emulator_result`` hook; a payload the
+        webhook schema refuses ends the run with an error webhook saying why.
+        """
+        if not callable(change) and not isinstance(change, dict):
+            raise ProviderStateError(
+                "change", "a function (agent, request, result) or a dict", change
+            )
+        if isinstance(change, dict):
+            import copy
+            import json
+
+            try:
+                json.dumps(change, allow_nan=False)
+            except (TypeError, ValueError) as exc:
+                raise ProviderStateError("change", f"a JSON object ({exc})", change) from None
+            change = copy.deepcopy(change)
+        with self._registry.lock:
+            if len(self.states.results) >= MAX_QUEUED_FAILURES:
+                raise ProviderStateError(
+                    "next_result",
+                    f"called at most {MAX_QUEUED_FAILURES} times ahead of the runs",
+                    len(self.states.results) + 1,
+                )
+            self.states.results.append(change)
+
+    def take_next_result(self) -> ResultChange | None:
+        """Consume the oldest queued :meth:`next_result`; the emulator calls this once per run,
+        when it starts."""
+        if not self.states.results:
+            return None
+        with self._registry.lock:
+            return self.states.results.pop(0) if self.states.results else None
+
+    # fault injection ---------------------------------------------------------------------
+
+    def fault_requests(
+        self,
+        fault: str,
+        *,
+        count: int | None = 1,
+        status: int = 503,
+        delay: float | None = None,
+    ) -> None:
+        """Make the next ``count`` accepted requests of the account (``None``: every one, until
+        :meth:`end_faults`) fail as ``fault`` says, instead of being accepted:
+
+        ``status`` answers ``status`` (500 to 599) with a JSON error body; ``timeout`` holds the
+        answer ``delay`` seconds (default 60), or until the client gives up or the state ends,
+        then answers 504; ``reset`` resets the connection; ``malformed`` answers 200 with a body
+        that is not JSON; ``truncated`` answers 200 and closes the connection half way through
+        the body; ``no-run-id`` answers 200 with a JSON body without ``runId``;
+        ``slow-accept`` waits ``delay`` seconds, then accepts the run as usual. Only
+        ``slow-accept`` starts a run. Calls queue up, in order.
+        """
+        if fault not in REQUEST_FAULTS:
+            raise ProviderStateError("fault", "one of " + ", ".join(REQUEST_FAULTS), fault)
+        if count is not None:
+            _whole_number("count", count, 1, MAX_FAULT_COUNT)
+        _whole_number("status", status, 500, 599)
+        if fault == "slow-accept" and delay is None:
+            raise ProviderStateError("delay", "given for slow-accept", delay)
+        hold = (
+            DEFAULT_HOLD
+            if delay is None
+            else _seconds("delay", delay, 0, MAX_FAULT_DELAY, above=True)
+        )
+        with self._registry.lock:
+            if len(self.states.request_faults) >= MAX_QUEUED_FAULTS:
+                raise ProviderStateError(
+                    "fault_requests",
+                    f"called at most {MAX_QUEUED_FAULTS} times ahead of the requests",
+                    len(self.states.request_faults) + 1,
+                )
+            self.states.request_faults.append(RequestFault(fault, status, hold, count))
+
+    def take_request_fault(self) -> RequestFault | None:
+        """Consume one request of the oldest :meth:`fault_requests`: the fault this request
+        meets, or ``None``. The emulator calls this once per request it would accept."""
+        if not self.states.request_faults:
+            return None
+        with self._registry.lock:
+            faults = self.states.request_faults
+            if not faults:
+                return None
+            fault = faults[0]
+            if fault.count is not None:
+                if fault.count <= 1:
+                    faults.pop(0)
+                else:
+                    faults[0] = replace(fault, count=fault.count - 1)
+            return replace(fault, generation=self._fault_generation)
+
+    def reorder_next_run(self) -> None:
+        """Deliver the next run's webhooks out of order: they are held until the run ends, then
+        sent last first (the final payload, then the status updates from the last step down)."""
+        with self._registry.lock:
+            self.states.reorder_runs += 1 if self.states.reorder_runs < MAX_QUEUED_FAULTS else 0
+
+    def take_reordering(self) -> bool:
+        """Consume :meth:`reorder_next_run`: whether the run starting now is delivered out of
+        order."""
+        if not self.states.reorder_runs:
+            return False
+        with self._registry.lock:
+            if self.states.reorder_runs > 0:
+                self.states.reorder_runs -= 1
+                return True
+            return False
+
+    def duplicate_deliveries(self, count: int = 1) -> None:
+        """Deliver each of the next ``count`` webhooks (0 to :data:`MAX_FAULT_COUNT`) twice:
+        the same body, signed again; 0 ends the state."""
+        _whole_number("count", count, 0, MAX_FAULT_COUNT)
+        with self._registry.lock:
+            self.states.duplicated_deliveries = count
+
+    def take_duplicate_delivery(self) -> bool:
+        """Consume one of the :meth:`duplicate_deliveries`: whether this webhook goes twice."""
+        if not self.states.duplicated_deliveries:
+            return False
+        with self._registry.lock:
+            if self.states.duplicated_deliveries > 0:
+                self.states.duplicated_deliveries -= 1
+                return True
+            return False
+
+    def bad_signatures(self, count: int = 1) -> None:
+        """Sign the next ``count`` delivery attempts (0 to :data:`MAX_FAULT_COUNT`) with a
+        secret that is not the account's: a verifying receiver refuses them and the emulator
+        retries, signing the retry correctly; 0 ends the state."""
+        _whole_number("count", count, 0, MAX_FAULT_COUNT)
+        with self._registry.lock:
+            self.states.bad_signatures = count
+
+    def signing_secret(self) -> str:
+        """The secret this delivery attempt is signed with: the current webhook secret, or a
+        wrong one while :meth:`bad_signatures` lasts. The emulator calls this once per
+        attempt."""
+        with self._registry.lock:
+            if self.states.bad_signatures > 0:
+                self.states.bad_signatures -= 1
+                return new_webhook_secret()
+            return self._webhook_secret
+
+    def end_faults(self) -> None:
+        """End every fault injection of the account (request faults, reordering, duplicates,
+        bad signatures); requests held by ``timeout`` or ``slow-accept`` are answered at once."""
+        with self._registry.lock:
+            self.states.request_faults.clear()
+            self.states.reorder_runs = 0
+            self.states.duplicated_deliveries = 0
+            self.states.bad_signatures = 0
+            self._fault_generation += 1
+            waiters = list(self._held)
+        for loop, event in waiters:
+            loop.call_soon_threadsafe(event.set)
+
+    def hold(self, event: asyncio.Event, fault: RequestFault) -> None:
+        """(On the emulator's loop.) Have :meth:`end_faults` set ``event``, which a request
+        held by ``fault`` waits on; set at once when the state has ended since ``fault`` was
+        taken."""
+        with self._registry.lock:
+            if fault.generation != self._fault_generation:
+                event.set()
+                return
+            self._held.add((asyncio.get_running_loop(), event))
+
+    def release(self, event: asyncio.Event) -> None:
+        """(On the emulator's loop.) Forget a :meth:`hold`."""
+        with self._registry.lock:
+            self._held.discard((asyncio.get_running_loop(), event))
+
     def __repr__(self) -> str:
         return f"<Account {self.name!r} {self.id}>"
 
@@ -345,6 +559,22 @@ class Failure:
     at_step: int | None
 
 
+@dataclass(frozen=True)
+class RequestFault:
+    """A forced failure of requests (:meth:`Account.fault_requests`): what, and how many more
+    requests it takes (``None``: until ended)."""
+
+    fault: str
+    status: int
+    delay: float
+    count: int | None
+    generation: int = 0
+
+
+#: What :meth:`Account.next_result` takes: a function changing the result, or a dict merged in.
+ResultChange = Callable[[str, dict[str, Any], dict[str, Any]], object] | dict[str, Any]
+
+
 @dataclass
 class ProviderStates:
     """Outcomes forced for the next runs of an account (see docs/emulator.md, "Provider states")."""
@@ -354,6 +584,11 @@ class ProviderStates:
     delivery_delay: float = 0.0
     dropped_deliveries: int = 0
     regenerate_secret_after_step: int | None = None
+    results: list[ResultChange] = field(default_factory=list)
+    request_faults: list[RequestFault] = field(default_factory=list)
+    reorder_runs: int = 0
+    duplicated_deliveries: int = 0
+    bad_signatures: int = 0
 
 
 @dataclass(frozen=True)

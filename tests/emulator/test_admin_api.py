@@ -165,7 +165,8 @@ def test_an_unknown_provider_state_lists_the_valid_ones(
             "field": "state",
             "message": "unknown state 'explode'; valid states: fail-next-run, exhaust-concurrency, "
             "release-concurrency, slow-deliveries, drop-deliveries, "
-            "regenerate-secret-during-next-run",
+            "regenerate-secret-during-next-run, next-result, fault-requests, reorder-next-run, "
+            "duplicate-deliveries, bad-signatures, end-faults",
         }
     ]
 
