@@ -350,8 +350,9 @@ def _stored(body: Any) -> Any:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``helios-cassettes lint [PATH ...] [--max-age DAYS]`` and
-    ``helios-cassettes migrate FILE [--output PATH | --in-place] [--target-url URL]``."""
+    """``helios-cassettes lint [PATH ...] [--max-age DAYS]``,
+    ``helios-cassettes migrate FILE [--output PATH | --in-place] [--target-url URL]`` and
+    ``helios-cassettes drift OLD NEW``."""
     parser = argparse.ArgumentParser(
         prog="helios-cassettes", description="Check pytest-helios cassettes."
     )
@@ -386,7 +387,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="URL",
         help="a base URL stored as https://api.heliosai.health (repeatable)",
     )
+    drift_parser = commands.add_parser(
+        "drift", help="what changed between two recordings, in the contract's terms"
+    )
+    drift_parser.add_argument("old", type=Path, help="the earlier recording (file or folder)")
+    drift_parser.add_argument("new", type=Path, help="the later recording (file or folder)")
     arguments = parser.parse_args(argv)
+    if arguments.command == "drift":
+        from pytest_helios.cassettes import drift
+
+        return drift.main(arguments.old, arguments.new, print)
     if arguments.command == "migrate":
         status, lines = migrate(
             arguments.file,
