@@ -18,6 +18,7 @@ class ClientOptions(TypedDict):
     timeout: float
     rate_limit_retries: int
     max_retry_wait: float
+    clock: Any  # a VirtualClock, or None: real sleeps
 
 
 _CLIENT_RULES: dict[str, tuple[str, Any]] = {
@@ -25,7 +26,17 @@ _CLIENT_RULES: dict[str, tuple[str, Any]] = {
     "timeout": ("a number of seconds greater than 0", lambda v: _number(v) and v > 0),
     "rate_limit_retries": ("an int, 0 or more", lambda v: _int(v) and v >= 0),
     "max_retry_wait": ("a number of seconds, 0 or more", lambda v: _number(v) and v >= 0),
+    "clock": (
+        "None or a clock with sleep() and asleep(), like a VirtualClock",
+        lambda v: _clock(v),
+    ),
 }
+
+
+def _clock(value: object) -> bool:
+    if value is None:
+        return True
+    return callable(getattr(value, "sleep", None)) and callable(getattr(value, "asleep", None))
 
 
 def _number(value: object) -> bool:
@@ -36,9 +47,15 @@ def _int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def client_options(config: pytest.Config) -> ClientOptions:
-    """The client options after every ``pytest_helios_client_options`` implementation ran."""
-    options: dict[str, Any] = {"timeout": 30.0, "rate_limit_retries": 0, "max_retry_wait": 60.0}
+def client_options(config: pytest.Config, clock: Any = None) -> ClientOptions:
+    """The client options after every ``pytest_helios_client_options`` implementation ran;
+    ``clock`` is the test's ``helios_clock`` when it uses one."""
+    options: dict[str, Any] = {
+        "timeout": 30.0,
+        "rate_limit_retries": 0,
+        "max_retry_wait": 60.0,
+        "clock": clock,
+    }
     config.hook.pytest_helios_client_options(config=config, options=options)
     hook = "pytest_helios_client_options"
     unknown = sorted(set(options) - set(_CLIENT_RULES))
@@ -54,6 +71,7 @@ def client_options(config: pytest.Config) -> ClientOptions:
         timeout=float(options["timeout"]),
         rate_limit_retries=int(options["rate_limit_retries"]),
         max_retry_wait=float(options["max_retry_wait"]),
+        clock=options["clock"],
     )
 
 

@@ -84,7 +84,16 @@ WEBHOOK_HOSTS = Option(
     "is refused with a 400.",
     metavar="HOSTS",
 )
-OPTIONS = (LIVE, BASE_URL, WEBHOOK_TIMEOUT, WEBHOOK_HOSTS)
+EMULATOR_TRANSPORT = Option(
+    "--helios-emulator-transport",
+    "helios_emulator_transport",
+    "how helios_client reaches the embedded emulator: 'http' (a loopback socket, the default) "
+    "or 'in-process' (no socket: the client calls the emulator's app directly). Webhooks "
+    "still go to helios_webhook_receiver over loopback HTTP.",
+    metavar="http|in-process",
+)
+TRANSPORTS = ("http", "in-process")
+OPTIONS = (LIVE, BASE_URL, WEBHOOK_TIMEOUT, WEBHOOK_HOSTS, EMULATOR_TRANSPORT)
 
 
 def add_options(parser: pytest.Parser, options: Iterable[Option]) -> None:
@@ -113,6 +122,7 @@ class Settings:
     base_url: str
     webhook_timeout: float
     webhook_hosts: tuple[str, ...] = ()
+    emulator_transport: str = "http"
 
     @property
     def target(self) -> str:
@@ -201,6 +211,13 @@ def parse_hosts(value: Any, source: str) -> tuple[str, ...]:
     return hosts
 
 
+def parse_transport(value: Any, source: str) -> str:
+    text = str(value).strip().lower()
+    if text not in TRANSPORTS:
+        raise invalid(source, value, ", ".join(TRANSPORTS))
+    return text
+
+
 def read(config: pytest.Config) -> Settings:
     env_url = os.environ.get("HELIOS_BASE_URL")
     default_url = parse_url(env_url, "HELIOS_BASE_URL") if env_url else facts.BASE_URL
@@ -209,6 +226,7 @@ def read(config: pytest.Config) -> Settings:
         base_url=resolve(config, BASE_URL, parse_url, default_url),
         webhook_timeout=resolve(config, WEBHOOK_TIMEOUT, parse_seconds, 10.0),
         webhook_hosts=resolve(config, WEBHOOK_HOSTS, parse_hosts, ()),
+        emulator_transport=resolve(config, EMULATOR_TRANSPORT, parse_transport, "http"),
     )
 
 

@@ -13,12 +13,12 @@ a failed call's locals and arguments.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import functools
 import os
 import re
 import ssl
+import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -55,6 +55,7 @@ __all__ = [
     "Concurrency",
     "FieldError",
     "HeliosClient",
+    "VirtualClock",
 ]
 
 #: Where the clients send requests unless given ``base_url`` or ``HELIOS_BASE_URL``.
@@ -274,6 +275,85 @@ def _field_errors(body: Any) -> list[FieldError]:
     ]
 
 
+# --- time -----------------------------------------------------------------------------------
+
+
+class VirtualClock:
+    """A clock whose sleeps take no real time, for tests that meet a 429 and its Retry-After.
+
+    ``sleep(s)`` (and ``await asleep(s)``, under asyncio or trio) advances :attr:`now` by ``s`` at
+    once and appends ``s`` to :attr:`slept`, so a test is exact about what was waited without
+    waiting. ``call_at(when, callback)`` runs ``callback`` once the clock reaches ``when``: the
+    way a test makes the emulator change while the client "waits" (free the slots after 60 s,
+    say). Pass it to a client as ``clock=``; the ``helios_clock`` fixture gives each test one
+    that ``helios_client`` and ``helios_async_client`` use.
+    """
+
+    def __init__(self, start: float = 0.0) -> None:
+        self.now = float(start)
+        self.slept: list[float] = []
+        self._lock = threading.Lock()
+        self._due: list[tuple[float, int, Callable[[], object]]] = []
+
+    def time(self) -> float:
+        """Seconds on this clock (``start`` plus everything slept)."""
+        return self.now
+
+    @property
+    def total(self) -> float:
+        """Every second slept so far."""
+        return sum(self.slept)
+
+    def call_at(self, when: float, callback: Callable[[], object]) -> None:
+        """Run ``callback()`` when the clock reaches ``when`` (at once if it already has)."""
+        import heapq
+
+        with self._lock:
+            heapq.heappush(self._due, (float(when), len(self.slept) + len(self._due), callback))
+        self._run_due()
+
+    def call_later(self, delay: float, callback: Callable[[], object]) -> None:
+        """Run ``callback()`` once ``delay`` more seconds have been slept."""
+        self.call_at(self.now + delay, callback)
+
+    def sleep(self, seconds: float) -> None:
+        """Advance the clock by ``seconds`` at once, running the callbacks that fall due."""
+        if seconds < 0:
+            raise ValueError(f"a clock cannot sleep a negative time: {seconds!r}")
+        with self._lock:
+            self.slept.append(seconds)
+            self.now += seconds
+        self._run_due()
+
+    async def asleep(self, seconds: float) -> None:
+        """``sleep`` for async code: returns at once (after one checkpoint), on any anyio
+        backend (asyncio, trio)."""
+        import anyio
+
+        self.sleep(seconds)
+        await anyio.sleep(0)
+
+    def _run_due(self) -> None:
+        import heapq
+
+        while True:
+            with self._lock:
+                if not self._due or self._due[0][0] > self.now:
+                    return
+                _, _, callback = heapq.heappop(self._due)
+            callback()
+
+    def __repr__(self) -> str:
+        return f"<VirtualClock now={self.now:g} slept={self.slept}>"
+
+
+async def _anyio_sleep(seconds: float) -> None:
+    """``anyio.sleep``: waits under whichever event loop runs the caller (asyncio or trio)."""
+    import anyio
+
+    await anyio.sleep(seconds)
+
+
 # --- configuration --------------------------------------------------------------------------
 
 
@@ -324,6 +404,11 @@ class _ClientBase:
         self.timeout = timeout
         self.rate_limit_retries = rate_limit_retries
         self.max_retry_wait = max_retry_wait
+
+    def _verify(self) -> ssl.SSLContext | bool:
+        """The TLS context of an https:// base URL. A plain http:// one (the emulator on
+        loopback) never uses TLS, so its client skips loading the CA bundle (about 50 ms)."""
+        return tls_context() if self.base_url.startswith("https:") else False
 
     def with_key(self, api_key: str) -> Self:
         """The same client sending another key (a revoked one, say).
@@ -381,8 +466,10 @@ class HeliosClient(_ClientBase):
 
     ``api_key`` and ``base_url`` default to ``HELIOS_API_KEY`` and ``HELIOS_BASE_URL`` (then the
     real API). With ``rate_limit_retries=n`` a 429 is retried up to n times, waiting
-    ``Retry-After`` seconds (at most ``max_retry_wait``), else 1, 2, 4… seconds. ``transport``
-    lets a test route requests in-process, for example to the emulator's ASGI app.
+    ``Retry-After`` seconds (at most ``max_retry_wait``), else 1, 2, 4… seconds: with
+    ``time.sleep``, or ``sleep=``, or ``clock=`` (a :class:`VirtualClock`, whose sleeps take no
+    real time). ``transport`` lets a test route requests in-process, for example to the
+    emulator's ASGI app.
     """
 
     def __init__(
@@ -394,15 +481,17 @@ class HeliosClient(_ClientBase):
         rate_limit_retries: int = 0,
         max_retry_wait: float = 60.0,
         transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
+        clock: VirtualClock | None = None,
     ) -> None:
         __tracebackhide__ = True
         api_key = None if api_key is None else _held(api_key)
         super().__init__(api_key, base_url, timeout, rate_limit_retries, max_retry_wait)
-        self._sleep = sleep
+        self.clock = clock
+        self._sleep = sleep or (clock.sleep if clock is not None else time.sleep)
         self._transport = transport
         self._http = httpx.Client(
-            base_url=self.base_url, timeout=timeout, transport=transport, verify=tls_context()
+            base_url=self.base_url, timeout=timeout, transport=transport, verify=self._verify()
         )
 
     def submit_agent(
@@ -471,7 +560,8 @@ class AsyncHeliosClient(_ClientBase):
 
     Each call opens and closes its own connection, so one client can be used from any event
     loop (a sync fixture, pytest-asyncio, anyio) and never leaks a socket bound to a closed loop.
-    Helios runs take minutes; connection reuse would save nothing that matters.
+    Helios runs take minutes; connection reuse would save nothing that matters. A 429 retry
+    waits with ``anyio.sleep`` (asyncio or trio), ``sleep=`` or ``clock=``.
     """
 
     def __init__(
@@ -483,12 +573,14 @@ class AsyncHeliosClient(_ClientBase):
         rate_limit_retries: int = 0,
         max_retry_wait: float = 60.0,
         transport: httpx.AsyncBaseTransport | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+        clock: VirtualClock | None = None,
     ) -> None:
         __tracebackhide__ = True
         api_key = None if api_key is None else _held(api_key)
         super().__init__(api_key, base_url, timeout, rate_limit_retries, max_retry_wait)
-        self._sleep = sleep
+        self.clock = clock
+        self._sleep = sleep or (clock.asleep if clock is not None else _anyio_sleep)
         self._transport = transport
 
     async def submit_agent(
@@ -534,7 +626,7 @@ class AsyncHeliosClient(_ClientBase):
                 async with httpx.AsyncClient(
                     base_url=self.base_url,
                     timeout=self.timeout,
-                    verify=tls_context(),
+                    verify=self._verify(),
                     transport=_Borrowed(self._transport) if self._transport else None,
                 ) as http:
                     response = await http.post(path, content=content, headers=self._headers())

@@ -10,7 +10,7 @@ fixtures and hooks that need it, so a suite that never uses a helios fixture pay
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -20,7 +20,7 @@ from pytest_helios import _marker, _options, _stash
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from pytest_helios.client import AsyncHeliosClient, HeliosClient
+    from pytest_helios.client import AsyncHeliosClient, HeliosClient, VirtualClock
     from pytest_helios.emulator import Account, HeliosEmulator
     from pytest_helios.webhooks.fakes import WebhookFactory
     from pytest_helios.webhooks.receiver import WebhookReceiver
@@ -122,14 +122,52 @@ def helios_emulator(request: pytest.FixtureRequest) -> Iterator[HeliosEmulator]:
     with HeliosEmulator(
         result_hook=_hooks.emulator_result_hook(request.config),
         webhook_hosts=settings.webhook_hosts,  # --helios-webhook-hosts: loopback only by default
+        serve=settings.emulator_transport == "http",  # in-process: no socket at all
     ) as emulator:
         yield emulator
 
 
 @pytest.fixture
-def helios_account(request: pytest.FixtureRequest, helios_emulator: HeliosEmulator) -> Account:
-    """A fresh emulator account for this test, with its own keys and webhook secret."""
-    return helios_emulator.create_account(f"pytest {request.node.nodeid}")
+def helios_account(
+    request: pytest.FixtureRequest, helios_emulator: HeliosEmulator
+) -> Iterator[Account]:
+    """A fresh emulator account for this test, with its own keys and webhook secret.
+
+    When the test ends the emulator forgets it: the account, its keys and its settled runs
+    and deliveries (runs still playing are forgotten once they settle), so a long session
+    does not grow.
+    """
+    account = helios_emulator.create_account(f"pytest {request.node.nodeid}")
+    yield account
+    helios_emulator.forget_account(account)
+
+
+@pytest.fixture
+def helios_clock() -> VirtualClock:
+    """A virtual clock for this test: the 429 retries of ``helios_client`` and
+    ``helios_async_client`` sleep on it, taking no real time; ``.slept`` lists every wait and
+    ``.call_at(when, callback)`` changes the emulator when the clock gets there."""
+    from pytest_helios.client import VirtualClock
+
+    return VirtualClock()
+
+
+def _client_options(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The client's keyword arguments: the hooks' options, the test's clock, and the emulator's
+    in-process transport when ``helios_emulator_transport = in-process``."""
+    from pytest_helios import _hooks
+
+    clock = (
+        request.getfixturevalue("helios_clock") if "helios_clock" in request.fixturenames else None
+    )
+    return dict(_hooks.client_options(request.config, clock))
+
+
+def _in_process(request: pytest.FixtureRequest) -> HeliosEmulator | None:
+    if _is_live(request) or _options.of(request.config).emulator_transport == "http":
+        return None
+    emulator: HeliosEmulator = request.getfixturevalue("helios_emulator")
+    return emulator
 
 
 @pytest.fixture
@@ -174,16 +212,19 @@ def foreign_key(request: pytest.FixtureRequest) -> str:
         return _live_only_value("HELIOS_FOREIGN_API_KEY", "a valid key of a different account")
     emulator: HeliosEmulator = request.getfixturevalue("helios_emulator")
     other = emulator.create_account(f"pytest foreign {request.node.nodeid}")
+    request.addfinalizer(lambda: emulator.forget_account(other))
     return _masked(other.create_key("foreign").value)
 
 
 @pytest.fixture
 def helios_client(request: pytest.FixtureRequest, helios_api_key: str) -> Iterator[HeliosClient]:
     """A HeliosClient of the target, ready to call with the test account's key."""
-    from pytest_helios import _hooks
     from pytest_helios.client import HeliosClient
 
-    options = _hooks.client_options(request.config)
+    options = _client_options(request)
+    emulator = _in_process(request)
+    if emulator is not None:
+        options["transport"] = emulator.transport()
     with HeliosClient(helios_api_key, base_url=_base_url(request), **options) as client:
         yield client
 
@@ -191,10 +232,12 @@ def helios_client(request: pytest.FixtureRequest, helios_api_key: str) -> Iterat
 @pytest.fixture
 def helios_async_client(request: pytest.FixtureRequest, helios_api_key: str) -> AsyncHeliosClient:
     """An AsyncHeliosClient of the target, ready to await with the test account's key."""
-    from pytest_helios import _hooks
     from pytest_helios.client import AsyncHeliosClient
 
-    options = _hooks.client_options(request.config)
+    options = _client_options(request)
+    emulator = _in_process(request)
+    if emulator is not None:
+        options["transport"] = emulator.async_transport()
     return AsyncHeliosClient(helios_api_key, base_url=_base_url(request), **options)
 
 

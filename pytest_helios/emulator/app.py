@@ -182,7 +182,7 @@ class ApiEndpoints:
             faulty = await answer_fault(request, account, fault)
             if faulty is not None:
                 return faulty
-        return self._admit(account, agent, body, raw)
+        return await self._admit(account, agent, body, raw)
 
     def _inspect(
         self, raw: bytes, content_type: str | None, schema: str, agent: Agent | None
@@ -224,9 +224,10 @@ class ApiEndpoints:
                 problems.append(FieldProblem("webhookUrl", reason))
         return BadRequest(problems, stopped=stopped) if problems else None
 
-    def _admit(self, account: Account, agent: Agent, body: Any, raw: bytes) -> Response:
+    async def _admit(self, account: Account, agent: Agent, body: Any, raw: bytes) -> Response:
         """200 with the run id, or 429 at the concurrency limit; both with the slot headers."""
-        admitted, run_id, slots = self.core.admit(account, agent, body["webhookUrl"], raw)
+        url = body["webhookUrl"]
+        admitted, run_id, slots = await self.core.admit_when_free(account, agent, url, raw)
         if not admitted:
             return JSONResponse(
                 payloads.rate_limit_error(agent, slots.active, slots.limit),

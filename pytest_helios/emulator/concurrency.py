@@ -69,6 +69,12 @@ class ConcurrencyLimiter:
         with self._lock:
             self._active.get((account_id, agent), set()).discard(run_id)
 
+    def forget(self, account_id: str) -> None:
+        """Drop the account's empty slot sets (a forgotten account)."""
+        with self._lock:
+            for key in [k for k, runs in self._active.items() if k[0] == account_id and not runs]:
+                del self._active[key]
+
     def active_total(self) -> int:
         with self._lock:
             return sum(len(runs) for runs in self._active.values())

@@ -183,6 +183,15 @@ class HeliosEmulator:
         """A new account with a fresh webhook secret and no keys."""
         return self.core.registry.create_account(name)
 
+    def forget_account(self, account: Account | str) -> tuple[int, int]:
+        """Forget an account (or its id): its keys stop authenticating (401 ``Invalid API
+        key``), and its settled runs and their delivery attempts go; runs still playing or
+        retrying go once settled, at a later call. Returns ``(runs, attempts)`` forgotten.
+        The ``helios_account`` fixture calls it when its test ends."""
+        if isinstance(account, str):
+            account = self.account(account)
+        return self.core.forget_account(account)
+
     @property
     def accounts(self) -> list[Account]:
         return list(self.core.registry)

@@ -285,7 +285,7 @@ def test_the_client_options_hook_customises_the_client(pytester: pytest.Pytester
         (
             'options["retries"] = 2',
             "pytest_helios_client_options: unknown option 'retries'; "
-            "valid options: max_retry_wait, rate_limit_retries, timeout",
+            "valid options: clock, max_retry_wait, rate_limit_retries, timeout",
         ),
         (
             'options["timeout"] = "30"',
