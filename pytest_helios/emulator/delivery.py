@@ -146,30 +146,45 @@ class Deliverer:
         self.targets = targets or WebhookTargets()
         self.own_port = own_port
         self._client: httpx.AsyncClient | None = None
+        self._plain: httpx.AsyncClient | None = None
         self._retries: set[asyncio.Task[None]] = set()
         self._slots: dict[str, asyncio.Semaphore] = {}
         self._delay_changed: dict[str, asyncio.Event] = {}
         self.activity = Activity()
 
-    def _client_for_loop(self) -> httpx.AsyncClient:
-        if self._client is None:
-            import httpx
+    def _client_for(self, url: str) -> httpx.AsyncClient:
+        """The delivery client for ``url``: https URLs get one that verifies certificates;
+        plain http ones (loopback receivers) one that never loads the CA bundle (~50 ms)."""
+        tls = url[:6].lower() == "https:"
+        client = self._client if tls else self._plain
+        if client is None:
+            client = self._new_client(tls)
+            if tls:
+                self._client = client
+            else:
+                self._plain = client
+        return client
 
-            from pytest_helios.client import tls_context
+    def _new_client(self, tls: bool) -> httpx.AsyncClient:
+        import ssl
 
-            context = tls_context()
-            # no pool-wide cap: each account's semaphore bounds its own attempts, so one
-            # account's hanging receiver never takes the connections another account needs.
-            # Few idle connections: httpcore walks its idle list once per idle connection at
-            # every request (quadratic), so 64 idle ones (a receiver per test) cost ~3 ms a
-            # delivery; a run's webhooks reuse one connection anyway
-            limits = httpx.Limits(max_connections=None, max_keepalive_connections=IDLE_CONNECTIONS)
-            transport = _guarded_transport(self._refusal, context, limits)
-            timeout = httpx.Timeout(self.policy.timeout)
-            self._client = httpx.AsyncClient(
-                transport=transport, timeout=timeout, trust_env=False, follow_redirects=False
-            )
-        return self._client
+        import httpx
+
+        from pytest_helios.client import tls_context
+
+        # a plain client's context is never used (no TLS to http:// URLs, no redirects)
+        context = tls_context() if tls else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        # no pool-wide cap: each account's semaphore bounds its own attempts, so one
+        # account's hanging receiver never takes the connections another account needs.
+        # Few idle connections: httpcore walks its idle list once per idle connection at
+        # every request (quadratic), so 64 idle ones (a receiver per test) cost ~3 ms a
+        # delivery; a run's webhooks reuse one connection anyway
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=IDLE_CONNECTIONS)
+        transport = _guarded_transport(self._refusal, context, limits)
+        timeout = httpx.Timeout(self.policy.timeout)
+        return httpx.AsyncClient(
+            transport=transport, timeout=timeout, trust_env=False, follow_redirects=False
+        )
 
     def _refusal(self, host: str, address: str | None, port: int) -> str | None:
         """Why an attempt to ``host`` must not connect (``address`` ``None``: must not even
@@ -199,9 +214,10 @@ class Deliverer:
         for task in list(self._retries):
             task.cancel()
         await asyncio.gather(*self._retries, return_exceptions=True)
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        for client in (self._client, self._plain):
+            if client is not None:
+                await client.aclose()
+        self._client = self._plain = None
 
     async def deliver(self, account: Account, url: str, payload: dict[str, Any]) -> bool:
         """Make the first attempt now; retries continue in the background.
@@ -271,7 +287,7 @@ class Deliverer:
     ) -> tuple[bool, bool]:
         """One attempt: whether it delivered, and whether it was final (refused: no retry)."""
         await self._wait_out_delay(account)
-        client = self._client_for_loop()
+        client = self._client_for(url)
         async with self._slot(account.id):  # sign at sending time, after any wait for a slot
             record = await self._send(client, account, url, payload, body, attempt)
         self.log.add(record)

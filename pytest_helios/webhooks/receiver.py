@@ -51,6 +51,35 @@ class ReceivedWebhook:
         return None if self.payload is None else self.payload.get("sequenceNumber")
 
 
+class _Server(ThreadingHTTPServer):
+    """Keeps its open connections, so closing the receiver ends them too: the sender's
+    keep-alive connection then sees the end at once, and no handler thread is left waiting."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        with self._open_lock:
+            connections, self._open = list(self._open), set()
+        for connection in connections:
+            # the read side only: a handler waiting for the next request sees the end and
+            # closes; one still writing its answer finishes it first
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RD)
+
+
 class WebhookReceiver:
     """A capturing, verifying webhook endpoint on loopback (use as a context manager)."""
 
@@ -69,7 +98,7 @@ class WebhookReceiver:
         self._deliveries: list[ReceivedWebhook] = []
         self._failures: list[int] = []
         self._changed = threading.Condition()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -107,7 +136,7 @@ class WebhookReceiver:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server = _Server(("127.0.0.1", 0), Handler)
         server.daemon_threads = True
         self._server = server
         self._thread = threading.Thread(
@@ -131,6 +160,7 @@ class WebhookReceiver:
             pass
         stopping.join()
         server.server_close()
+        server.close_connections()
         if self._thread is not None:
             self._thread.join()
         self._server = None
