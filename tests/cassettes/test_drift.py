@@ -10,8 +10,9 @@ import pytest
 from pytest_helios.cassettes.lint import main
 
 ROOT = Path(__file__).resolve().parents[2]
-RECORDED = ROOT / "examples" / "lab-portal" / "tests" / "cassettes"
-REFUSAL = "test_recorded_runs/test_a_recorded_refusal_of_a_bad_lab_is_answered_422.yaml"
+#: the project's own recorded contract (tests/contract/test_recorded_contract.py)
+RECORDED = ROOT / "cassettes"
+REFUSAL = "test_recorded_contract/400-lab-value-a-number.yaml"
 
 
 @pytest.fixture
@@ -27,7 +28,8 @@ def test_identical_recordings_have_no_drift_and_exit_0(
 ) -> None:
     old, new = recordings
     assert main(["drift", str(old), str(new)]) == 0
-    assert capsys.readouterr().out == "no drift: 3 cassette files compared\n"
+    files = len(list(RECORDED.rglob("*.yaml")))
+    assert capsys.readouterr().out == f"no drift: {files} cassette files compared\n"
 
 
 def test_a_field_a_status_and_a_header_that_changed_are_each_named_and_exit_1(
