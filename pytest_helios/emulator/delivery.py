@@ -151,6 +151,8 @@ class Deliverer:
         self._slots: dict[str, asyncio.Semaphore] = {}
         self._delay_changed: dict[str, asyncio.Event] = {}
         self.activity = Activity()
+        #: hosts whose webhooks go into an app in-process (HeliosEmulator.route_webhooks)
+        self.routes = WebhookRoutes(policy.timeout)
 
     def _client_for(self, url: str) -> httpx.AsyncClient:
         """The delivery client for ``url``: https URLs get one that verifies certificates;
@@ -287,7 +289,7 @@ class Deliverer:
     ) -> tuple[bool, bool]:
         """One attempt: whether it delivered, and whether it was final (refused: no retry)."""
         await self._wait_out_delay(account)
-        client = self._client_for(url)
+        client = self.routes.client(account.id, url) or self._client_for(url)
         async with self._slot(account.id):  # sign at sending time, after any wait for a slot
             record = await self._send(client, account, url, payload, body, attempt)
         self.log.add(record)
@@ -465,3 +467,166 @@ def _guarded_transport(
 
 
 _TRANSPORT: Any = None
+
+
+# --- webhooks routed into an app, in-process (HeliosEmulator.route_webhooks) -------------------
+
+
+def _route_host(host: str) -> str:
+    """``host`` as a route's key (lowercase, no trailing dot); ``ValueError`` if it is no host
+    name."""
+    if not isinstance(host, str) or not host.strip(". ") or any(c in host for c in "/:@*? \t"):
+        raise ValueError(
+            f"route_webhooks: host must be a host name such as 'gateway.test', got {host!r}"
+        )
+    return host.lower().rstrip(".")
+
+
+def _url_host(url: str) -> str | None:
+    from urllib.parse import urlsplit
+
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return None
+    return host.rstrip(".") if host else None
+
+
+class WebhookRoute:
+    """A host whose webhooks go into an app in-process, for every account or for one; ends
+    with :meth:`remove` or at the end of a ``with`` block (an account's, when it is forgotten)."""
+
+    def __init__(self, routes: WebhookRoutes, host: str, account_id: str | None) -> None:
+        self.host = host
+        self.account_id = account_id
+        self._routes = routes
+
+    def remove(self) -> None:
+        """End the route (a later route of the same host and account stays)."""
+        self._routes.remove(self)
+
+    def __enter__(self) -> WebhookRoute:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.remove()
+
+    def __repr__(self) -> str:
+        whose = f" of account {self.account_id}" if self.account_id else ""
+        return f"<WebhookRoute {self.host}{whose}>"
+
+
+class WebhookRoutes:
+    """The routes of one emulator: ``(account id or None, host)`` to a client whose transport
+    calls the app. Looked up for every attempt; with no route, a dictionary test and nothing
+    else."""
+
+    def __init__(self, timeout: float) -> None:
+        self._timeout = timeout
+        self._lock = threading.Lock()
+        self._clients: dict[tuple[str | None, str], tuple[WebhookRoute, httpx.AsyncClient]] = {}
+
+    def add(self, host: str, app: Any, account_id: str | None = None) -> WebhookRoute:
+        import httpx
+
+        key = (account_id, _route_host(host))
+        client = httpx.AsyncClient(
+            transport=_app_transport(app, self._timeout), trust_env=False, follow_redirects=False
+        )
+        route = WebhookRoute(self, key[1], account_id)
+        with self._lock:
+            self._clients[key] = (route, client)
+        return route
+
+    def remove(self, route: WebhookRoute) -> None:
+        key = (route.account_id, route.host)
+        with self._lock:
+            if self._clients.get(key, (None,))[0] is route:
+                del self._clients[key]
+
+    def forget_account(self, account_id: str) -> None:
+        """Drop the routes of an account (it is being forgotten)."""
+        with self._lock:
+            for key in [k for k in self._clients if k[0] == account_id]:
+                del self._clients[key]
+
+    def routes(self, url: str) -> bool:
+        """Whether some route, of any account, takes webhooks to ``url``'s host."""
+        if not self._clients:
+            return False
+        host = _url_host(url)
+        return host is not None and any(h == host for _, h in list(self._clients))
+
+    def client(self, account_id: str, url: str) -> httpx.AsyncClient | None:
+        """The client of the account's route to ``url``'s host, else of the emulator-wide one,
+        else ``None`` (an ordinary delivery)."""
+        if not self._clients:
+            return None
+        host = _url_host(url)
+        found = self._clients.get((account_id, host or "")) or self._clients.get((None, host or ""))
+        return found[1] if found is not None else None
+
+
+@dataclass(frozen=True, eq=False)
+class RoutedTargets(WebhookTargets):
+    """:class:`WebhookTargets` that also accept a ``webhookUrl`` of a routed host, with
+    ``http://`` or ``https://``: nothing leaves the process, so neither rule of the sandbox
+    applies."""
+
+    routes: WebhookRoutes | None = None
+
+    def url_error(self, url: str) -> str | None:
+        if self.routes is not None and self.routes.routes(url):
+            return None
+        return super().url_error(url)
+
+    def sandbox_error(self, url: str, own_port: int | None = None) -> str | None:
+        if self.routes is not None and self.routes.routes(url):
+            return None
+        return super().sandbox_error(url, own_port)
+
+
+def _app_transport(app: Any, timeout: float) -> httpx.AsyncBaseTransport:
+    """An async httpx transport into a WSGI app (called on a worker thread) or an ASGI app
+    (on the emulator's loop); an app that raises answers 500, one that takes longer than
+    ``timeout`` seconds is a timeout, as a server's would be."""
+    import httpx
+
+    from pytest_helios.webhooks.sending import detect_interface
+
+    kind = detect_interface(app)
+    if kind == "url":
+        raise TypeError(
+            "route_webhooks takes a WSGI or an ASGI app; a URL needs no route: send it as the "
+            "webhookUrl"
+        )
+    asgi = httpx.ASGITransport(app=app, raise_app_exceptions=False) if kind == "asgi" else None
+    wsgi = httpx.WSGITransport(app=app, raise_app_exceptions=False) if kind == "wsgi" else None
+
+    def call_wsgi(request: httpx.Request) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        if wsgi is None:  # never: an ASGI app is awaited
+            raise TypeError("not a WSGI app")
+        try:
+            response = wsgi.handle_request(request)
+            return response.status_code, response.headers.raw, response.read()
+        except Exception:  # the 500 a WSGI server answers when its app raises
+            return 500, [], b"Internal Server Error"
+
+    async def handle(request: httpx.Request) -> httpx.Response:
+        if asgi is not None:
+            return await asgi.handle_async_request(request)
+        content = await request.aread()
+        inner = httpx.Request(request.method, request.url, headers=request.headers, content=content)
+        status, headers, body = await asyncio.to_thread(call_wsgi, inner)
+        return httpx.Response(status, headers=headers, content=body)
+
+    class AppTransport(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            try:
+                return await asyncio.wait_for(handle(request), timeout)
+            except asyncio.TimeoutError:
+                raise httpx.ReadTimeout(
+                    f"the app did not answer within {timeout} s", request=request
+                ) from None
+
+    return AppTransport()

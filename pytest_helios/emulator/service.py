@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pytest_helios.facts import CONCURRENCY_LIMIT
 
 from .core import EmulatorConfig, EmulatorCore
-from .delivery import DeliveryAttempt, DeliveryPolicy
+from .delivery import DeliveryAttempt, DeliveryPolicy, RoutedTargets, WebhookRoute
 from .loop import LoopThread
 from .request_checks import is_loopback
 
@@ -190,6 +190,7 @@ class HeliosEmulator:
         The ``helios_account`` fixture calls it when its test ends."""
         if isinstance(account, str):
             account = self.account(account)
+        self.core.deliverer.routes.forget_account(account.id)
         return self.core.forget_account(account)
 
     @property
@@ -251,6 +252,32 @@ class HeliosEmulator:
     def deliveries_for(self, run_id: str) -> list[DeliveryAttempt]:
         """The delivery attempts of one run."""
         return self.core.log.all(run_id)
+
+    # webhooks into an app, in-process ----------------------------------------------------
+
+    def route_webhooks(
+        self, host: str, app: Any, *, account: Account | None = None
+    ) -> WebhookRoute:
+        """Deliver the webhooks of every run whose ``webhookUrl`` names ``host`` (any scheme,
+        port and path) straight into ``app``, a WSGI or an ASGI app, with no socket.
+
+        The app sees the request a server would pass on (``Host: <host>``, the path of the
+        URL, the signed bytes and headers); a delivery is signed, logged and retried like any
+        other, and an app that raises answers 500. Such a ``webhookUrl`` is accepted even with
+        ``http://`` and a host that is not loopback. With ``account``, only that account's runs
+        take the route, and it ends when the account is forgotten (the ``helios_account``
+        fixture's teardown); otherwise it serves every account until ``.remove()`` or the end
+        of a ``with`` block. A new route of the same host (and account) replaces the old one.
+        ASGI apps run on the emulator's event loop, WSGI apps on a worker thread.
+        """
+        core = self.core
+        route = core.deliverer.routes.add(host, app, account.id if account is not None else None)
+        if not isinstance(core.targets, RoutedTargets):
+            targets = core.targets
+            core.targets = RoutedTargets(
+                targets.allowed, targets.require_https, core.deliverer.routes
+            )
+        return route
 
     # in-process transports -----------------------------------------------------------------
 
