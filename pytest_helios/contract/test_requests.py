@@ -156,6 +156,18 @@ PROBES = [
         _labs({**LAB, "date": "2025-01-15T08:30:00Z"}),
     ),
     Probe(
+        "a lab dated with a date-time without a zone",
+        LAB_RESULTS_PATH,
+        "definitions.json#/$defs/labDate",
+        _labs({**LAB, "date": "2025-01-15T08:30:00"}),
+    ),
+    Probe(
+        "a lab dated in the ISO 8601 basic format",
+        LAB_RESULTS_PATH,
+        "definitions.json#/$defs/labDate",
+        _labs({**LAB, "date": "20250115"}),
+    ),
+    Probe(
         "an http:// webhookUrl on loopback",
         LAB_RESULTS_PATH,
         "definitions.json#/$defs/webhookUrl",
