@@ -56,6 +56,8 @@ class ContractRecorder:
         self._secrets: set[str] = set()
         self._lock = threading.Lock()
         self.skipped: list[tuple[str, str]] = []
+        #: runs the target accepted, per agent (what they cost at the documented prices)
+        self.runs: dict[str, int] = {}
         #: pytest-xdist workers that ended abnormally: what they observed is missing
         self.lost_workers: list[str] = []
 
@@ -93,6 +95,30 @@ class ContractRecorder:
             contradictions = self._record(location).contradictions
             if seen not in contradictions:
                 contradictions.append(seen)
+
+    def run_started(self, agent: str) -> None:
+        """The target accepted a run of ``agent``: counted in the run's cost."""
+        with self._lock:
+            self.runs[agent] = self.runs.get(agent, 0) + 1
+
+    def cost(self) -> str:
+        """The runs this contract run started and what they cost at the documented prices."""
+        from pytest_helios.facts import PRICES_USD
+
+        with self._lock:
+            runs = dict(self.runs)
+        parts, total = [], 0.0
+        for agent, price in PRICES_USD.items():
+            count = runs.get(agent, 0)
+            if count:
+                total += count * price
+                parts.append(f"{count} {agent} (${count * price:.2f})")
+        shown = ", ".join(parts) or "none"
+        return (
+            f"runs started: {shown}; ${total:.2f} at the documented prices "
+            f"(light ${PRICES_USD['light']:.2f}, deep ${PRICES_USD['deep']:.2f}, "
+            f"lab results ${PRICES_USD['lab-results']:.2f} a run)"
+        )
 
     def check(self, schema_name: str, instance: object, source: str) -> None:
         """Validate an observed body, record every assumption it exercised, then raise the
@@ -178,6 +204,7 @@ class ContractRecorder:
             if verdict == NOT_EXERCISED:
                 reporter.write_line(f"    why: {self.reason(key)}")
         reporter.write_line(self._headline())
+        reporter.write_line(self.cost())
         if self.lost_workers:
             reporter.write_line(self._incomplete(), red=True)
         reporter.write_line(f"assumptions report written to {self.report_path}")
@@ -207,6 +234,8 @@ class ContractRecorder:
             "# Helios contract report",
             "",
             f"Target: {target}. {self._headline()}.",
+            "",
+            f"Cost: {self.cost()}.",
             "",
             "Every assumption of the project (docs/assumptions.md lists the same entries), with "
             "what this run observed: **confirmed** (observations agreed and none disagreed), "
@@ -250,6 +279,7 @@ class ContractRecorder:
                     if record.confirmations or record.contradictions
                 },
                 "skipped": [list(skipped) for skipped in self.skipped],
+                "runs": dict(self.runs),
             }
 
     def merge(self, state: dict[str, Any]) -> None:
@@ -262,6 +292,8 @@ class ContractRecorder:
                 for source, observed in seen["contradictions"]:
                     if (source, observed) not in record.contradictions:
                         record.contradictions.append((source, observed))
+            for agent, count in state.get("runs", {}).items():
+                self.runs[agent] = self.runs.get(agent, 0) + count
             for nodeid, reason in state["skipped"]:
                 if (nodeid, reason) not in self.skipped:  # --dist each runs it on every worker
                     self.skipped.append((nodeid, reason))

@@ -17,7 +17,7 @@ import pytest
 from pytest_helios import _options
 from pytest_helios.contract import _session
 from pytest_helios.contract._recorder import recorder_for
-from pytest_helios.facts import CONCURRENCY_HEADERS
+from pytest_helios.facts import AGENT_PATH, CONCURRENCY_HEADERS, LAB_RESULTS_PATH
 from pytest_helios.masking import mask_text, shorten
 
 if TYPE_CHECKING:
@@ -63,13 +63,21 @@ class Target:
     live: bool
     base_url: str
     http: httpx.Client
+    #: told of every run the target accepts, for the cost of the run
+    contract: ContractRecorder | None = None
 
     def post(self, path: str, body: object, headers: Mapping[str, str]) -> httpx.Response:
         import json
 
         content = json.dumps(body, separators=(",", ":")).encode("utf-8")
         sent = {"content-type": "application/json", "accept": "application/json", **headers}
-        return self.http.post(path, content=content, headers=sent)
+        response = self.http.post(path, content=content, headers=sent)
+        if response.status_code == 200 and self.contract is not None:
+            if path == LAB_RESULTS_PATH:
+                self.contract.run_started("lab-results")
+            elif path == AGENT_PATH and isinstance(body, dict):
+                self.contract.run_started(str(body.get("agentType")))
+        return response
 
 
 def skip(request: pytest.FixtureRequest, reason: str) -> NoReturn:

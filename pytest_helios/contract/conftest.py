@@ -35,7 +35,7 @@ def target(
 
     contract.add_secret(helios_client.api_key)
     with httpx.Client(base_url=helios_client.base_url, timeout=helios_client.timeout) as http:
-        yield Target(target_is_live(request), helios_client.base_url, http)
+        yield Target(target_is_live(request), helios_client.base_url, http, contract)
 
 
 @pytest.fixture

@@ -75,6 +75,12 @@ def headline(confirmed: int, contradicted: int, not_exercised: int) -> str:
     )
 
 
+#: what the suite's runs cost at the documented prices (helios-api.md section 5, Pricing:
+#: light $0.65, deep $3.50, lab results $0.65 [S:intro], [S:post-agent], [S:post-lab])
+COST = (
+    "runs started: 4 light ($2.60), 2 deep ($7.00), 7 lab-results ($4.55); $14.15 at the "
+    "documented prices (light $0.65, deep $3.50, lab results $0.65 a run)"
+)
 NEVER_OBSERVED = [entry for entry in catalogue() if entry.never_observed]
 OBSERVABLE = [entry for entry in catalogue() if not entry.never_observed]
 
@@ -100,11 +106,13 @@ def test_against_the_emulator_the_suite_passes_and_confirms_every_assumption(
             "*= helios contract: assumptions =*",
             *lines,
             headline(len(OBSERVABLE), 0, len(NEVER_OBSERVED)),
+            COST,
             f"assumptions report written to {pytester.path / 'helios-contract-report.md'}",
         ]
     )
     report = (pytester.path / "helios-contract-report.md").read_text(encoding="utf-8")
     assert report.startswith("# Helios contract report\n\nTarget: embedded emulator. ")
+    assert f"\n\nCost: {COST}.\n\n" in report
     for entry in OBSERVABLE:
         assert f"| `{entry.key}` | confirmed | " in report
     for entry in NEVER_OBSERVED:
@@ -123,6 +131,7 @@ def test_with_xdist_workers_the_controller_merges_their_records_into_one_report(
         [
             "*= helios contract: assumptions =*",
             headline(len(OBSERVABLE), 0, len(NEVER_OBSERVED)),
+            COST,  # each worker counted its runs; the controller added them up
             f"assumptions report written to {pytester.path / 'helios-contract-report.md'}",
         ]
     )
