@@ -25,7 +25,18 @@ Each suite runs in a fresh interpreter with only its own plugin (plugin autoload
 and collection cancel out. Rounds interleave the suites (the order rotates each round), so
 machine noise hits all alike. Printed: per-test wall and CPU medians with their ranges, and
 last the ratio of helios's median per-test wall time to pytest-httpx's. The script exits 1
-when that ratio misses the target.
+when a target is missed.
+
+Two more targets, measured in the same rounds beside their baseline, a test that does not use
+the emulator (``def test_plain(): pass``, the helios plugin loaded):
+
+- ``429 test`` (at most 50 ms a test): ``helios_client`` with ``rate_limit_retries=3`` meets
+  ``Retry-After: 60`` four times (``exhaust_concurrency``) and raises ``HeliosRateLimited``,
+  ``helios_clock.slept == [60, 60, 60]``; per-test slope as above, minus the baseline's.
+- ``emulator start`` (at most 100 ms): a one-test suite whose test is the README's first test
+  against a one-test suite whose test is the baseline: the difference of the whole runs' wall
+  times (``--starts`` runs of each per round) is what the first test using the emulator pays:
+  imports, start, account, key, client, receiver and the round trip itself.
 """
 
 from __future__ import annotations
@@ -38,9 +49,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 TARGET = 2.0
+TARGET_429_MS = 50.0
+TARGET_START_MS = 100.0
 LABS = '[{"name": "Creatinine", "value": "1.8 mg/dL", "flag": "High"}]'
 
 HELIOS_TEST = """
@@ -131,6 +146,27 @@ def test_served_round_trip_{i}(httpserver, receiver):
     validate("webhook-lab-results-completed", receiver.wait_for_final(run_id))
 """
 
+RATE_LIMITED_TEST = """
+def test_rate_limited_{i}(helios_client, helios_account, helios_clock):
+    helios_account.exhaust_concurrency("lab-results")
+    with pytest.raises(HeliosRateLimited):
+        helios_client.submit_lab_results(lab_results={labs}, webhook_url="http://127.0.0.1:9/h")
+    assert helios_clock.slept == [60, 60, 60]
+"""
+RATE_LIMITED_PRELUDE = """
+import pytest
+
+from pytest_helios import HeliosRateLimited
+"""
+RATE_LIMITED_CONFTEST = """
+def pytest_helios_client_options(config, options):
+    options["rate_limit_retries"] = 3
+"""
+PLAIN_TEST = """
+def test_plain_{i}():
+    pass
+"""
+
 #: name -> (module prelude, test template, the one plugin loaded)
 SUITES: dict[str, tuple[str, str, str | None]] = {
     "helios": ("from pytest_helios import validate\n", HELIOS_TEST, "pytest_helios.plugin"),
@@ -138,14 +174,25 @@ SUITES: dict[str, tuple[str, str, str | None]] = {
     "respx": (BASELINE_PRELUDE, RESPX_TEST, None),
     "pytest-httpserver": (BASELINE_PRELUDE, HTTPSERVER_TEST, "pytest_httpserver"),
 }
+#: the 429 test and its baseline (same shape as SUITES)
+EXTRA_SUITES: dict[str, tuple[str, str, str | None]] = {
+    "429 test": (RATE_LIMITED_PRELUDE, RATE_LIMITED_TEST, "pytest_helios.plugin"),
+    "no emulator": ("", PLAIN_TEST, "pytest_helios.plugin"),
+}
 BASELINE = "pytest-httpx"
 
 
+def _suite(name: str) -> tuple[str, str, str | None]:
+    return SUITES[name] if name in SUITES else EXTRA_SUITES[name]
+
+
 def write_suite(root: Path, name: str, tests: int) -> Path:
-    prelude, template, _ = SUITES[name]
-    folder = root / f"{name}-{tests}"
+    prelude, template, _ = _suite(name)
+    folder = root / f"{name}-{tests}".replace(" ", "_")
     folder.mkdir()
     (folder / "pytest.ini").write_text("[pytest]\n")
+    if name == "429 test":
+        (folder / "conftest.py").write_text(RATE_LIMITED_CONFTEST)
     body = [prelude.format(labs=LABS)]
     body += [template.format(i=i, labs=LABS) for i in range(tests)]
     (folder / "test_round_trip.py").write_text("\n".join(body))
@@ -154,12 +201,14 @@ def write_suite(root: Path, name: str, tests: int) -> Path:
 
 def run_suite(folder: Path, name: str) -> tuple[float, float]:
     """Wall and CPU seconds of one fresh pytest run of ``folder`` (children's CPU)."""
-    plugin = SUITES[name][2]
+    plugin = _suite(name)[2]
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
     if plugin is not None:
         command += ["-p", plugin]
     env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
     env.pop("PYTEST_ADDOPTS", None)
+    # bytecode cached, as in any install (the baselines' site-packages have theirs)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True)
@@ -171,37 +220,103 @@ def run_suite(folder: Path, name: str) -> tuple[float, float]:
     return wall, cpu
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tests", type=int, default=200)
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
-    names = list(SUITES)
+def _median_range(values: list[float]) -> str:
+    return f"{statistics.median(values):10.2f} ({min(values):.2f}-{max(values):.2f})"
+
+
+@dataclass
+class Figures:
+    """What :func:`measure` found: per-test wall and CPU ms of every suite, per round; the
+    one-test runs' median wall ms per round; and the emulator start (their difference)."""
+
+    tests: int
+    rounds: int
+    per_test: dict[str, dict[str, list[float]]]
+    starts: dict[str, list[float]]
+    start_diffs: list[float]
+
+    def median(self, name: str, kind: str = "wall") -> float:
+        return statistics.median(self.per_test[name][kind])
+
+    @property
+    def ratio(self) -> float:
+        """helios's median per-test wall time over pytest-httpx's."""
+        return self.median("helios") / self.median(BASELINE)
+
+    @property
+    def rate_limited(self) -> float:
+        return self.median("429 test")
+
+    @property
+    def start(self) -> float:
+        return statistics.median(self.start_diffs)
+
+
+def measure(tests: int, rounds: int, starts_per_round: int = 5, log: Any = print) -> Figures:
+    """Every suite, interleaved over ``rounds`` (see the module docstring)."""
+    names = list(SUITES) + list(EXTRA_SUITES)
     per_test: dict[str, dict[str, list[float]]] = {n: {"wall": [], "cpu": []} for n in names}
+    starts: dict[str, list[float]] = {"helios": [], "no emulator": []}
+    start_diffs: list[float] = []
     with tempfile.TemporaryDirectory(prefix="bench-roundtrip-") as tmp:
         root = Path(tmp)
-        folders = {n: (write_suite(root, n, 0), write_suite(root, n, args.tests)) for n in names}
-        for round_ in range(args.rounds):
+        folders = {n: (write_suite(root, n, 0), write_suite(root, n, tests)) for n in names}
+        ones = {n: write_suite(root, n, 1) for n in starts}
+        for round_ in range(rounds):
             order = names[round_ % len(names) :] + names[: round_ % len(names)]
             for name in order:
                 empty, full = folders[name]
                 wall0, cpu0 = run_suite(empty, name)
                 wall, cpu = run_suite(full, name)
-                per_test[name]["wall"].append((wall - wall0) / args.tests * 1000)
-                per_test[name]["cpu"].append((cpu - cpu0) / args.tests * 1000)
-                print(
+                per_test[name]["wall"].append((wall - wall0) / tests * 1000)
+                per_test[name]["cpu"].append((cpu - cpu0) / tests * 1000)
+                log(
                     f"round {round_ + 1} {name:18} {per_test[name]['wall'][-1]:8.2f} ms/test wall"
-                    f" {per_test[name]['cpu'][-1]:8.2f} ms/test CPU",
-                    flush=True,
+                    f" {per_test[name]['cpu'][-1]:8.2f} ms/test CPU"
                 )
+            walls: dict[str, list[float]] = {n: [] for n in starts}
+            for _ in range(starts_per_round):  # one-test runs, alternating
+                for name in starts:
+                    walls[name].append(run_suite(ones[name], name)[0] * 1000)
+            for name in starts:
+                starts[name].append(statistics.median(walls[name]))
+            start_diffs.append(starts["helios"][-1] - starts["no emulator"][-1])
+            log(f"round {round_ + 1} emulator start     {start_diffs[-1]:8.2f} ms")
+    return Figures(tests, rounds, per_test, starts, start_diffs)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tests", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--starts", type=int, default=5, help="one-test runs per suite per round")
+    args = parser.parse_args()
+    print(f"load average before: {os.getloadavg()[0]:.1f}", flush=True)
+    figures = measure(args.tests, args.rounds, args.starts, lambda line: print(line, flush=True))
+    names, per_test = list(figures.per_test), figures.per_test
+    starts, start_diffs = figures.starts, figures.start_diffs
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
     print(f"\nper-test cost, slope of {args.tests} vs 0 tests, {args.rounds} interleaved rounds")
     print(f"{'suite':18} {'wall ms median (range)':>28} {'CPU ms median (range)':>28}")
     for name in names:
         wall, cpu = per_test[name]["wall"], per_test[name]["cpu"]
-        print(
-            f"{name:18} {statistics.median(wall):10.2f} ({min(wall):.2f}-{max(wall):.2f})"
-            f"{'':6} {statistics.median(cpu):10.2f} ({min(cpu):.2f}-{max(cpu):.2f})"
-        )
+        print(f"{name:18} {_median_range(wall)}{'':6} {_median_range(cpu)}")
+    rate_limited = statistics.median(per_test["429 test"]["wall"])
+    plain = statistics.median(per_test["no emulator"]["wall"])
+    start = statistics.median(start_diffs)
+    print(
+        f"\n429 test: {rate_limited:.2f} ms a test (baseline, a test without the emulator: "
+        f"{plain:.2f} ms; {'meets' if rate_limited <= TARGET_429_MS else 'misses'} the target "
+        f"of at most {TARGET_429_MS:g} ms)"
+    )
+    print(
+        f"emulator start: the README's first test alone {statistics.median(starts['helios']):.0f}"
+        f" ms, a test without the emulator alone {statistics.median(starts['no emulator']):.0f}"
+        f" ms (whole runs, medians); first use costs {start:.1f} ms"
+        f" ({min(start_diffs):.1f}-{max(start_diffs):.1f}; "
+        f"{'meets' if start <= TARGET_START_MS else 'misses'} the target of at most "
+        f"{TARGET_START_MS:g} ms)"
+    )
     ratio = statistics.median(per_test["helios"]["wall"]) / statistics.median(
         per_test[BASELINE]["wall"]
     )
@@ -213,7 +328,8 @@ def main() -> int:
         f"\nhelios / {BASELINE}: {ratio:.2f}x wall, {cpu_ratio:.2f}x CPU per test "
         f"({verdict} the target of at most {TARGET}x wall)"
     )
-    return 0 if ratio <= TARGET else 1
+    met = ratio <= TARGET and rate_limited <= TARGET_429_MS and start <= TARGET_START_MS
+    return 0 if met else 1
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_collect
 import bench_emulator
 import bench_replay
+import bench_roundtrip
 import bench_validate
 import bench_verify
 
@@ -89,10 +90,12 @@ class Settings:
     collect_rounds: int
     replay_tests: int
     replay_rounds: int
+    roundtrip_tests: int = 200
+    roundtrip_starts: int = 5
 
 
-QUICK = Settings(1, 10, (200, 2), 3, 1.0, 50, 200, 2, 50, 1)
-FULL = Settings(3, 20, (2000, 20), 7, 3.0, 200, 500, 3, 200, 2)
+QUICK = Settings(1, 10, (200, 2), 3, 1.0, 50, 200, 2, 50, 1, 50, 3)
+FULL = Settings(3, 20, (2000, 20), 7, 3.0, 200, 500, 3, 200, 2, 200, 5)
 
 
 def _fmt(value: float, unit: str) -> str:
@@ -133,6 +136,19 @@ def run(settings: Settings, log: Callable[[str], None]) -> tuple[list[Row], list
     replay = Row(
         f"replay of {settings.replay_tests} tests", "pytest-recording", "s", "ours / anchor",
         lambda r: r <= 1.0, "<= 1.0",
+    )  # fmt: skip
+    roundtrip = Row(
+        f"README's first test, per test ({settings.roundtrip_tests} tests)",
+        "pytest-httpx (same scenario faked)", "s", "ours / anchor", lambda r: r <= 2.0, "<= 2.0",
+    )  # fmt: skip
+    rate_limited = Row(
+        "a 429 test (3 retries after `Retry-After: 60`, `helios_clock`)",
+        "a test without the emulator", "s", "ours - anchor, ms", lambda r: r <= 50,
+        "<= 50 ms",
+    )  # fmt: skip
+    start = Row(
+        "first use of the emulator (one-test run)", "one-test run without the emulator", "s",
+        "ours - anchor, ms", lambda r: r <= 100, "<= 100 ms",
     )  # fmt: skip
     deliveries = Extra("emulator webhook deliveries", "deliveries/s")
     per_test = Extra("replay time per test (pytest-helios)", "s")
@@ -176,10 +192,20 @@ def run(settings: Settings, log: Callable[[str], None]) -> tuple[list[Row], list
         replay.add(r["helios"], r["recording"], r["helios"] / r["recording"])
         per_test.values.append(r["helios"] / settings.replay_tests)
 
+        log(f"round {round_}/{settings.rounds}: round trip")
+        t = bench_roundtrip.measure(settings.roundtrip_tests, 1, settings.roundtrip_starts, log)
+        roundtrip.add(t.median("helios") / 1000, t.median("pytest-httpx") / 1000, t.ratio)
+        plain = t.median("no emulator")
+        rate_limited.add(t.rate_limited / 1000, plain / 1000, t.rate_limited - plain)
+        helios_one = statistics.median(t.starts["helios"])
+        plain_one = statistics.median(t.starts["no emulator"])
+        start.add(helios_one / 1000, plain_one / 1000, t.start)
+
     deliveries.note = f"{settings.delivery_runs} light runs x 7 webhooks, to a local receiver"
     per_test.note = f"{settings.replay_tests} tests in a fresh interpreter, start-up included"
     lost.note = "receiver's unique (runId, sequenceNumber) against the expected count"
-    return [validate, verify_sig, verify_full, verify_small, emulator, collect, replay], [
+    rows = [validate, verify_sig, verify_full, verify_small, emulator, collect, replay]
+    return [*rows, roundtrip, rate_limited, start], [
         deliveries,
         per_test,
         lost,

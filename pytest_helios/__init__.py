@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0.dev0"
 
 if TYPE_CHECKING:
-    from pytest_helios.client import AcceptedRun, AsyncHeliosClient, HeliosClient
+    from pytest_helios.client import AcceptedRun, AsyncHeliosClient, HeliosClient, VirtualClock
     from pytest_helios.emulator import HeliosEmulator
     from pytest_helios.exceptions import (
         ContractViolation,
@@ -56,6 +56,7 @@ __all__ = [
     "SignatureMismatch",
     "TimestampOutOfTolerance",
     "VerifierMisconfigured",
+    "VirtualClock",
     "WebhookVerificationError",
     "__version__",
     "conformance",
@@ -71,6 +72,7 @@ _HOMES: dict[str, str] = {
     "AcceptedRun": "pytest_helios.client",
     "AsyncHeliosClient": "pytest_helios.client",
     "HeliosClient": "pytest_helios.client",
+    "VirtualClock": "pytest_helios.client",
     "HeliosEmulator": "pytest_helios.emulator",
     **dict.fromkeys(
         (

@@ -20,7 +20,7 @@ def pytest_helios_client_options(config: pytest.Config, options: dict[str, Any])
     Called once per client, just before it is built. ``options`` holds ``timeout`` (seconds,
     a positive number), ``rate_limit_retries`` (an int, 0 or more), ``max_retry_wait``
     (seconds) and ``clock`` (``None``: 429 retries really sleep; a
-    ``pytest_helios.client.VirtualClock``: they take no time; the test's ``helios_clock`` when
+    ``pytest_helios.VirtualClock``: they take no time; the test's ``helios_clock`` when
     it uses that fixture); change them in place. The key and base URL are not in it: they
     come from the target.
     """

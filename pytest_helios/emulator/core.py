@@ -113,6 +113,8 @@ class EmulatorCore:
         self.active_runs = Activity()
         #: runs of forgotten accounts, dropped once settled
         self._forgotten: set[str] = set()
+        self.active_runs.on_idle = self._settled_one
+        self.deliverer.activity.on_idle = self._settled_one
 
     @property
     def own_port(self) -> int | None:
@@ -262,6 +264,15 @@ class EmulatorCore:
         self._forgotten -= settled
         dropped = [run_id for run_id in settled if self.runs.pop(run_id, None) is not None]
         return len(dropped), self.log.forget(settled)
+
+    def _settled_one(self, run_id: str) -> None:
+        """(Any thread.) A run's work or deliveries all ended: a forgotten account's run that
+        is now settled goes, with its delivery attempts."""
+        if run_id not in self._forgotten or not self.settled(run_id):
+            return
+        self._forgotten.discard(run_id)
+        self.runs.pop(run_id, None)
+        self.log.forget({run_id})
 
     def forget_settled_runs(self) -> tuple[int, int]:
         """Drop every run that has ended with no delivery pending, and its delivery attempts;

@@ -22,6 +22,8 @@ class Activity:
         self._changed = threading.Condition()
         self._pending = 0
         self._per_key: dict[str, int] = {}
+        #: called with a key whose work has all ended, before any waiter wakes
+        self.on_idle: Callable[[str], object] | None = None
 
     def begin(self, key: str = "") -> None:
         with self._changed:
@@ -36,6 +38,8 @@ class Activity:
                 self._per_key[key] = left
             else:
                 del self._per_key[key]
+                if self.on_idle is not None:
+                    self.on_idle(key)
             self._changed.notify_all()
 
     @property

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pytest_helios.client import AsyncHeliosClient, HeliosClient, VirtualClock
+from pytest_helios import AsyncHeliosClient, HeliosClient, VirtualClock
 from pytest_helios.emulator import Account, HeliosEmulator
 from pytest_helios.exceptions import HeliosRateLimited
 from tests.samples import LAB
