@@ -507,15 +507,37 @@ class CassetteSession:
             signed.append((body, headers))
         return signed
 
-    def deliver_webhooks(self, url: str, secret: str, *, timestamp: int | None = None) -> list[int]:
-        """POST every recorded delivery, freshly signed, to the handler at ``url``; returns
-        the status codes. These requests pass the cassette by (they are deliveries)."""
+    def deliver_webhooks(
+        self,
+        target: object,
+        secret: str,
+        *,
+        timestamp: int | None = None,
+        path: str = "/",
+        headers: Mapping[str, str] | None = None,
+    ) -> list[int]:
+        """POST every recorded delivery, freshly signed, to the handler at ``target``: a URL,
+        or a WSGI or ASGI app called in-process at ``path`` (with ``Host: testserver`` unless
+        ``headers`` give another); ``headers`` are added to each delivery's. Returns the status
+        codes. These requests pass the cassette by (they are deliveries)."""
+        from pytest_helios.webhooks.sending import deliver, detect_interface
+
+        kind = detect_interface(target)
+        extra = list((headers or {}).items())
+        signed = self.signed_webhooks(secret, timestamp=timestamp)
+        if kind != "url":
+            return [
+                deliver(
+                    target, body, list(sent.items()), path=path, interface=kind, extra_headers=extra
+                ).status_code
+                for body, sent in signed
+            ]
         import httpx
 
         with httpx.Client(timeout=10) as client:
             return [
-                client.post(url, content=body, headers=headers).status_code
-                for body, headers in self.signed_webhooks(secret, timestamp=timestamp)
+                client.post(str(target), content=body, headers={**sent, **dict(extra)}).status_code
+                for body, sent in signed
             ]
 
     # -- replayed runs ---------------------------------------------------------------------
