@@ -108,6 +108,19 @@ PROBES = [
         lambda url: {**agent_body(url), "priority": "high"},
     ),
     Probe(
+        "an EHR lab dated with a date-time",
+        AGENT_PATH,
+        "definitions.json#/$defs/isoDate",
+        lambda url: {
+            **agent_body(url),
+            "data": {
+                "recentNormalLabs": [
+                    {"display": "Sodium", "value": "140", "date": "2025-01-15T08:30:00Z"}
+                ]
+            },
+        },
+    ),
+    Probe(
         "agent data without any category",
         AGENT_PATH,
         "agent-request.json#/$defs/data",
