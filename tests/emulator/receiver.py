@@ -66,3 +66,45 @@ def running_receiver() -> Iterator[Receiver]:
     with LoopbackServer(Handler) as server:
         receiver.url = f"{server.url}/webhook"
         yield receiver
+
+
+class BlackHole:
+    """A loopback port that accepts every connection and never answers (``url`` to post to)."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self._listener = socket.create_server(("127.0.0.1", 0), backlog=128)
+        self._listener.settimeout(0.05)
+        self._held: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, name="test-black-hole")
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}/webhook"
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            with self._lock:
+                self._held.append(conn)
+
+    @property
+    def held(self) -> int:
+        """Connections accepted so far."""
+        with self._lock:
+            return len(self._held)
+
+    def __enter__(self) -> BlackHole:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._listener.close()
+        with self._lock:
+            for conn in self._held:
+                conn.close()

@@ -40,7 +40,7 @@ class Scale:
 
 _SCALES = {
     "bounded": Scale("bounded", fuzz_examples=150, soak_seconds=20.0, kills=4),
-    "full": Scale("full", fuzz_examples=1000, soak_seconds=120.0, kills=10),
+    "full": Scale("full", fuzz_examples=1000, soak_seconds=600.0, kills=10),
 }
 
 
