@@ -40,8 +40,10 @@ from pytest_helios.cassettes.config import (
 from pytest_helios.cassettes.config import resolve as resolve_config
 from pytest_helios.cassettes.matching import (
     MATCHERS,
+    MatchKey,
     Recorded,
     command_target,
+    match_key,
     miss_message,
     rerun_command,
 )
@@ -144,10 +146,55 @@ def cassette_path(item: pytest.Item, config: CassetteConfig, name: str | None) -
 
 
 class _HeliosCassette(Cassette):  # type: ignore[misc]  # vcrpy is untyped
-    """A vcrpy cassette that tells its session about every request it cannot answer and
-    every answer it replays."""
+    """A vcrpy cassette that finds a request's recorded interactions by key, and tells its
+    session about every request it cannot answer and every answer it replays.
+
+    vcrpy tries every recorded request in turn with every matcher, twice per request (once to
+    ask whether it can play, once to play): with 50 interactions, some 5,000 matcher calls a
+    test. Here the recorded requests are indexed by :func:`match_key` (their canonical body
+    computed once per cassette load), which is equal exactly when every matcher of
+    :data:`MATCHERS` passes, so finding one costs a dictionary look-up.
+    """
 
     helios_session: CassetteSession | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._helios_lock = threading.Lock()
+        self._helios_index: dict[MatchKey, list[int]] = {}
+        #: the list indexed (vcrpy never replaces it; a rebuild if anything does) and how much
+        self._helios_indexed: tuple[object, int] = (None, 0)
+
+    def _responses(self, request: Any) -> Iterator[tuple[int, Any]]:
+        if tuple(self._match_on) != MATCHERS:  # not ours: vcrpy's own scan
+            yield from super()._responses(request)
+            return
+        request = self._before_record_request(request)
+        if not request:
+            return
+        data = self.data
+        for index in self._indexed(data).get(_key(request), ()):
+            yield index, data[index][1]
+
+    def _indexed(self, data: list[Any]) -> dict[MatchKey, list[int]]:
+        """The index of ``data``, brought up to date with what was appended since."""
+        with self._helios_lock:
+            indexed, count = self._helios_indexed
+            if indexed is not data or count > len(data):
+                self._helios_index, count = {}, 0
+            for number in range(count, len(data)):
+                self._helios_index.setdefault(_key(data[number][0]), []).append(number)
+            self._helios_indexed = (data, len(data))
+            return self._helios_index
+
+    def release(self) -> None:
+        """The test is over: drop the interactions and what finds them."""
+        with self._helios_lock:
+            empty: list[tuple[Any, Any]] = []
+            self.data = empty
+            self._old_interactions = empty[:]  # vcrpy's lists of the same interactions
+            self._played_interactions = empty[:]
+            self._helios_index, self._helios_indexed = {}, (None, 0)
 
     def can_play_response_for(self, request: Any) -> bool:
         playable = bool(super().can_play_response_for(request))
@@ -160,6 +207,14 @@ class _HeliosCassette(Cassette):  # type: ignore[misc]  # vcrpy is untyped
         if self.helios_session is not None:
             self.helios_session.replayed(request, response)
         return response
+
+
+def _key(request: Any) -> MatchKey:
+    """A scrubbed request's :func:`match_key`, computed once (it is never changed after)."""
+    key: MatchKey | None = getattr(request, "helios_key", None)
+    if key is None:
+        key = request.helios_key = match_key(request)
+    return key
 
 
 @dataclass(repr=False)
@@ -202,6 +257,27 @@ class CassetteSession:
     def __repr__(self) -> str:
         # Never the raw requests it caches: their URLs may still hold a secret.
         return f"<helios cassette {self.display} record_mode={self.config.record_mode}>"
+
+    def release(self) -> None:
+        """The test is over: let go of the cassette and its interactions, the loaded
+        document and webhooks, every request seen and the test's own objects, so that the
+        memory of a long suite stays flat. The misses and notes (a few lines) stay."""
+        cassette, self.cassette = self.cassette, None
+        if cassette is not None:
+            # vcrpy's patched classes of this cassette keep it (and so this session, its
+            # persister) until the garbage collector runs, as they are in reference cycles:
+            # neither keeps anything of the test meanwhile.
+            cassette.helios_session = None
+            cassette.release()
+        self.loaded = None
+        self.loaded_webhooks = []
+        self.captured = []
+        self.passed = []
+        self.replaying = []
+        self._cache = {}
+        self._scrubbed = {}
+        self.request = None
+        self.account = None
 
     # -- vcrpy callbacks -------------------------------------------------------------------
     def before_record_request(self, request: Any) -> Any:
@@ -760,24 +836,31 @@ def use_cassette(request: pytest.FixtureRequest, base: CassetteConfig) -> Iterat
         before_record_response=session.before_record_response,
     )
     item.stash[_stash.cassette_session] = session
-    problem = None
     try:
-        with absent_imports_fail_fast():
-            cassette = context.__enter__()
-    except CassetteFormatError as error:
-        problem = str(error)
-    if problem is not None:
-        pytest.fail(problem, pytrace=False)
-    cassette.helios_session = session
-    session.cassette = cassette
-    try:
-        yield session
-    finally:
-        session.finish_replay()
+        problem = None
         try:
-            context.__exit__(None, None, None)
-        except (CassetteWriteRefused, CassetteWriteFailed) as error:
-            pytest.fail(str(error), pytrace=False)
+            with absent_imports_fail_fast():
+                cassette = context.__enter__()
+        except CassetteFormatError as error:
+            problem = str(error)
+        if problem is not None:
+            pytest.fail(problem, pytrace=False)
+        cassette.helios_session = session
+        session.cassette = cassette
+        try:
+            yield session
+        finally:
+            session.finish_replay()
+            try:
+                context.__exit__(None, None, None)
+            except (CassetteWriteRefused, CassetteWriteFailed) as error:
+                pytest.fail(str(error), pytrace=False)
+    finally:
+        # The test is over: its call report, which explains a miss, was made before its
+        # fixtures are torn down. Nothing of its cassette outlives it (pytest keeps every
+        # item, and so its stash, until the session ends).
+        del item.stash[_stash.cassette_session]
+        session.release()
 
 
 def before_call(item: pytest.Item) -> None:
