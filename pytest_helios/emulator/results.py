@@ -50,19 +50,24 @@ def _citations(request: Mapping[str, Any], topics: Sequence[str]) -> dict[str, A
 
 
 def _responses(findings: Sequence[str]) -> tuple[str, str]:
+    """The patient report (its five documented sections) and the clinician response."""
     if findings:
         listed = "\n".join(f"- {item}" for item in findings)
-        patient = (
-            "## 👤 Your Health Summary\n\n"
-            f"Your results show {len(findings)} item(s) worth attention [1]:\n\n{listed}\n\n"
-            "## 💡 What You Can Do\n\nTalk to your doctor about a follow-up plan [2]."
+        patient = payloads.patient_report(
+            f"Your results show {len(findings)} item(s) worth attention [1]:\n\n{listed}",
+            "\n".join(f"- {item}: outside the usual range" for item in findings),
+            "A repeat of the results above, as your doctor advises.",
+            "Talk to your doctor about a follow-up plan [2].",
+            "Follow-up within 3 months.",
         )
         clinician = f"The patient presents with: {', '.join(findings)}. Consider follow-up [1]."
     else:
-        patient = (
-            "## 👤 Your Health Summary\n\n"
-            "Nothing in the data you sent stands out [1].\n\n"
-            "## 💡 What You Can Do\n\nKeep up your regular check-ups [2]."
+        patient = payloads.patient_report(
+            "Nothing in the data you sent stands out [1].",
+            "No area needs attention now.",
+            "Your usual yearly tests.",
+            "Keep up your regular check-ups [2].",
+            "Next check-up in 12 months.",
         )
         clinician = "No abnormal findings in the submitted data [1]."
     return patient, clinician

@@ -28,6 +28,7 @@ from pytest_helios.facts import (
 
 __all__ = [
     "FINAL_SEQUENCE_NUMBER",
+    "PATIENT_REPORT_SECTIONS",
     "STEP_NAMES",
     "accepted_response",
     "ehr_completed",
@@ -35,6 +36,7 @@ __all__ = [
     "format_timestamp",
     "lab_results_completed",
     "most_recent_labs",
+    "patient_report",
     "rate_limit_error",
     "serialize",
     "split_value_unit",
@@ -188,9 +190,36 @@ def status_updates(
     ]
 
 
-_PATIENT_RESPONSE = (
-    "## 👤 Your Health Summary\n\nYour recent lab results show a few values outside the usual "
-    "range [1].\n\n## What You Can Do\n\nTalk to your doctor about a follow-up test [2]."
+#: The patient report's five documented sections, in order ("Health Summary, Key Health Areas,
+#: Recommended Tests, What You Can Do, Timeline", with emoji headings such as
+#: ``## 👤 Your Health Summary`` [S:resp]); the other four emojis are assumed.
+PATIENT_REPORT_SECTIONS: tuple[str, ...] = (
+    "👤 Your Health Summary",
+    "🔑 Key Health Areas",
+    "🧪 Recommended Tests",
+    "💡 What You Can Do",
+    "📅 Timeline",
+)
+
+
+def patient_report(*sections: str) -> str:
+    """A ``patientResponse``: the five documented sections, each a Markdown ``##`` heading
+    followed by its text (one text per section, in :data:`PATIENT_REPORT_SECTIONS` order)."""
+    if len(sections) != len(PATIENT_REPORT_SECTIONS):
+        raise ValueError(
+            f"patient_report takes {len(PATIENT_REPORT_SECTIONS)} section texts, "
+            f"got {len(sections)}"
+        )
+    pairs = zip(PATIENT_REPORT_SECTIONS, sections, strict=True)
+    return "\n\n".join(f"## {heading}\n\n{text}" for heading, text in pairs)
+
+
+_PATIENT_RESPONSE = patient_report(
+    "Your recent lab results show a few values outside the usual range [1].",
+    "Blood sugar control.",
+    "A repeat HbA1c in three months.",
+    "Talk to your doctor about a follow-up test [2].",
+    "Follow-up in 3 months.",
 )
 _CLINICIAN_RESPONSE = (
     "The patient presents with values outside the reference range; consider guideline-based "
