@@ -110,3 +110,36 @@ def test_a_hook_sample_still_loads_with_the_plugin_turned_off(
     result = pytester.runpytest("-p", "no:helios", "-p", "no:cacheprovider", "--collect-only")
     assert "unknown hook" not in result.stdout.str() + result.stderr.str()
     assert result.ret == 0, result.stdout.str() + result.stderr.str()
+
+
+def python_api_names(reference: Path = ROOT / "docs" / "reference.md") -> dict[str, list[str]]:
+    """The names of the Python API table of docs/reference.md, by the module they come from."""
+    text = reference.read_text(encoding="utf-8")
+    section = text[text.index("\n## Python API\n") :]
+    rows = [line for line in section.splitlines() if line.startswith("| `pytest_helios")]
+    table: dict[str, list[str]] = {}
+    for row in rows:
+        _, module, names, *_ = row.split("|")
+        table[module.strip().strip("`")] = re.findall(r"`([^`]+)`", names)
+    return table
+
+
+def test_the_reference_lists_the_python_api_of_each_public_module() -> None:
+    assert list(python_api_names()) == [
+        "pytest_helios",
+        "pytest_helios.webhooks",
+        "pytest_helios.payloads",
+        "pytest_helios.cassettes",
+        "pytest_helios.emulator",
+    ]
+
+
+def test_every_name_of_the_python_api_table_is_used_in_an_executed_sample() -> None:
+    executed = "\n".join(text for sample in SAMPLES for text in sample.files.values())
+    missing = [
+        f"{module}.{name}"
+        for module, names in python_api_names().items()
+        for name in names
+        if not re.search(rf"(?<![\w]){re.escape(name)}(?![\w])", executed)
+    ]
+    assert missing == [], "names of docs/reference.md's Python API table in no executed sample"
