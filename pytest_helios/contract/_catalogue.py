@@ -117,7 +117,10 @@ GAPS = (
         6,
         "sequence-numbers",
         "sequenceNumber versus steps",
-        "Per run, from 1: status updates 1..F-1, the final payload F (7 light, 8 deep, 8 lab).",
+        "Per run, from 1: status updates 1..F-1, the final payload F (7 light, 8 deep, 8 lab). "
+        "The light agent announces its 8 documented steps (totalSteps 8) and sends status "
+        "updates for steps 1-6: the documented final example's sequenceNumber 7 stands for "
+        "'Finalizing results' and 'Delivering final results'.",
         "[S:webhooks], [S:ehr-wh], [S:lab-wh]",
         covered_by=("definitions.json#/$defs/sequenceNumber",),
     ),
@@ -241,8 +244,9 @@ BEHAVIOURS = (
     _behaviour(
         "concurrency-headers",
         "Which answers carry X-Concurrent-*",
-        "200, 429, and a 400 whose agent type is known carry the three headers; a 401 (no "
-        "account known), 404, 405 and 413 carry none.",
+        "Every answer carries the three headers, as documented; an answer that identifies no "
+        "account (a 401, a 404) carries the limit with none active, and the EHR endpoint before "
+        "its agentType is known the light agent's slots.",
     ),
     _behaviour(
         "auth-before-body",

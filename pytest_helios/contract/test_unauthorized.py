@@ -73,7 +73,7 @@ def assert_refused(
             pytest.fail(f"the 401 answer for {cause} echoes the key {mask_secret(sent)}: {shown}")
     refusal = json_body(response)
     contract.check("unauthorized-error", refusal, source)
-    observe_concurrency_headers(contract, response, source, assumed=False)
+    observe_concurrency_headers(contract, response, source, assumed=True)
     message = refusal.get("message")
     if cause in BEHAVIOURS:
         behaviour, assumed = BEHAVIOURS[cause]

@@ -35,7 +35,8 @@ from pytest_helios.facts import (
 )
 from pytest_helios.payloads.builders import accepted_response, serialize
 
-from .admin import AdminApi
+from .admin import ADMIN_PREFIX, AdminApi
+from .concurrency import Slots
 from .request_checks import BadRequest, FieldProblem, parse_json, schema_problems
 from .responses import (
     BodyTimeout,
@@ -130,7 +131,7 @@ class ApiEndpoints:
         message = f"No route for {request.method} {path}"
         if _ENDPOINT_WITH_SLASH.fullmatch(path):
             message += f"; the endpoint is {path.rstrip('/')} (no trailing slash)"
-        return error(404, "Not Found", message)
+        return error(404, "Not Found", message, headers=self._api_slots(path))
 
     async def http_error(self, request: Request, exc: Exception) -> Response:
         """405 naming the allowed method; any other HTTP error as JSON."""
@@ -142,9 +143,22 @@ class ApiEndpoints:
                 405,
                 "Method Not Allowed",
                 f"{request.method} is not allowed on {request.url.path}; use {allowed}",
-                headers={"Allow": allowed},
+                headers={"Allow": allowed, **self._api_slots(request.url.path)},
             )
         return error(exc.status_code, "Error", str(exc.detail))
+
+    def _slots(self, account: Account | None, agent: Agent | None) -> dict[str, str]:
+        """The ``X-Concurrent-*`` headers every answer of the API carries (documented: "every
+        response"): the account's slots for the agent, ``light``'s on the EHR endpoint before
+        its ``agentType`` is known; with no account known (a 401, a 404) the limit with none
+        active, since the answer counts no one's runs."""
+        if account is None:
+            return Slots(self.core.concurrency.limit, 0).headers()
+        return self.core.concurrency.slots(account, agent or "light").headers()
+
+    def _api_slots(self, path: str) -> dict[str, str]:
+        """No account's slots on an API path; nothing on the admin API's."""
+        return {} if path.startswith(ADMIN_PREFIX) else self._slots(None, None)
 
     async def crash(self, request: Request, exc: Exception) -> Response:
         """500 naming the type of the exception that escaped a handler."""
@@ -153,7 +167,7 @@ class ApiEndpoints:
     async def _accept(self, request: Request, schema: str, agent: Agent | None) -> Response:
         """Authenticate, check the body against ``schema`` and admit a run of ``agent`` (for
         the EHR endpoint: the body's). 200, or 401, 404, 413, 408, 400 or 429 saying why not."""
-        account = self._authenticate(request)
+        account = self._authenticate(request, agent)
         if isinstance(account, Response):
             return account
         config = self.core.config
@@ -161,7 +175,8 @@ class ApiEndpoints:
             raw = await read_body(request, config.max_body_bytes, config.body_timeout)
         except BodyTooLarge:
             limit = config.max_body_bytes
-            return error(413, "Payload Too Large", f"Request body exceeds {limit} bytes")
+            message = f"Request body exceeds {limit} bytes"
+            return error(413, "Payload Too Large", message, self._slots(account, agent))
         except BodyTimeout:
             return body_timeout(config.body_timeout)
         except ClientGone:
@@ -175,8 +190,7 @@ class ApiEndpoints:
             body, agent, problem = self._inspect(raw, content_type, schema, agent)
         if problem is not None or agent is None:
             problem = problem or BadRequest([FieldProblem("agentType", "is required")])
-            slots = self.core.concurrency.slots(account, agent) if agent else None
-            return bad_request(problem, None if slots is None else slots.headers())
+            return bad_request(problem, self._slots(account, agent))
         fault = account.take_request_fault()
         if fault is not None:
             faulty = await answer_fault(request, account, fault)
@@ -196,17 +210,19 @@ class ApiEndpoints:
         agent = agent or ehr_agent_of(body)
         return body, agent, self._check(schema, body)
 
-    def _authenticate(self, request: Request) -> Account | Response:
+    def _authenticate(self, request: Request, agent: Agent | None) -> Account | Response:
         """The account whose key the request carries, or the 404 or 401 refusing it."""
         scope: Account | None = None
         account_id = request.path_params.get("account_id")
         if account_id is not None:
             scope = self.core.registry.accounts.get(account_id)
             if scope is None:
-                return error(404, "Not Found", f"No account {account_id!r} on this emulator")
+                message = f"No account {account_id!r} on this emulator"
+                return error(404, "Not Found", message, self._slots(None, agent))
         auth = self.core.registry.authenticate(request.headers.get(API_KEY_HEADER), scope)
         if auth.account is None:
-            return JSONResponse(payloads.unauthorized_error(auth.reason or INVALID_KEY), 401)
+            refusal = payloads.unauthorized_error(auth.reason or INVALID_KEY)
+            return JSONResponse(refusal, 401, headers=self._slots(None, agent))
         return auth.account
 
     def _check(self, schema: str, body: Any) -> BadRequest | None:

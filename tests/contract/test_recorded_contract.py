@@ -236,6 +236,8 @@ def assert_run(receiver: WebhookReceiver, run_id: str, agent: str, final_at: int
 
 def assert_refused(response: Any, status: int, schema: str | None = None) -> dict[str, Any]:
     assert response.status_code == status, response.text
+    # "Every response carries concurrency headers" (helios-api.md section 2.1, [S:intro])
+    assert all(name in response.headers for name in CONCURRENCY_HEADERS), response.headers
     body: dict[str, Any] = response.json()
     if schema is not None:
         validate(schema, body)

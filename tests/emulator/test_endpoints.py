@@ -74,15 +74,16 @@ def test_a_400_names_nested_fields_by_dotted_path(client: httpx.Client) -> None:
     assert response.headers["X-Concurrent-Limit"] == "7"
 
 
-def test_an_unknown_agent_type_is_a_validation_error_without_concurrency_headers(
+def test_an_unknown_agent_type_is_a_validation_error_with_the_light_agents_slot_headers(
     client: httpx.Client,
 ) -> None:
+    """Every response carries the concurrency headers (tests/emulator/test_fidelity_headers.py)."""
     response = client.post("/api/v1/agent", json=agent_request("medium"))
     assert response.status_code == 400
     assert response.json()["details"] == [
         {"field": "agentType", "message": "expected one of 'light', 'deep'"}
     ]
-    assert "X-Concurrent-Limit" not in response.headers
+    assert response.headers["X-Concurrent-Limit"] == "7"
 
 
 def test_an_empty_lab_list_is_refused(client: httpx.Client) -> None:
