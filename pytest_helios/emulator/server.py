@@ -409,6 +409,9 @@ def _server_class() -> type:
             state = self.server_state
             for connection in list(state.connections):
                 connection.shutdown()
+            for waiting in list(self.guard.waiting):
+                if isinstance(waiting, Arrival):  # no byte yet, so not uvicorn's to close
+                    waiting.drop()
             loop = asyncio.get_running_loop()
             deadline = loop.time() + (self.config.timeout_graceful_shutdown or 0)
             while (state.connections or state.tasks) and not self.force_exit:

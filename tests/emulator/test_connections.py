@@ -141,3 +141,12 @@ def test_300_trickling_connections_neither_lock_out_a_client_nor_flood_the_log(
             sock.close()
     logged = stderr.read_text(errors="replace").splitlines()
     assert len(logged) < 20, "\n".join(logged[:40])
+
+
+def test_stopping_the_emulator_closes_a_connection_that_never_sent_a_byte() -> None:
+    with HeliosEmulator() as emu:
+        sock = connect(emu.url)
+        with plain_client(base_url=emu.url, timeout=10) as client:  # accepted by now
+            assert client.get("/_emulator/health").status_code == 200
+    with closing(sock):
+        assert sock.recv(1) == b""
