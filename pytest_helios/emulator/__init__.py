@@ -5,8 +5,8 @@
 
 from __future__ import annotations
 
-from .delivery import DeliveryAttempt
+from .delivery import DeliveryAttempt, WebhookRoute
 from .service import HeliosEmulator
 from .state import Account, ApiKey
 
-__all__ = ["Account", "ApiKey", "DeliveryAttempt", "HeliosEmulator"]
+__all__ = ["Account", "ApiKey", "DeliveryAttempt", "HeliosEmulator", "WebhookRoute"]

@@ -15,16 +15,21 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "examples" / "lab-portal"
+EXAMPLES = [ROOT / "examples" / "lab-portal", ROOT / "examples" / "fastapi-gateway"]
 TEXTS = [
     ROOT / "README.md",
     ROOT / "CHANGELOG.md",
     ROOT / "schemas" / "README.md",
-    EXAMPLE / "README.md",
+    *(example / "README.md" for example in EXAMPLES if (example / "README.md").is_file()),
     # docs/architecture.md describes the inside of the package, for its developers
     *(p for p in sorted((ROOT / "docs").glob("*.md")) if p.name != "architecture.md"),
 ]
-CODE = sorted(p for p in EXAMPLE.rglob("*.py") if not {"__pycache__", ".venv"} & set(p.parts))
+CODE = sorted(
+    p
+    for example in EXAMPLES
+    for p in example.rglob("*.py")
+    if not {"__pycache__", ".venv"} & set(p.parts)
+)
 #: Run, not imported: ``pytest --pyargs pytest_helios.contract``.
 RUN_ONLY = {"pytest_helios.contract"}
 

@@ -77,12 +77,13 @@ def test_the_state_and_logic_import_neither_the_http_layer_nor_the_lifecycle() -
         assert not imported_siblings(module) & above, module
 
 
-def test_the_package_exports_the_emulator_and_its_account_key_and_delivery_attempt_types() -> None:
+def test_the_package_exports_the_emulator_and_the_types_its_api_hands_out() -> None:
     assert pytest_helios.emulator.__all__ == [
         "Account",
         "ApiKey",
         "DeliveryAttempt",
         "HeliosEmulator",
+        "WebhookRoute",
     ]
     for name in pytest_helios.emulator.__all__:
         assert isinstance(getattr(pytest_helios.emulator, name), type), name

@@ -4,7 +4,8 @@ replayed offline; and its cassette lints clean.
 
 The example is copied into a temporary directory and run in a separate pytest process from
 its folder, so its pyproject.toml (not this project's) configures the run, and nothing is
-written into the repository.
+written into the repository. It takes a few seconds, so it runs with the quick suite (the
+README's test command), unlike the slower lab-portal and install tests in tests/integration.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
-pytestmark = pytest.mark.slow  # a whole project run: see .ci/run
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "fastapi-gateway"
 IGNORED = shutil.ignore_patterns(".pytest_cache", ".hypothesis", "__pycache__", ".ruff_cache")
