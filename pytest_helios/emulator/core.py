@@ -254,16 +254,17 @@ class EmulatorCore:
                 if record.account_id == account.id:
                     del registry._by_digest[digest]
         self.concurrency.forget(account.id)
-        self._forgotten.update(r.id for r in self.runs.values() if r.account_id == account.id)
-        settled = {
-            run_id
-            for run_id in self._forgotten
-            if run_id not in self.runs
-            or (self.runs[run_id].ended and self.deliverer.activity.idle_for(run_id))
-        }
+        # list() copies in one step: the loop thread adds and drops runs meanwhile
+        runs = list(self.runs.values())
+        self._forgotten.update(r.id for r in runs if r.account_id == account.id)
+        settled = {run_id for run_id in list(self._forgotten) if self._gone_or_settled(run_id)}
         self._forgotten -= settled
         dropped = [run_id for run_id in settled if self.runs.pop(run_id, None) is not None]
         return len(dropped), self.log.forget(settled)
+
+    def _gone_or_settled(self, run_id: str) -> bool:
+        run = self.runs.get(run_id)
+        return run is None or (run.ended and self.deliverer.activity.idle_for(run_id))
 
     def _settled_one(self, run_id: str) -> None:
         """(Any thread.) A run's work or deliveries all ended: a forgotten account's run that
