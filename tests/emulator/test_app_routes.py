@@ -181,7 +181,8 @@ def test_an_emulator_wide_route_serves_every_account_until_its_with_block_ends(
         for run_id in runs:
             emulator.wait_for_deliveries(run_id=run_id)
 
-    assert received == [runs[0]] * 8 + [runs[1]] * 8
+    # the two runs deliver concurrently: every webhook of each, in whatever interleaving
+    assert sorted(received) == sorted([runs[0]] * 8 + [runs[1]] * 8)
     later = submit(emulator, first.create_key("ci2"), "https://wide.test/h")
     attempts = emulator.wait_for_deliveries(run_id=later)
     assert all(a.error and a.error.startswith("refused: ") for a in attempts)
