@@ -120,7 +120,7 @@ GAPS = (
         "Per run, from 1: status updates 1..F-1, the final payload F (7 light, 8 deep, 8 lab). "
         "The light agent announces its 8 documented steps (totalSteps 8) and sends status "
         "updates for steps 1-6: the documented final example's sequenceNumber 7 stands for "
-        "'Finalizing results' and 'Delivering final results'.",
+        "'Finalizing results' and 'Delivering final results' (deep likewise, 9 steps).",
         "[S:webhooks], [S:ehr-wh], [S:lab-wh]",
         covered_by=("definitions.json#/$defs/sequenceNumber",),
     ),
