@@ -34,6 +34,7 @@ from pytest_helios.facts import (
     Agent,
 )
 from pytest_helios.payloads.builders import accepted_response, serialize
+from pytest_helios.payloads.openapi import openapi_document
 
 from .admin import ADMIN_PREFIX, AdminApi
 from .concurrency import Slots
@@ -57,6 +58,8 @@ if TYPE_CHECKING:
 ACCOUNT_PREFIX = "/accounts/{account_id}"
 #: The 429's ``Retry-After`` (docs/emulator.md, "Concurrency"), in seconds.
 RETRY_AFTER_SECONDS = "60"
+#: Where the emulator serves the OpenAPI document, at its base URL and at each account's.
+OPENAPI_PATH = "/openapi.json"
 
 _ENDPOINT_WITH_SLASH = re.compile(
     r"(/accounts/[^/]+)?(?:" + "|".join(re.escape(path) for path in ENDPOINT_PATHS) + r")/+"
@@ -115,7 +118,16 @@ class ApiEndpoints:
             Route(prefix + path, endpoint, methods=["POST"])
             for prefix in ("", ACCOUNT_PREFIX)
             for path, endpoint in ((AGENT_PATH, self.agent), (LAB_RESULTS_PATH, self.lab_results))
-        ]
+        ] + [Route(prefix + OPENAPI_PATH, self.openapi) for prefix in ("", ACCOUNT_PREFIX)]
+
+    async def openapi(self, request: Request) -> Response:
+        """``GET /openapi.json``: the API's OpenAPI 3.1 document, its ``servers`` naming the
+        base URL it was asked at (the emulator's, or an account's)."""
+        account_id = request.path_params.get("account_id")
+        if account_id is not None and account_id not in self.core.registry.accounts:
+            return error(404, "Not Found", f"No account {account_id!r} on this emulator")
+        server = str(request.url.replace(query="")).removesuffix(OPENAPI_PATH)
+        return JSONResponse(openapi_document(server))
 
     async def agent(self, request: Request) -> Response:
         """``POST /api/v1/agent``: an EHR Agent run, light or deep as ``agentType`` says."""

@@ -66,8 +66,17 @@ WEBHOOKS: tuple[tuple[str, str, str], ...] = (
 _COMPONENTS = "#/components/schemas/"
 
 
-def openapi_document() -> dict[str, Any]:
-    """The OpenAPI 3.1 document of the Helios API, built from the shipped schemas (a new dict)."""
+def openapi_document(server: str | None = None) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the Helios API, built from the shipped schemas (a new dict).
+
+    ``servers`` names the live API, or ``server`` (an emulator's URL or an account's) in its
+    place: the emulator serves the document so at ``GET /openapi.json``.
+    """
+    servers = (
+        [{"url": BASE_URL, "description": "the live API"}]
+        if server is None
+        else [{"url": server, "description": "the pytest-helios emulator"}]
+    )
     return {
         "openapi": OPENAPI_VERSION,
         "info": {
@@ -83,7 +92,7 @@ def openapi_document() -> dict[str, Any]:
             ),
         },
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
-        "servers": [{"url": BASE_URL, "description": "the live API"}],
+        "servers": servers,
         "security": [{SECURITY_SCHEME: []}],
         "externalDocs": {"url": "https://docs.heliosai.health"},
         "paths": {
