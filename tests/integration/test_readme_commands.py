@@ -97,8 +97,17 @@ def test_the_main_command_installs_the_plugin_runs_the_example_and_writes_the_re
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-5000:]
     assert "helios contract: assumptions" in result.stdout
-    summary = re.search(r"(\d+) assumptions: (\d+) confirmed, 0 contradicted", result.stdout)
-    assert summary is not None and summary[1] == summary[2], result.stdout[-3000:]
+    # against the emulator nothing is contradicted; what the suite cannot exercise by design
+    # (a fact about the documentation itself, a timing) is listed with its reason
+    summary = re.search(
+        r"(\d+) assumptions: (\d+) confirmed, 0 contradicted, (\d+) not exercised", result.stdout
+    )
+    assert summary is not None, result.stdout[-3000:]
+    total, confirmed, unexercised = (int(n) for n in summary.groups())
+    assert confirmed + unexercised == total and confirmed > unexercised, summary[0]
+    lines = result.stdout.splitlines()
+    reasons = [lines[i + 1] for i, line in enumerate(lines) if line.startswith("NOT EXERCISED")]
+    assert len(reasons) == unexercised and all(r.startswith("    why: ") for r in reasons)
     assert re.search(r"=+ \d+ passed in ", result.stdout), result.stdout[-3000:]
     report = repository / "examples" / "lab-portal" / "helios-contract-report.md"
     assert report.read_text().startswith("# Helios contract report\n\nTarget: embedded emulator.")
