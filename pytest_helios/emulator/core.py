@@ -254,6 +254,7 @@ class EmulatorCore:
                 if record.account_id == account.id:
                     del registry._by_digest[digest]
         self.concurrency.forget(account.id)
+        self.loop.call_soon(self.deliverer.retire, account.id)  # its delivery clients close
         # list() copies in one step: the loop thread adds and drops runs meanwhile
         runs = list(self.runs.values())
         self._forgotten.update(r.id for r in runs if r.account_id == account.id)

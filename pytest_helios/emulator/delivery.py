@@ -145,8 +145,13 @@ class Deliverer:
         self.log = log
         self.targets = targets or WebhookTargets()
         self.own_port = own_port
-        self._client: httpx.AsyncClient | None = None
-        self._plain: httpx.AsyncClient | None = None
+        #: each account's own clients (https, plain http): one account's connections, busy
+        #: or idle, never push out another's
+        self._clients: dict[tuple[str, bool], httpx.AsyncClient] = {}
+        self._contexts: dict[bool, Any] = {}
+        self._in_flight: dict[str, int] = {}
+        self._retired: set[str] = set()
+        self._closing: set[asyncio.Task[None]] = set()
         self._retries: set[asyncio.Task[None]] = set()
         self._slots: dict[str, asyncio.Semaphore] = {}
         self._delay_changed: dict[str, asyncio.Event] = {}
@@ -154,18 +159,35 @@ class Deliverer:
         #: hosts whose webhooks go into an app in-process (HeliosEmulator.route_webhooks)
         self.routes = WebhookRoutes(policy.timeout)
 
-    def _client_for(self, url: str) -> httpx.AsyncClient:
-        """The delivery client for ``url``: https URLs get one that verifies certificates;
-        plain http ones (loopback receivers) one that never loads the CA bundle (~50 ms)."""
+    def _client_for(self, account_id: str, url: str) -> httpx.AsyncClient:
+        """The account's delivery client for ``url``: https URLs get one that verifies
+        certificates; plain http ones (loopback receivers) one that never loads the CA bundle
+        (~50 ms). Each account has its own, so its idle connections (at most IDLE_CONNECTIONS)
+        are never closed to make room for another account's: a noisy account's receivers cannot
+        make a quiet one reconnect for every webhook."""
         tls = url[:6].lower() == "https:"
-        client = self._client if tls else self._plain
+        client = self._clients.get((account_id, tls))
         if client is None:
-            client = self._new_client(tls)
-            if tls:
-                self._client = client
-            else:
-                self._plain = client
+            client = self._clients[account_id, tls] = self._new_client(tls)
         return client
+
+    def retire(self, account_id: str) -> None:
+        """(On the loop.) The account is forgotten: its clients close as soon as none of its
+        attempts is in flight (and again whenever a late retry of its runs has used one)."""
+        self._retired.add(account_id)
+        self._close_if_idle(account_id)
+
+    def _close_if_idle(self, account_id: str) -> None:
+        if account_id not in self._retired or self._in_flight.get(account_id):
+            return
+        self._slots.pop(account_id, None)
+        self._delay_changed.pop(account_id, None)
+        for tls in (False, True):
+            client = self._clients.pop((account_id, tls), None)
+            if client is not None:
+                task = asyncio.get_running_loop().create_task(client.aclose())
+                self._closing.add(task)
+                task.add_done_callback(self._closing.discard)
 
     def _new_client(self, tls: bool) -> httpx.AsyncClient:
         import ssl
@@ -174,8 +196,12 @@ class Deliverer:
 
         from pytest_helios.client import tls_context
 
-        # a plain client's context is never used (no TLS to http:// URLs, no redirects)
-        context = tls_context() if tls else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        # a plain client's context is never used (no TLS to http:// URLs, no redirects); one of
+        # each kind, shared by every account's clients
+        context = self._contexts.get(tls)
+        if context is None:
+            context = tls_context() if tls else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            self._contexts[tls] = context
         # no pool-wide cap: each account's semaphore bounds its own attempts, so one
         # account's hanging receiver never takes the connections another account needs.
         # Few idle connections: httpcore walks its idle list once per idle connection at
@@ -216,10 +242,11 @@ class Deliverer:
         for task in list(self._retries):
             task.cancel()
         await asyncio.gather(*self._retries, return_exceptions=True)
-        for client in (self._client, self._plain):
-            if client is not None:
-                await client.aclose()
-        self._client = self._plain = None
+        clients = list(self._clients.values())
+        self._clients.clear()
+        for client in clients:
+            await client.aclose()
+        await asyncio.gather(*self._closing, return_exceptions=True)
 
     async def deliver(self, account: Account, url: str, payload: dict[str, Any]) -> bool:
         """Make the first attempt now; retries continue in the background.
@@ -289,9 +316,18 @@ class Deliverer:
     ) -> tuple[bool, bool]:
         """One attempt: whether it delivered, and whether it was final (refused: no retry)."""
         await self._wait_out_delay(account)
-        client = self.routes.client(account.id, url) or self._client_for(url)
-        async with self._slot(account.id):  # sign at sending time, after any wait for a slot
-            record = await self._send(client, account, url, payload, body, attempt)
+        self._in_flight[account.id] = self._in_flight.get(account.id, 0) + 1
+        try:
+            client = self.routes.client(account.id, url) or self._client_for(account.id, url)
+            async with self._slot(account.id):  # sign at sending time, after any wait
+                record = await self._send(client, account, url, payload, body, attempt)
+        finally:
+            left = self._in_flight[account.id] - 1
+            if left:
+                self._in_flight[account.id] = left
+            else:
+                del self._in_flight[account.id]
+                self._close_if_idle(account.id)
         self.log.add(record)
         error = record.error
         return error is None, error is not None and error.startswith(REFUSED)
