@@ -72,8 +72,9 @@ class ConnectionGuard:
     """The open connections of one server and what each is doing; makes room for a new one.
 
     ``waiting`` holds the connections with no request in progress, oldest first; ``busy`` those
-    whose request the app is handling, in the order they became busy. ``counts`` tallies what
-    was done: ``evicted``, ``timed out``, ``refused``.
+    whose request the app is handling, in the order they became busy. A connection is known by
+    its :class:`Arrival` from first to last, so the HTTP protocol taking it over keeps its age.
+    ``counts`` tallies what was done: ``evicted``, ``timed out``, ``refused``.
     """
 
     def __init__(self, max_connections: int, header_timeout: float) -> None:
@@ -131,16 +132,19 @@ def protocol_class(guard: ConnectionGuard) -> type[asyncio.Protocol]:
             self._deadline: asyncio.TimerHandle | None = None
             self._counted_cycle: Any = None
             self._adopted: float | None = None
+            #: what the guard knows this connection by: itself, or the Arrival it took over
+            self._handle: Any = self
 
-        def adopt(self, deadline: float) -> None:
-            """Take over a connection an :class:`Arrival` admitted, and its header deadline
-            (loop time); before :meth:`connection_made`."""
+        def adopt(self, deadline: float, handle: Any) -> None:
+            """Take over a connection an :class:`Arrival` admitted (``handle``, which keeps its
+            place among the guard's connections) and its header deadline (loop time); before
+            :meth:`connection_made`."""
             self._adopted = deadline
+            self._handle = handle
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
             if self._adopted is not None:
-                guard.waiting[self] = None
                 self._deadline = self.loop.call_at(self._adopted, self._too_slow)
                 return
             if not guard.admit(self):
@@ -154,7 +158,7 @@ def protocol_class(guard: ConnectionGuard) -> type[asyncio.Protocol]:
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
-            guard.forget(self)
+            guard.forget(self._handle)
             super().connection_lost(exc)
 
         def handle_events(self) -> None:
@@ -162,12 +166,12 @@ def protocol_class(guard: ConnectionGuard) -> type[asyncio.Protocol]:
             if self.cycle is not None and self.cycle is not self._counted_cycle:
                 self._counted_cycle = self.cycle  # a request's headers have arrived
                 self._disarm()
-                guard.started(self)
+                guard.started(self._handle)
 
         def on_response_complete(self) -> None:
             # before uvicorn's own, which may start a pipelined request at once
             if not self.transport.is_closing():
-                guard.finished(self)
+                guard.finished(self._handle)
                 self._arm()
             super().on_response_complete()
 
@@ -221,6 +225,7 @@ class Arrival(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._deadline: asyncio.TimerHandle | None = None
         self._when = 0.0
+        self._real: Any = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)
@@ -239,9 +244,8 @@ class Arrival(asyncio.Protocol):
         if transport is None:
             return
         self._disarm()
-        self._guard.forget(self)
-        real = self._make_real()
-        real.adopt(self._when)
+        real = self._real = self._make_real()
+        real.adopt(self._when, self)  # this Arrival keeps its place in the guard
         transport.set_protocol(real)
         real.connection_made(transport)
         real.data_received(data)
@@ -253,10 +257,18 @@ class Arrival(asyncio.Protocol):
         self._disarm()
         self._guard.forget(self)
 
+    @property
+    def handed_over(self) -> bool:
+        """Whether the HTTP protocol has taken the connection over."""
+        return self._real is not None
+
     def still_receiving(self) -> bool:
-        return False
+        return self._real is not None and bool(self._real.still_receiving())
 
     def drop(self) -> None:
+        if self._real is not None:
+            self._real.drop()
+            return
         self._disarm()
         if self._transport is not None:
             self._transport.close()
@@ -410,8 +422,8 @@ def _server_class() -> type:
             for connection in list(state.connections):
                 connection.shutdown()
             for waiting in list(self.guard.waiting):
-                if isinstance(waiting, Arrival):  # no byte yet, so not uvicorn's to close
-                    waiting.drop()
+                if isinstance(waiting, Arrival) and not waiting.handed_over:
+                    waiting.drop()  # no byte yet, so not uvicorn's to close
             loop = asyncio.get_running_loop()
             deadline = loop.time() + (self.config.timeout_graceful_shutdown or 0)
             while (state.connections or state.tasks) and not self.force_exit:
