@@ -54,6 +54,7 @@ PHASES = 4
 CLIENTS = 6
 PACE = 0.2  # seconds between two requests of a mixed-traffic client: 5 a second each
 QUIET = 3  # quiet accounts, each with a steady receiver, its runs timed
+QUIET_PACE = 0.25  # seconds a quiet account waits between the end of a run and the next one
 NOISY_PACE = 1.0  # seconds between two runs of the noisy account, to a black hole
 MEMORY_TOLERANCE = 20_000  # memory blocks the emulator may hold more after its last phase
 
@@ -476,7 +477,8 @@ class Timed:
 def quiet_thread(
     base_url: str, key: str, hook: str, finals: Finals, deadline: float, timed: Timed
 ) -> None:
-    """One run at a time: submit, wait for its final webhook, note how long it took."""
+    """One run at a time, QUIET_PACE apart: submit, wait for its final webhook, note how long
+    it took."""
     body = json.dumps(lab_request(webhook_url=hook)).encode()
     headers = {"x-api-key": key, "content-type": "application/json"}
     first = True
@@ -497,7 +499,7 @@ def quiet_thread(
                 elif not first:  # the first run also opens connections: not timed
                     timed.latencies.append(arrived - started)
             first = False
-            time.sleep(0.02)
+            time.sleep(QUIET_PACE)
 
 
 def noisy_thread(base_url: str, key: str, hook: str, deadline: float, runs: list[str]) -> None:
