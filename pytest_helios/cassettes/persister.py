@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import os
 import re
@@ -258,6 +259,187 @@ def _has_anchor(text: str) -> bool:
     return False
 
 
+class _Unsupported(Exception):
+    """Not written the way :func:`dump` writes: :func:`load_yaml` reads it instead."""
+
+
+#: ``key:`` then nothing, or one space and the value: a key as :func:`dump` writes one.
+_ENTRY = re.compile(r"([A-Za-z0-9_][A-Za-z0-9_./-]*|'(?:[^'\n]|'')*'):(?: (.+))?")
+#: a plain scalar as :func:`dump` writes one: no indicator first, no ": " or " #" inside
+_PLAIN = re.compile(r"(?:[^\s\-?:,\[\]{}#&*!|>'\"%@`]|-[0-9A-Za-z.])[^\t]*")
+_SINGLE_QUOTED = re.compile(r"'((?:[^']|'')*)'")
+_DECIMAL = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
+#: What YAML reads as a line break or refuses outright (PyYAML's non-printable characters),
+#: and a byte order mark: none is ever written by :func:`dump`; left to PyYAML.
+_NOT_WRITTEN = re.compile(
+    "[^\x09\x0a\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+)
+_RESOLVER = yaml.resolver.Resolver()
+_NULLS = ("null", "Null", "NULL", "~")
+_BOOLEANS = {word: word[0] in "tT" for word in ("true", "True", "TRUE", "false", "False", "FALSE")}
+
+
+@functools.lru_cache(maxsize=4096)  # keys and most values repeat from cassette to cassette
+def _scalar_text(text: str) -> Any:
+    """A plain or single-quoted scalar (or key) on one line, as YAML reads it; only strings,
+    decimal integers, null and booleans (anything else: PyYAML reads the file)."""
+    if text[0] == "'":
+        quoted = _SINGLE_QUOTED.fullmatch(text)
+        if quoted is None:
+            raise _Unsupported(text)
+        return quoted.group(1).replace("''", "'")
+    if _PLAIN.fullmatch(text) is None or ": " in text or " #" in text or text[-1] in " :":
+        raise _Unsupported(text)
+    tag = _RESOLVER.resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
+    if tag == "tag:yaml.org,2002:str":
+        return text
+    if tag == "tag:yaml.org,2002:int" and _DECIMAL.fullmatch(text):
+        return int(text)
+    if tag == "tag:yaml.org,2002:null" and text in _NULLS:
+        return None
+    if tag == "tag:yaml.org,2002:bool" and text in _BOOLEANS:
+        return _BOOLEANS[text]
+    raise _Unsupported(text)
+
+
+class _Reader:
+    """Reads back exactly what :func:`dump` writes (block mappings and sequences, plain and
+    single-quoted scalars, literal blocks, ``{}`` and ``[]``), several times faster than
+    PyYAML, whose objects it returns unchanged; anything else raises ``_Unsupported``."""
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.split("\n")
+        if self.lines[-1] == "":
+            self.lines.pop()  # the final line break
+        self.at = 0
+
+    def document(self) -> Any:
+        lines = self.lines
+        while self.at < len(lines) and lines[self.at].startswith("#"):
+            self.at += 1  # the header's comments
+        if self.at == len(lines) or lines[self.at][:1] in ("", " ", "-"):
+            raise _Unsupported("not a mapping")
+        document = self.mapping(0)
+        if self.at != len(lines):
+            raise _Unsupported(f"line {self.at + 1}")
+        return document
+
+    def node(self, indent: int) -> Any:
+        """The block that starts on the current line, indented ``indent``."""
+        line = self.lines[self.at]
+        if line.startswith("- ", indent):
+            return self.sequence(indent)
+        return self.mapping(indent)
+
+    def mapping(self, indent: int) -> dict[Any, Any]:
+        lines, result = self.lines, {}
+        while self.at < len(lines):
+            line = lines[self.at]
+            stripped = line.lstrip(" ")
+            depth = len(line) - len(stripped)
+            if depth < indent or (depth == indent and stripped.startswith("-")):
+                break
+            entry = _ENTRY.fullmatch(stripped) if depth == indent else None
+            if entry is None:
+                raise _Unsupported(f"line {self.at + 1}")
+            key = _scalar_text(entry.group(1))
+            if not isinstance(key, str):
+                raise _Unsupported(f"line {self.at + 1}: key")
+            self.at += 1
+            result[key] = self.value(entry.group(2), indent)
+        return result
+
+    def sequence(self, indent: int) -> list[Any]:
+        lines, result = self.lines, []
+        while self.at < len(lines):
+            line = lines[self.at]
+            if not line.startswith("- ", indent) or line[:indent].strip(" "):
+                break
+            rest = line[indent + 2 :]
+            if rest[:1] in ("", " ", "-"):
+                raise _Unsupported(f"line {self.at + 1}")
+            if _ENTRY.fullmatch(rest) is not None:
+                # "- key: ..." opens a mapping whose keys stand where this one does
+                self.lines[self.at] = " " * (indent + 2) + rest
+                result.append(self.mapping(indent + 2))
+            else:
+                self.at += 1
+                result.append(self.value(rest, indent))
+        return result
+
+    def value(self, text: str | None, indent: int) -> Any:
+        """The value after ``key:`` (or ``- ``) on a line indented ``indent``; the
+        current line is the next one."""
+        if text is None:
+            if self.at == len(self.lines):
+                raise _Unsupported("no value")
+            line = self.lines[self.at]
+            depth = len(line) - len(line.lstrip(" "))
+            if depth > indent or (depth == indent and line.startswith("- ", indent)):
+                return self.node(depth)
+            raise _Unsupported(f"line {self.at}: no value")  # an empty value (null)
+        if text in ("|-", "|", "|+"):
+            return self.literal(text, indent)
+        if text == "{}":
+            return {}
+        if text == "[]":
+            return []
+        return _scalar_text(text)
+
+    def literal(self, style: str, indent: int) -> str:
+        lines, start = self.lines, self.at
+        if start == len(lines):
+            raise _Unsupported("an empty literal block")
+        first = lines[start]
+        width = len(first) - len(first.lstrip(" "))
+        if width <= indent or first[width:][:1] in ("", "\t"):
+            raise _Unsupported(f"line {start + 1}: literal block")  # dump adds an indicator
+        content: list[str] = []
+        empty = 0  # empty lines since the last line of text
+        while self.at < len(lines):
+            line = lines[self.at]
+            if line == "":
+                empty += 1
+            elif line.startswith(" " * width):
+                if line.isspace():
+                    raise _Unsupported(f"line {self.at + 1}: blank with spaces")
+                content.extend([""] * empty)
+                content.append(line[width:])
+                empty = 0
+            elif line.isspace():
+                raise _Unsupported(f"line {self.at + 1}: blank with spaces")
+            else:
+                break
+            self.at += 1
+        text = "\n".join(content)
+        if style == "|":
+            return text + "\n"
+        if style == "|+":
+            return text + "\n" * (1 + empty)
+        return text
+
+
+def _read_written(text: str) -> Any:
+    """``text`` read as YAML, if it is written as :func:`dump` writes (else ``_Unsupported``)."""
+    if _NOT_WRITTEN.search(text) is not None:
+        raise _Unsupported("a character dump never writes")
+    try:
+        return _Reader(text).document()
+    except RecursionError:
+        raise _Unsupported("nested deeply") from None
+
+
+def load_written(data: bytes, path: Path | str) -> Any:
+    """What :func:`load_yaml` returns for ``data``, read faster when the file is written as
+    :func:`dump` writes (every cassette this plugin wrote), by PyYAML otherwise."""
+    if len(data) <= MAX_CASSETTE_BYTES:
+        try:
+            return _read_written(data.decode("utf-8"))
+        except (UnicodeDecodeError, _Unsupported):
+            pass
+    return load_yaml(data, path)
+
+
 def read_file(path: Path) -> bytes:
     """A cassette file's bytes, refusing (CassetteFormatError) one too large to read."""
     if path.stat().st_size > MAX_CASSETTE_BYTES:
@@ -270,7 +452,7 @@ def read_file(path: Path) -> bytes:
 def read_document(path: Path, *, items: str = "interactions") -> dict[str, Any]:
     """Parse and check a cassette file (``items="deliveries"``: a webhook capture file);
     any problem is a CassetteFormatError naming the file."""
-    return check_document(load_yaml(read_file(path), path), path, items=items)
+    return check_document(load_written(read_file(path), path), path, items=items)
 
 
 def check_document(document: Any, path: Path, *, items: str = "interactions") -> dict[str, Any]:

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from vcr.cassette import Cassette
+from vcr.patch import CassettePatcherBuilder
 from vcr.persisters.filesystem import CassetteNotFoundError
 from vcr.record_mode import RecordMode
 from vcr.request import Request
@@ -133,6 +134,109 @@ def absent_imports_fail_fast() -> Iterator[None]:
         for name in marked:
             if name in sys.modules and sys.modules[name] is None:
                 del sys.modules[name]
+
+
+class _EnteredCassette:
+    """Stands for the cassette entered now in vcrpy's patchers built once per process.
+
+    vcrpy builds its patchers for each cassette it enters: a new subclass of every patched
+    HTTP connection class, a ``mock.patch`` object and a wrapper per patched method, each
+    bound to that cassette (about a third of a millisecond, then as much garbage for the
+    collector, the classes being in reference cycles). Built once, bound to this object,
+    they serve every cassette: whatever they ask of "their" cassette is asked of the one
+    entered now (after a test, the last one: a connection object kept from it sees that
+    cassette, emptied, as with vcrpy's own patchers).
+    """
+
+    __slots__ = ("cassette",)
+
+    def __init__(self, cassette: Any) -> None:
+        object.__setattr__(self, "cassette", cassette)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.cassette, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self.cassette, name, value)
+
+    def __len__(self) -> int:
+        return len(self.cassette)
+
+    def __contains__(self, request: Any) -> bool:
+        return request in self.cassette
+
+
+class _Building:
+    """What vcrpy's patcher builder reads of a cassette while it builds (nothing else)."""
+
+    _path = ""  # the suffix of the names of vcrpy's subclasses
+    custom_patches: tuple[Any, ...] = ()
+    skip_patchers: tuple[str, ...] = ()
+
+
+@dataclass
+class _SharedPatchers:
+    """vcrpy's patchers for every cassette of the process (for one set of absent libraries)."""
+
+    entered: _EnteredCassette
+    patchers: list[Any]
+    busy: bool = False
+
+    @classmethod
+    def build(cls) -> _SharedPatchers:
+        entered = _EnteredCassette(_Building())
+        with absent_imports_fail_fast():
+            patchers = list(CassettePatcherBuilder(entered).build())
+        return cls(entered, patchers)
+
+    def forget_connections(self) -> None:
+        """After a cassette: its connection removers (vcrpy's, which close the connections
+        the cassette's pools made) start empty for the next one, as new ones would."""
+        for patcher in self.patchers:
+            if hasattr(patcher, "_connection_pool_to_connections"):
+                patcher._connection_pool_to_connections = {}
+
+
+_shared_patchers: dict[tuple[str, ...], _SharedPatchers] = {}
+_shared_lock = threading.Lock()
+
+
+def _take_shared_patchers() -> _SharedPatchers | None:
+    """The process's patchers, now marked busy; ``None`` while another cassette holds them
+    (a cassette entered inside another, an inner pytest run): that one builds its own."""
+    key = absent_libraries()
+    with _shared_lock:
+        shared = _shared_patchers.get(key)
+        if shared is None:
+            shared = _shared_patchers[key] = _SharedPatchers.build()
+        if shared.busy:
+            return None
+        shared.busy = True
+        return shared
+
+
+@contextlib.contextmanager
+def patched(cassette: Any) -> Iterator[None]:
+    """Inside: HTTP libraries talk to ``cassette``, as inside vcrpy's ``use_cassette``, with
+    the same patchers (built once per process; see :class:`_EnteredCassette`)."""
+    shared = _take_shared_patchers()
+    with contextlib.ExitStack() as stack:
+        if shared is None:
+            with absent_imports_fail_fast():
+                patchers = list(CassettePatcherBuilder(cassette).build())
+        else:
+            stack.callback(_release_shared_patchers, shared)
+            object.__setattr__(shared.entered, "cassette", cassette)
+            patchers = shared.patchers
+        for patcher in patchers:
+            stack.enter_context(patcher)
+        yield
+
+
+def _release_shared_patchers(shared: _SharedPatchers) -> None:
+    shared.forget_connections()
+    with _shared_lock:
+        shared.busy = False
 
 
 def cassette_path(item: pytest.Item, config: CassetteConfig, name: str | None) -> Path:
@@ -264,8 +368,9 @@ class CassetteSession:
         memory of a long suite stays flat. The misses and notes (a few lines) stay."""
         cassette, self.cassette = self.cassette, None
         if cassette is not None:
-            # vcrpy's patched classes of this cassette keep it (and so this session, its
-            # persister) until the garbage collector runs, as they are in reference cycles:
+            # The process's patchers keep it (and so this session, its persister) until the
+            # next cassette is entered, as may a connection object of the test (vcrpy's own
+            # patchers, when a cassette builds them, until the garbage collector runs):
             # neither keeps anything of the test meanwhile.
             cassette.helios_session = None
             cassette.release()
@@ -827,34 +932,34 @@ def use_cassette(request: pytest.FixtureRequest, base: CassetteConfig) -> Iterat
         pytest_config=request.config,
         live=target.live,
     )
-    context = _HeliosCassette.use(
-        path=str(path),
-        persister=session,
-        record_mode=_VCR_MODES[config.record_mode],
-        match_on=MATCHERS,
-        before_record_request=session.before_record_request,
-        before_record_response=session.before_record_response,
-    )
     item.stash[_stash.cassette_session] = session
     try:
         problem = None
         try:
-            with absent_imports_fail_fast():
-                cassette = context.__enter__()
+            # what vcrpy's use_cassette does: load, patch, yield, save, unpatch
+            cassette = _HeliosCassette.load(
+                path=str(path),
+                persister=session,
+                record_mode=_VCR_MODES[config.record_mode],
+                match_on=MATCHERS,
+                before_record_request=session.before_record_request,
+                before_record_response=session.before_record_response,
+            )
         except CassetteFormatError as error:
             problem = str(error)
         if problem is not None:
             pytest.fail(problem, pytrace=False)
         cassette.helios_session = session
         session.cassette = cassette
-        try:
-            yield session
-        finally:
-            session.finish_replay()
+        with patched(cassette):
             try:
-                context.__exit__(None, None, None)
-            except (CassetteWriteRefused, CassetteWriteFailed) as error:
-                pytest.fail(str(error), pytrace=False)
+                yield session
+            finally:
+                session.finish_replay()
+                try:
+                    cassette._save()
+                except (CassetteWriteRefused, CassetteWriteFailed) as error:
+                    pytest.fail(str(error), pytrace=False)
     finally:
         # The test is over: its call report, which explains a miss, was made before its
         # fixtures are torn down. Nothing of its cassette outlives it (pytest keeps every

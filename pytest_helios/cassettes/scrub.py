@@ -445,12 +445,19 @@ class Scrubber:
         self.request_secrets: dict[str, str] = {}
         self._in_request = False
         self._resolved_salt: str | None = None
+        #: the secrets a request is scrubbed with, and what they were made of (both only grow)
+        self._request_known: tuple[tuple[str, ...], int, tuple[str, ...]] = ((), 0, ())
 
     # -- text ------------------------------------------------------------------------------
     def _known_secrets(self) -> Iterable[str]:
         if not self._in_request:
             return self.secrets.longest_first()
-        return _longest_first({*self.secrets.registered_longest_first(), *self.request_secrets})
+        registered = self.secrets.registered_longest_first()
+        made_of, count, known = self._request_known
+        if made_of is not registered or count != len(self.request_secrets):
+            known = _longest_first({*registered, *self.request_secrets})
+            self._request_known = (registered, len(self.request_secrets), known)
+        return known
 
     def _text(self, text: str, identifiers: Mapping[str, tuple[str, str]]) -> str:
         for value in self._known_secrets():
