@@ -16,10 +16,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-
+from .asgi import JSONResponse, Request, Response, Route
 from .request_checks import BadRequest, FieldProblem, is_loopback, parse_json
 from .responses import (
     BodyTimeout,

@@ -1,10 +1,10 @@
-"""The emulator's Starlette app: the two documented endpoints and the admin API.
+"""The emulator's ASGI app: the two documented endpoints and the admin API.
 
 :class:`ApiEndpoints` answers the endpoints, at the emulator's base URL and at each account's, and
 gives JSON answers to unknown paths, wrong methods and crashes; :class:`~.admin.AdminApi` answers
 under ``/_emulator``. :func:`build_app` puts both around an
-:class:`~pytest_helios.emulator.core.EmulatorCore`; uvicorn serves the app on loopback, or an
-httpx transport drives it in-process.
+:class:`~pytest_helios.emulator.core.EmulatorCore`; :mod:`.server` serves the app on loopback,
+or an httpx transport drives it in-process.
 """
 
 from __future__ import annotations
@@ -16,12 +16,6 @@ import struct
 import uuid
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
-
-from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 import pytest_helios.payloads.builders as payloads
 from pytest_helios.facts import (
@@ -37,6 +31,7 @@ from pytest_helios.payloads.builders import accepted_response, serialize
 from pytest_helios.payloads.openapi import openapi_document
 
 from .admin import ADMIN_PREFIX, AdminApi
+from .asgi import RAW_SEND, App, JSONResponse, Request, Response, Route
 from .concurrency import Slots
 from .request_checks import BadRequest, FieldProblem, parse_json, schema_problems
 from .responses import (
@@ -66,33 +61,29 @@ _ENDPOINT_WITH_SLASH = re.compile(
 )
 
 
-def build_app(core: EmulatorCore) -> Starlette:
-    """The whole app: the endpoints, the admin API and the JSON error answers."""
+def build_app(core: EmulatorCore) -> App:
+    """The whole app: the endpoints, the admin API and the JSON error answers.
+
+    A path with a trailing slash is an unknown path (a JSON 404, naming the endpoint when it is
+    one), not a bodiless redirect that HTTP clients do not follow for a POST.
+    """
     endpoints = ApiEndpoints(core)
-    app = _EmulatorApp(
-        routes=[*endpoints.routes(), *AdminApi(core).routes()],
-        exception_handlers={
-            404: endpoints.not_found,
-            HTTPException: endpoints.http_error,
-            Exception: endpoints.crash,
-        },
+    return App(
+        [*endpoints.routes(), *AdminApi(core).routes()],
+        not_found=endpoints.not_found,
+        not_allowed=endpoints.not_allowed,
+        crash=endpoints.crash,
+        on_crash=_log_crash,
     )
-    # A path with a trailing slash is an unknown path (a JSON 404, naming the endpoint when it
-    # is one), not a bodiless 307 redirect that HTTP clients do not follow for a POST.
-    app.router.redirect_slashes = False
-    return app
 
 
-class _EmulatorApp(Starlette):
-    """Starlette, keeping the server's own ``send`` in the scope: a fault that resets or cuts
-    a connection reaches the connection through it (:func:`_connection`)."""
+def _log_crash(exc: Exception) -> None:
+    """A handler's exception, with its traceback, a few times per exception type."""
+    from .loop import throttled_logger
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        scope[_RAW_SEND] = send
-        await super().__call__(scope, receive, send)
-
-
-_RAW_SEND = "helios.raw_send"
+    throttled_logger("pytest_helios.emulator").error(
+        "the emulator failed answering a request", exc_info=exc, key=("crash", type(exc))
+    )
 
 
 #: A request body larger than this is parsed and checked on a worker thread, off the loop.
@@ -126,7 +117,7 @@ class ApiEndpoints:
         account_id = request.path_params.get("account_id")
         if account_id is not None and account_id not in self.core.registry.accounts:
             return error(404, "Not Found", f"No account {account_id!r} on this emulator")
-        server = str(request.url.replace(query="")).removesuffix(OPENAPI_PATH)
+        server = request.base_url().removesuffix(OPENAPI_PATH)
         return JSONResponse(openapi_document(server))
 
     async def agent(self, request: Request) -> Response:
@@ -137,27 +128,22 @@ class ApiEndpoints:
         """``POST /api/v1/lab-results``: a Lab Results Agent run."""
         return await self._accept(request, "lab-results-request", "lab-results")
 
-    async def not_found(self, request: Request, exc: Exception) -> Response:
+    async def not_found(self, request: Request) -> Response:
         """404 naming the method and path; for an endpoint with a trailing slash, the endpoint."""
-        path = request.url.path
+        path = request.path
         message = f"No route for {request.method} {path}"
         if _ENDPOINT_WITH_SLASH.fullmatch(path):
             message += f"; the endpoint is {path.rstrip('/')} (no trailing slash)"
         return error(404, "Not Found", message, headers=self._api_slots(path))
 
-    async def http_error(self, request: Request, exc: Exception) -> Response:
-        """405 naming the allowed method; any other HTTP error as JSON."""
-        if not isinstance(exc, HTTPException):
-            return await self.crash(request, exc)
-        if exc.status_code == 405:
-            allowed = (exc.headers or {}).get("Allow", "POST")
-            return error(
-                405,
-                "Method Not Allowed",
-                f"{request.method} is not allowed on {request.url.path}; use {allowed}",
-                headers={"Allow": allowed, **self._api_slots(request.url.path)},
-            )
-        return error(exc.status_code, "Error", str(exc.detail))
+    async def not_allowed(self, request: Request, allowed: str) -> Response:
+        """405 naming the allowed methods."""
+        return error(
+            405,
+            "Method Not Allowed",
+            f"{request.method} is not allowed on {request.path}; use {allowed}",
+            headers={"Allow": allowed, **self._api_slots(request.path)},
+        )
 
     def _slots(self, account: Account | None, agent: Agent | None) -> dict[str, str]:
         """The ``X-Concurrent-*`` headers every answer of the API carries (documented: "every
@@ -323,7 +309,7 @@ def _phrase(status: int) -> str:
 
 def _connection(request: Request) -> tuple[Any, Any] | None:
     """The server's transport and request cycle of ``request``'s connection, when served."""
-    cycle = getattr(request.scope.get(_RAW_SEND), "__self__", None)
+    cycle = getattr(request.scope.get(RAW_SEND), "__self__", None)
     transport = getattr(cycle, "transport", None)
     if transport is None or not hasattr(cycle, "disconnected"):
         return None

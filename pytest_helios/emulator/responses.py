@@ -2,7 +2,7 @@
 API (``admin``): the JSON error answers, and reading a request body within a size and a time
 limit. A leaf: it imports neither of them.
 
-Like the rest of the HTTP layer it is imported only when an emulator starts (starlette with it).
+Like the rest of the HTTP layer it is imported only when an emulator starts.
 """
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response
+from .asgi import ClientDisconnect, JSONResponse, Request, Response
 
 if TYPE_CHECKING:
     from .request_checks import BadRequest

@@ -1,6 +1,9 @@
-"""uvicorn serving the emulator's app on a loopback port, on the emulator's event loop.
+"""The emulator's HTTP/1.1 server: its app on a loopback port, on the emulator's event loop.
 
-The emulator is shared by every test of a session and by clients in other languages, so no
+Written on h11 (which httpx already loads) and asyncio alone: a general ASGI server would cost
+the first test that uses the emulator its import (uvicorn's is ~50 ms, with click). It serves
+one app, HTTP/1.1 with keep-alive, pipelining, ``Expect: 100-continue`` and flow control, and
+the emulator is shared by every test of a session and by clients in other languages, so no
 client may take it over:
 
 - **a header deadline**: every request's headers must arrive within ``header_timeout`` seconds
@@ -14,8 +17,9 @@ client may take it over:
 - **its own accept loop**: when the process runs out of file descriptors, asyncio's accept loop
   logs a traceback and re-arms itself once per pending connection (thousands a second); this
   one pauses for a moment and says so once;
-- **bounded logging**: uvicorn's per-connection warnings go through a
-  :class:`~pytest_helios.emulator.loop.ThrottledLogger`, a few lines per cause.
+- **bounded logging**: warnings and the app's failures go through a
+  :class:`~pytest_helios.emulator.loop.ThrottledLogger`, a few lines per cause;
+- **one answer to what is not HTTP/1.1**: a JSON 400, and the connection closed.
 """
 
 from __future__ import annotations
@@ -24,11 +28,13 @@ import asyncio
 import contextlib
 import errno
 import json
-import logging
 import socket
+import time
 from collections import Counter
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any, cast
+from urllib.parse import unquote
 
 from .loop import LoopThread, throttled_logger
 
@@ -37,6 +43,12 @@ ACCEPT_BATCH = 64
 #: Seconds accepting pauses when the process is out of file descriptors or memory.
 ACCEPT_PAUSE = 0.5
 _OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+#: The longest request line and headers, in bytes (h11's default); longer ones get a 400.
+MAX_HEAD_BYTES = 16 * 1024
+#: Request body bytes held for the app before reading from its connection pauses.
+HIGH_WATER = 64 * 1024
+#: Seconds :meth:`Server.stop` lets answers in progress finish.
+GRACEFUL_SECONDS = 2.0
 
 _log = throttled_logger("pytest_helios.emulator.server")
 
@@ -117,94 +129,401 @@ class ConnectionGuard:
         self.busy.pop(connection, None)
 
 
-def protocol_class(guard: ConnectionGuard) -> type[asyncio.Protocol]:
-    """uvicorn's HTTP/1.1 protocol with ``guard``'s header deadline and connection cap."""
-    from uvicorn.protocols.http.h11_impl import H11Protocol
+def _invalid_answer() -> bytes:
+    body = json.dumps(
+        {"error": "Bad Request", "message": "The request is not valid HTTP/1.1"}
+    ).encode()
+    head = (
+        "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    )
+    return head.encode() + body
 
-    timed_out = _timeout_answer(guard.header_timeout)
 
-    class EmulatorProtocol(H11Protocol):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            # uvicorn's warnings, and the cycle's errors (it is handed this logger), a few
-            # lines per cause: it calls only what ThrottledLogger offers
-            self.logger = cast(logging.Logger, throttled_logger("uvicorn.error"))
-            self._deadline: asyncio.TimerHandle | None = None
-            self._counted_cycle: Any = None
-            self._adopted: float | None = None
-            #: what the guard knows this connection by: itself, or the Arrival it took over
-            self._handle: Any = self
+_INVALID = _invalid_answer()
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_date_cache: tuple[int, bytes] = (0, b"")
 
-        def adopt(self, deadline: float, handle: Any) -> None:
-            """Take over a connection an :class:`Arrival` admitted (``handle``, which keeps its
-            place among the guard's connections) and its header deadline (loop time); before
-            :meth:`connection_made`."""
-            self._adopted = deadline
-            self._handle = handle
 
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            if self._adopted is not None:
-                self._deadline = self.loop.call_at(self._adopted, self._too_slow)
-                return
-            if not guard.admit(self):
-                _log.warning(
-                    "closed a new connection: all %d connections are busy answering",
-                    guard.max_connections,
-                )
-                self.transport.abort()
-                return
-            self._arm()
+def http_date() -> bytes:
+    """Now as an HTTP ``Date`` header value (RFC 9110 IMF-fixdate), computed once a second."""
+    global _date_cache
+    now = int(time.time())
+    if _date_cache[0] != now:
+        t = time.gmtime(now)
+        text = (
+            f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year} "
+            f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT"
+        )
+        _date_cache = (now, text.encode("ascii"))
+    return _date_cache[1]
 
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._disarm()
-            guard.forget(self._handle)
-            super().connection_lost(exc)
 
-        def handle_events(self) -> None:
-            super().handle_events()
-            if self.cycle is not None and self.cycle is not self._counted_cycle:
-                self._counted_cycle = self.cycle  # a request's headers have arrived
-                self._disarm()
-                guard.started(self._handle)
+def _reason(status: int) -> bytes:
+    try:
+        return HTTPStatus(status).phrase.encode("ascii")
+    except ValueError:
+        return b""
 
-        def on_response_complete(self) -> None:
-            # before uvicorn's own, which may start a pipelined request at once
-            if not self.transport.is_closing():
-                guard.finished(self._handle)
-                self._arm()
-            super().on_response_complete()
 
-        def still_receiving(self) -> bool:
-            """Whether the app waits for more of this connection's request body."""
-            cycle = self.cycle
-            return cycle is not None and cycle.more_body and not cycle.response_started
+class Served:
+    """What the connections of one server share: the app, the guard, the loop, and the open
+    connections and running request tasks (for a graceful stop)."""
 
-        def drop(self) -> None:
-            """Close the connection to make room for another."""
-            self._disarm()
+    def __init__(self, app: Any, guard: ConnectionGuard, loop: asyncio.AbstractEventLoop) -> None:
+        self.app = app
+        self.guard = guard
+        self.loop = loop
+        self.connections: set[Connection] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
+
+
+class Connection(asyncio.Protocol):
+    """One HTTP/1.1 connection: h11 parses it, each request is handed to the ASGI app in a task
+    of its own (a :class:`Cycle`), pipelined requests wait their turn, and ``served.guard``'s
+    header deadline and connection cap apply (see the module docstring)."""
+
+    def __init__(self, served: Served) -> None:
+        import h11
+
+        self.served = served
+        self.loop = served.loop
+        self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES)
+        self.transport: asyncio.Transport = cast(asyncio.Transport, None)
+        self.cycle: Cycle | None = None
+        self.server: tuple[str, int] | None = None
+        self.client: tuple[str, int] | None = None
+        self._deadline: asyncio.TimerHandle | None = None
+        self._adopted: float | None = None
+        #: what the guard knows this connection by: itself, or the Arrival it took over
+        self._handle: Any = self
+        self._read_paused = False
+        self._eof = False
+        self._writable = asyncio.Event()
+        self._writable.set()
+
+    # the guard's side ---------------------------------------------------------------------
+
+    def adopt(self, deadline: float, handle: Any) -> None:
+        """Take over a connection an :class:`Arrival` admitted (``handle``, which keeps its
+        place among the guard's connections) and its header deadline (loop time); before
+        :meth:`connection_made`."""
+        self._adopted = deadline
+        self._handle = handle
+
+    def still_receiving(self) -> bool:
+        """Whether the app waits for more of this connection's request body."""
+        cycle = self.cycle
+        return cycle is not None and cycle.more_body and not cycle.response_started
+
+    def drop(self) -> None:
+        """Close the connection to make room for another."""
+        self._disarm()
+        self.transport.close()
+
+    def shutdown(self) -> None:
+        """Close when idle, or once the answer in progress is sent."""
+        if self.cycle is None or self.cycle.response_complete:
             self.transport.close()
+        else:
+            self.cycle.keep_alive = False
 
-        def _arm(self) -> None:
-            self._disarm()
-            self._deadline = self.loop.call_later(guard.header_timeout, self._too_slow)
+    def _arm(self) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_later(self.served.guard.header_timeout, self._too_slow)
 
-        def _disarm(self) -> None:
-            if self._deadline is not None:
-                self._deadline.cancel()
-                self._deadline = None
-
-        def _too_slow(self) -> None:
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
             self._deadline = None
-            if self.transport.is_closing():
-                return
-            guard.counts["timed out"] += 1
-            started, _closed = self.conn.trailing_data
-            if started:  # part of a request arrived: say why it is not answered
-                self.transport.write(timed_out)
-            self.transport.close()
 
-    return EmulatorProtocol
+    def _too_slow(self) -> None:
+        self._deadline = None
+        if self.transport.is_closing():
+            return
+        self.served.guard.counts["timed out"] += 1
+        started, _closed = self.conn.trailing_data
+        if started:  # part of a request arrived: say why it is not answered
+            self.transport.write(_timeout_answer(self.served.guard.header_timeout))
+        self.transport.close()
+
+    # asyncio's side -----------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+        self.server = _address(transport.get_extra_info("sockname"))
+        self.client = _address(transport.get_extra_info("peername"))
+        self.served.connections.add(self)
+        if self._adopted is not None:
+            self._deadline = self.loop.call_at(self._adopted, self._too_slow)
+            return
+        if not self.served.guard.admit(self):
+            _log.warning(
+                "closed a new connection: all %d connections are busy answering",
+                self.served.guard.max_connections,
+            )
+            self.transport.abort()
+            return
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        self.served.guard.forget(self._handle)
+        self.served.connections.discard(self)
+        cycle = self.cycle
+        if cycle is not None:
+            if not cycle.response_complete:
+                cycle.disconnected = True
+            cycle.message_event.set()
+        self._writable.set()
+
+    def eof_received(self) -> bool | None:
+        """The client closed its side: a whole request still gets its answer (then the
+        connection closes); otherwise the connection closes now."""
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete and not cycle.more_body:
+            self._eof = True
+            return True
+        return None
+
+    def pause_writing(self) -> None:
+        self._writable.clear()
+
+    def resume_writing(self) -> None:
+        self._writable.set()
+
+    async def drain(self) -> None:
+        """Wait until the transport takes more data."""
+        await self._writable.wait()
+
+    def pause_reading(self) -> None:
+        if not self._read_paused:
+            self._read_paused = True
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self._read_paused:
+            self._read_paused = False
+            self.transport.resume_reading()
+
+    def data_received(self, data: bytes) -> None:
+        self.conn.receive_data(data)
+        self.handle_events()
+
+    # HTTP ---------------------------------------------------------------------------------
+
+    def handle_events(self) -> None:
+        """Act on every event h11 has parsed: a request starts a cycle, body data goes to it,
+        the end of a request wakes it; stop at what needs more data or waits for the answer."""
+        import h11
+
+        while True:
+            try:
+                event = self.conn.next_event()
+            except h11.RemoteProtocolError:
+                self._refuse()
+                return
+            if event is h11.NEED_DATA:
+                return
+            if event is h11.PAUSED:  # a pipelined request: it waits for this answer
+                self.pause_reading()
+                return
+            cycle = self.cycle
+            if isinstance(event, h11.Request):
+                if not self._begin(event):
+                    return
+            elif isinstance(event, h11.Data) and cycle is not None:
+                if self.conn.our_state is h11.DONE:
+                    continue  # the rest of a body the app answered without reading
+                cycle.body += event.data
+                if len(cycle.body) > HIGH_WATER:
+                    self.pause_reading()
+                cycle.message_event.set()
+            elif isinstance(event, h11.EndOfMessage) and cycle is not None:
+                if self.conn.our_state is h11.DONE:
+                    self.resume_reading()
+                    self.conn.start_next_cycle()
+                    continue
+                cycle.more_body = False
+                cycle.message_event.set()
+                if self.conn.their_state is h11.MUST_CLOSE:
+                    return
+
+    def _begin(self, event: Any) -> bool:
+        """Start the app on a request whose head has arrived; False when it is refused."""
+        raw_path, _, query = event.target.partition(b"?")
+        try:
+            path = unquote(raw_path.decode("ascii"), errors="strict")
+        except UnicodeDecodeError:
+            self._refuse()
+            return False
+        self._disarm()
+        self.served.guard.started(self._handle)
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": event.http_version.decode("ascii"),
+            "server": self.server,
+            "client": self.client,
+            "scheme": "http",
+            "method": event.method.decode("ascii"),
+            "root_path": "",
+            "path": path,
+            "raw_path": raw_path,
+            "query_string": query,
+            "headers": list(event.headers),
+        }
+        cycle = self.cycle = Cycle(self, scope)
+        task = self.loop.create_task(cycle.run(self.served.app))
+        self.served.tasks.add(task)
+        task.add_done_callback(self.served.tasks.discard)
+        return True
+
+    def _refuse(self) -> None:
+        """Answer a request that is not HTTP/1.1 with a 400 and close; a connection that is
+        already answering one is only closed."""
+        cycle = self.cycle
+        if cycle is None or cycle.response_complete:
+            self.transport.write(_INVALID)
+        self.transport.close()
+
+    def on_response_complete(self) -> None:
+        """The answer is sent: wait for the next request (with a new header deadline), and
+        start one that was pipelined behind this one."""
+        import h11
+
+        if self.transport.is_closing():
+            return
+        self.served.guard.finished(self._handle)
+        self._arm()
+        self.resume_reading()
+        if self.conn.our_state is h11.DONE and self.conn.their_state is h11.DONE:
+            self.conn.start_next_cycle()
+            self.handle_events()
+        if self._eof:  # answer only what arrived whole before the client closed its side
+            cycle = self.cycle
+            if cycle is None or cycle.response_complete or cycle.more_body:
+                self.transport.close()
+
+
+def _address(found: Any) -> tuple[str, int] | None:
+    if isinstance(found, tuple) and len(found) >= 2:
+        return str(found[0]), int(found[1])
+    return None
+
+
+class Cycle:
+    """One request and its answer: the ASGI ``receive`` and ``send`` of the app's call."""
+
+    def __init__(self, connection: Connection, scope: dict[str, Any]) -> None:
+        self.connection = connection
+        self.transport = connection.transport
+        self.conn = connection.conn
+        self.scope = scope
+        self.body = bytearray()
+        self.more_body = True
+        self.message_event = asyncio.Event()
+        self.disconnected = False
+        self.keep_alive = True
+        self.waiting_for_100_continue = bool(self.conn.they_are_waiting_for_100_continue)
+        self.response_started = False
+        self.response_complete = False
+        self._head = b""
+        self._headless = scope["method"] == "HEAD"
+
+    async def run(self, app: Any) -> None:
+        """Call the app; an app that fails before answering gets a 500 answered for it."""
+        try:
+            await app(self.scope, self.receive, self.send)
+        except asyncio.CancelledError:
+            self.transport.close()
+            raise
+        except Exception as exc:
+            _log.error(
+                "the emulator failed answering a request",
+                exc_info=exc,
+                key=("app", type(exc)),
+            )
+            if self.response_started or self.disconnected:
+                self.transport.close()
+            else:
+                await self._answer_500()
+        else:
+            if not self.response_started and not self.disconnected:
+                await self._answer_500()
+            elif not self.response_complete and not self.disconnected:
+                self.transport.close()
+
+    async def _answer_500(self) -> None:
+        body = b'{"error":"Internal Server Error","message":"The emulator failed"}'
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"),
+        ]
+        await self.send({"type": "http.response.start", "status": 500, "headers": headers})
+        await self.send({"type": "http.response.body", "body": body})
+
+    async def send(self, message: dict[str, Any]) -> None:
+        import h11
+
+        connection = self.connection
+        if not connection._writable.is_set() and not self.disconnected:
+            await connection.drain()
+        if self.disconnected:
+            return
+        kind = message["type"]
+        if not self.response_started:
+            if kind != "http.response.start":
+                raise RuntimeError(f"expected 'http.response.start', got {kind!r}")
+            self.response_started = True
+            self.waiting_for_100_continue = False
+            status = message["status"]
+            headers = [(b"date", http_date()), *message.get("headers", ())]
+            # kept until the body comes, so that head and body leave in one write
+            self._head = self.conn.send(
+                h11.Response(status_code=status, headers=headers, reason=_reason(status))
+            )
+            return
+        if self.response_complete:
+            raise RuntimeError(f"{kind!r} sent after the response was complete")
+        if kind != "http.response.body":
+            raise RuntimeError(f"expected 'http.response.body', got {kind!r}")
+        body = b"" if self._headless else message.get("body", b"")
+        out = [self._head]
+        self._head = b""
+        if body:
+            out.append(self.conn.send(h11.Data(data=body)))
+        if not message.get("more_body", False):
+            self.response_complete = True
+            self.message_event.set()
+            out.append(self.conn.send(h11.EndOfMessage()))
+        self.transport.write(b"".join(out))
+        if self.response_complete:
+            if self.conn.our_state is h11.MUST_CLOSE or not self.keep_alive:
+                self.transport.close()
+            connection.on_response_complete()
+
+    async def receive(self) -> dict[str, Any]:
+        import h11
+
+        if self.waiting_for_100_continue and not self.transport.is_closing():
+            self.transport.write(
+                self.conn.send(
+                    h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue")
+                )
+            )
+            self.waiting_for_100_continue = False
+        if not self.disconnected and not self.response_complete:
+            self.connection.resume_reading()
+            await self.message_event.wait()
+            self.message_event.clear()
+        if self.disconnected or self.response_complete:
+            return {"type": "http.disconnect"}
+        message = {"type": "http.request", "body": bytes(self.body), "more_body": self.more_body}
+        self.body = bytearray()
+        return message
 
 
 class Arrival(asyncio.Protocol):
@@ -363,83 +682,6 @@ class Listener:
         await asyncio.gather(*self._starting, return_exceptions=True)
 
 
-def _server_class() -> type:
-    import uvicorn
-
-    class EmulatorServer(uvicorn.Server):
-        """uvicorn's server with :class:`Listener` in place of ``loop.create_server``."""
-
-        guard: ConnectionGuard
-
-        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-            await self.lifespan.startup()
-            config = self.config
-            loop = asyncio.get_running_loop()
-
-            def create_protocol() -> asyncio.Protocol:
-                make: Any = config.http_protocol_class
-                protocol: asyncio.Protocol = make(
-                    config=config,
-                    server_state=self.server_state,
-                    app_state=self.lifespan.state,
-                    _loop=loop,
-                )
-                return protocol
-
-            guard: ConnectionGuard = self.guard
-
-            def arrival() -> asyncio.Protocol:
-                return Arrival(guard, create_protocol, loop)
-
-            listeners = [Listener(sock, arrival, loop) for sock in sockets or []]
-            for listener in listeners:
-                listener.start()
-            # uvicorn's shutdown calls close() and wait_closed() on these, as on asyncio's
-            self.servers = cast(Any, listeners)
-            self.wake = asyncio.Event()
-            self.started = True
-
-        async def main_loop(self) -> None:
-            """uvicorn's loop, but woken at once by :meth:`Server.stop` (uvicorn looks every
-            0.1 s, which every session paid at its end)."""
-            counter = 0
-            should_exit = await self.on_tick(counter)
-            while not should_exit:
-                counter = (counter + 1) % 864000
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), 0.1)
-                should_exit = await self.on_tick(counter)
-
-        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-            """uvicorn's graceful shutdown without its fixed 0.1 s pauses: stop accepting, ask
-            every connection to close, wait for them (looking every 5 ms) up to the graceful
-            timeout, then cancel what is left."""
-            for server in self.servers:
-                server.close()
-            for sock in sockets or []:
-                sock.close()
-            state = self.server_state
-            for connection in list(state.connections):
-                connection.shutdown()
-            for waiting in list(self.guard.waiting):
-                if isinstance(waiting, Arrival) and not waiting.handed_over:
-                    waiting.drop()  # no byte yet, so not uvicorn's to close
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + (self.config.timeout_graceful_shutdown or 0)
-            while (state.connections or state.tasks) and not self.force_exit:
-                if loop.time() >= deadline:
-                    for task in list(state.tasks):
-                        task.cancel()
-                    break
-                await asyncio.sleep(0.005)
-            for server in self.servers:
-                await server.wait_closed()
-            if not self.force_exit:
-                await self.lifespan.shutdown()
-
-    return EmulatorServer
-
-
 class Server:
     """Binds ``host:port`` (port 0: a free one) and serves ``app`` until :meth:`stop`, with a
     header deadline of ``header_timeout`` seconds and at most ``max_connections`` connections
@@ -459,15 +701,13 @@ class Server:
         self._loop = loop
         self._host = host
         self._port = port
-        self._server: Any = None
-        self._task: asyncio.Task[None] | None = None
+        self._served: Served | None = None
+        self._listener: Listener | None = None
         self._socket: socket.socket | None = None
         self.port = 0
         self.guard = ConnectionGuard(max_connections or default_max_connections(), header_timeout)
 
     def start(self, timeout: float = 10.0) -> None:
-        import uvicorn
-
         family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
         # proto IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say TCP, and
         # without it every response waits ~40 ms for a delayed ACK between headers and body.
@@ -482,44 +722,57 @@ class Server:
             raise
         self._socket = sock
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self._app,
-            http=protocol_class(self.guard),
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=2,
-            server_header=False,
-        )
-        self._server = _server_class()(config)
-        self._server.guard = self.guard
-        self._loop.run(self._begin(sock), timeout)
+        try:
+            self._loop.run(self._begin(sock), timeout)
+        except BaseException:
+            sock.close()
+            self._socket = None
+            raise
 
     async def _begin(self, sock: socket.socket) -> None:
-        server = self._server
-        self._task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
-        while not server.started:
-            if self._task.done():
-                self._task.result()  # re-raise what stopped it
-                raise RuntimeError("the emulator's server stopped while starting")
-            await asyncio.sleep(0.001)
+        loop = asyncio.get_running_loop()
+        served = self._served = Served(self._app, self.guard, loop)
+        guard = self.guard
+
+        def arrival() -> asyncio.Protocol:
+            return Arrival(guard, lambda: Connection(served), loop)
+
+        self._listener = Listener(sock, arrival, loop)
+        self._listener.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        if self._server is None:
+        """Stop accepting, let answers in progress finish (up to :data:`GRACEFUL_SECONDS`),
+        then close every connection."""
+        if self._served is None:
             return
-        server = self._server
-        server.should_exit = True
-        wake = getattr(server, "wake", None)
-        if wake is not None:
-            self._loop.call_soon(wake.set)
-        if self._task is not None:
-            self._loop.run(_wait(self._task), timeout)
-        if self._socket is not None:
-            self._socket.close()
-        self._server = None
-        self._task = None
-        self._socket = None
+        try:
+            self._loop.run(self._shutdown(), timeout)
+        finally:
+            if self._socket is not None:
+                self._socket.close()
+            self._served = None
+            self._listener = None
+            self._socket = None
 
-
-async def _wait(task: asyncio.Task[None]) -> None:
-    await asyncio.gather(task, return_exceptions=True)
+    async def _shutdown(self) -> None:
+        served = self._served
+        assert served is not None
+        if self._listener is not None:
+            self._listener.close()
+        for connection in list(served.connections):
+            connection.shutdown()
+        for waiting in list(self.guard.waiting):
+            if isinstance(waiting, Arrival) and not waiting.handed_over:
+                waiting.drop()  # no byte yet: no connection to finish
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + GRACEFUL_SECONDS
+        while served.connections or served.tasks:
+            if loop.time() >= deadline:
+                for task in list(served.tasks):
+                    task.cancel()
+                for connection in list(served.connections):
+                    connection.transport.abort()
+                break
+            await asyncio.sleep(0.005)
+        if self._listener is not None:
+            await self._listener.wait_closed()

@@ -34,6 +34,7 @@ from hypothesis import strategies as st
 
 from pytest_helios import strategies as helios_st
 from pytest_helios.emulator import HeliosEmulator
+from tests.raw_http import exchange
 from tests.samples import LAB, agent_request, lab_request
 
 from .conftest import TALLY, scale
@@ -252,23 +253,6 @@ RAW_LINES = [
 ]
 
 
-def raw_exchange(url: str, data: bytes) -> bytes:
-    host, port = url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=10) as sock:
-        try:
-            sock.sendall(data)
-            sock.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass  # the server may close early on a request it refuses: that is fine
-        chunks = []
-        try:
-            while chunk := sock.recv(65536):
-                chunks.append(chunk)
-        except (TimeoutError, ConnectionResetError):
-            pass
-    return b"".join(chunks)
-
-
 def statuses(reply: bytes) -> list[int]:
     """Every HTTP status line in a reply (a pipelined exchange has several)."""
     found = []
@@ -286,7 +270,7 @@ def assert_alive(client: httpx.Client) -> None:
 def test_raw_hostile_http_gets_no_5xx_and_the_emulator_stays_up(
     target: dict[str, Any], data: bytes
 ) -> None:
-    reply = raw_exchange(target["emu"].url, data)
+    reply = exchange(target["emu"].url, data, half_close=True)
     TALLY["fuzzing", "raw hostile HTTP exchanges"] += 1
     assert all(status < 500 for status in statuses(reply)), reply[:300]
     assert_alive(target["client"])
@@ -306,7 +290,7 @@ def test_raw_hostile_http_gets_no_5xx_and_the_emulator_stays_up(
     )
 )
 def test_random_bytes_on_the_socket_never_get_a_5xx(target: dict[str, Any], data: bytes) -> None:
-    reply = raw_exchange(target["emu"].url, data)
+    reply = exchange(target["emu"].url, data, half_close=True)
     TALLY["fuzzing", "raw random byte streams"] += 1
     assert all(status < 500 for status in statuses(reply)), reply[:300]
 
