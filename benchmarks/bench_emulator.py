@@ -32,6 +32,8 @@ from pathlib import Path
 
 import httpx
 
+from pytest_helios.payloads.builders import FINAL_SEQUENCE_NUMBER
+
 HERE = Path(__file__).resolve().parent
 CONNECTIONS = 8
 BODY = json.dumps(
@@ -173,6 +175,10 @@ def accept_benchmark(seconds: float, rounds: int) -> float:
     return ratio
 
 
+#: Webhooks per light run: a status update per step, then the result.
+LIGHT_WEBHOOKS = FINAL_SEQUENCE_NUMBER["light"]
+
+
 def measure_delivery(runs: int) -> dict[str, float]:
     """Delivery attempts per second for ``runs`` light runs, and what the receiver got."""
     receiver_cmd = [sys.executable, str(HERE / "receiver_app.py")]
@@ -200,17 +206,17 @@ def measure_delivery(runs: int) -> dict[str, float]:
         "attempts": len(log),
         "seconds": elapsed,
         "rate": len(log) / elapsed,
-        "expected": runs * 7,
+        "expected": runs * LIGHT_WEBHOOKS,
         "unique": received["unique"],
         "duplicates": received["total"] - received["unique"],
         "failed": sum(1 for attempt in log if not attempt["ok"]),
-        "lost": runs * 7 - received["unique"],
+        "lost": runs * LIGHT_WEBHOOKS - received["unique"],
     }
 
 
 def delivery_benchmark(runs: int) -> None:
     d = measure_delivery(runs)
-    print(f"deliveries: {runs} light runs x 7 webhooks to a local receiver")
+    print(f"deliveries: {runs} light runs x {LIGHT_WEBHOOKS} webhooks to a local receiver")
     print(
         f"  {d['attempts']:.0f} attempts in {d['seconds']:.2f} s: {d['rate']:.0f} deliveries/s "
         f"(from the first request until all were settled)"

@@ -117,10 +117,15 @@ GAPS = (
         6,
         "sequence-numbers",
         "sequenceNumber versus steps",
-        "Per run, from 1: status updates 1..F-1, the final payload F (7 light, 8 deep, 8 lab). "
-        "The light agent announces its 8 documented steps (totalSteps 8) and sends status "
-        "updates for steps 1-6: the documented final example's sequenceNumber 7 stands for "
-        "'Finalizing results' and 'Delivering final results' (deep likewise, 9 steps).",
+        "Per run, from 1: a status update for every step (sequenceNumber = step), then the "
+        "final payload or error webhook with the number of steps + 1: light 9 (its 8 documented "
+        "steps), deep 8 and lab-results 8 (7 assumed steps each; lab-results keeps its "
+        "documented final 8). This contradicts the documented light example's "
+        "`sequenceNumber: 7`: the prose ('at each processing step', 8 light steps) was preferred, "
+        "because a receiver tested against 9 webhooks with steps 1..8 also handles the live "
+        "API's numbering if it is 7, since it must sort by sequenceNumber and recognise the "
+        "final payload by its `status`. Against a target that sends 7, this entry is "
+        "CONTRADICTED with the observed sequence numbers.",
         "[S:webhooks], [S:ehr-wh], [S:lab-wh]",
         covered_by=("definitions.json#/$defs/sequenceNumber",),
     ),

@@ -1,9 +1,9 @@
 """Every webhook kind, received by ``helios_webhook_receiver`` and checked against the schemas:
 the status updates of each agent, its final payload, and the error webhook of a failed run.
 
-Besides each payload's schema, a run's deliveries must follow the assumed numbering: status
-updates with ``sequenceNumber`` and ``step`` 1..F-1 named as
-``pytest_helios.payloads.builders`` lists them, then the final payload with F (7 light,
+Besides each payload's schema, a run's deliveries must follow the assumed numbering: a status
+update for every step, ``sequenceNumber`` and ``step`` 1..N named as
+``pytest_helios.payloads.builders`` lists them, then the final payload with N + 1 (9 light,
 8 deep, 8 lab-results).
 """
 

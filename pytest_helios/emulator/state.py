@@ -44,7 +44,7 @@ def _digest(value: str) -> bytes:
 #: The provider states' ranges (docs/emulator.md, "Provider states").
 MAX_DELIVERY_DELAY = 60.0
 MAX_DROPPED = 10_000
-MAX_STEP = 8
+MAX_STEP = 9  # the largest final sequenceNumber (light: 8 steps, then its result)
 MAX_PHANTOM_RUNS = 1_000_000
 MAX_QUEUED_FAILURES = 1_000
 MAX_TEXT = 1_000
@@ -286,7 +286,7 @@ class Account:
     ) -> None:
         """Make the account's next run end with an error webhook instead of its result.
 
-        ``at_step`` (1 to 8): the run sends status updates for the steps before it and the
+        ``at_step`` (1 to 9): the run sends status updates for the steps before it and the
         error webhook takes that step's sequence number; default: after every status update,
         in place of the final payload. Calls queue up, one failure per run (at most
         :data:`MAX_QUEUED_FAILURES`).
@@ -352,7 +352,7 @@ class Account:
 
     def regenerate_secret_during_next_run(self, after_step: int = 1) -> None:
         """Regenerate the webhook secret in the next run, right after its status update for
-        ``after_step`` (1 to 7): later webhooks of that run are signed with the new secret."""
+        ``after_step`` (1 to 8): later webhooks of that run are signed with the new secret."""
         _whole_number("after_step", after_step, 1, MAX_STEP - 1)
         with self._registry.lock:
             self.states.regenerate_secret_after_step = after_step

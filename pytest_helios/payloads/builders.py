@@ -50,7 +50,9 @@ Timestamp = datetime | str
 Payload = dict[str, Any]
 
 
-#: Processing steps per agent. Light is documented; deep and lab-results are assumed.
+#: Processing steps per agent. Light is documented (8 steps); deep and lab-results are assumed,
+#: with 7 steps each so that their final payloads keep sequenceNumber 8 (lab-results: the
+#: documented example; deep: the number it had before every step was announced).
 STEP_NAMES: Mapping[Agent, tuple[str, ...]] = {
     "light": (
         "Processing started",
@@ -68,9 +70,7 @@ STEP_NAMES: Mapping[Agent, tuple[str, ...]] = {
         "Selecting relevant elements",
         "Planning research tasks",
         "Researching medical literature",
-        "Generating patient response",
-        "Generating clinician response",
-        "Finalizing results",
+        "Generating patient and clinician responses",
         "Delivering final results",
     ),
     "lab-results": (
@@ -80,14 +80,18 @@ STEP_NAMES: Mapping[Agent, tuple[str, ...]] = {
         "Researching medical literature",
         "Generating patient response",
         "Generating clinician response",
-        "Finalizing results",
         "Delivering final results",
     ),
 }
 
-#: The final payload's ``sequenceNumber`` per agent (documented: light 7, lab-results 8; deep
-#: assumed). Status updates carry 1 .. final - 1.
-FINAL_SEQUENCE_NUMBER: Mapping[Agent, int] = {"light": 7, "deep": 8, "lab-results": 8}
+#: The final payload's ``sequenceNumber`` per agent: one status update is sent at every step
+#: (``sequenceNumber`` = step), then the final payload (or the error webhook) with the number
+#: of steps + 1: light 9, deep 8, lab-results 8 (the documented lab-results example). The
+#: documented light example shows 7; the documented prose ("at each processing step", eight
+#: light steps) is followed instead (helios-api.md 6.6, ``gap:sequence-numbers``).
+FINAL_SEQUENCE_NUMBER: Mapping[Agent, int] = {
+    agent: len(names) + 1 for agent, names in STEP_NAMES.items()
+}
 
 
 def format_timestamp(moment: Timestamp) -> str:
@@ -180,7 +184,7 @@ def status_updates(
     run_id: str, agent: str, *, timestamps: Sequence[Timestamp], until_step: int | None = None
 ) -> list[Payload]:
     """The status updates a run sends before its final payload: steps 1 .. ``until_step``
-    (default: final sequence number - 1), one timestamp each."""
+    (default: every step of the agent), one timestamp each."""
     last = FINAL_SEQUENCE_NUMBER[check_agent(agent)] - 1 if until_step is None else until_step
     if len(timestamps) < last:
         raise ValueError(f"need {last} timestamps for steps 1..{last}, got {len(timestamps)}")

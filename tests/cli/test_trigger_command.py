@@ -21,10 +21,10 @@ WITH_SECRET = {"HELIOS_WEBHOOK_SECRET": SECRET}
     ("kind", "status", "agent", "sequence_number"),
     [
         ("lab-results-completed", "completed", "lab-results", 8),
-        ("light-completed", "completed", "light", 7),
+        ("light-completed", "completed", "light", 9),
         ("deep-completed", "completed", "deep", 8),
         ("status-update", "processing", "light", 1),
-        ("error", "error", "light", 7),
+        ("error", "error", "light", 9),
     ],
 )
 def test_trigger_sends_a_delivery_of_each_kind_that_a_receiver_verifies(
@@ -82,7 +82,7 @@ def test_a_variant_the_receiver_refuses_is_as_expected(receiver: WebhookReceiver
         "  the body was changed after signing: a correct receiver rejects it",
     ]
     run_id = delivery.headers["X-Helios-Run-ID"]
-    assert lines[2].startswith(f"  runId {run_id} sequenceNumber 7: 400 SignatureMismatch")
+    assert lines[2].startswith(f"  runId {run_id} sequenceNumber 9: 400 SignatureMismatch")
     assert lines[2].endswith("(as expected)")
 
 
@@ -153,8 +153,8 @@ def test_the_secret_can_be_given_on_the_command_line_and_is_never_printed(
             "--variant applies to one delivery, not to a whole run",
         ),
         (
-            ["run", "--step", "7", "--to", "http://127.0.0.1:1/"],
-            "--step: fail_at_step must be between 1 and 6, got 7",
+            ["run", "--step", "9", "--to", "http://127.0.0.1:1/"],
+            "--step: fail_at_step must be between 1 and 8, got 9",
         ),
     ],
     ids=["kind", "url", "agent", "agent-of-a-completed-kind", "variant-of-a-run", "step"],
@@ -201,7 +201,7 @@ def test_print_curl_json_gives_one_command_per_delivery() -> None:
     ran = helios("trigger", "run", "--print-curl", "--json", "--to", "http://127.0.0.1:1/hook",
                  env=WITH_SECRET)  # fmt: skip
     report = json.loads(ran.out)
-    assert [len(report["curl"]), report["expected"], report["variant"]] == [7, "accept", None]
+    assert [len(report["curl"]), report["expected"], report["variant"]] == [9, "accept", None]
     assert all(command.startswith("curl --silent --show-error --include --request POST --header")
                for command in report["curl"])  # fmt: skip
 

@@ -313,7 +313,7 @@ def test_live_webhooks_arrive_through_the_public_url_and_the_relay_on_the_given_
     result.assert_outcomes(passed=3, skipped=2)
     result.stdout.fnmatch_lines(
         [
-            "CONFIRMED     webhook-status-update.json#*(23 observations)",
+            "CONFIRMED     webhook-status-update.json#*(25 observations)",
             "SKIPPED [[]1[]] *: the live API cannot be made to fail a run on demand; the error "
             "webhook is checked against the emulator (provider state fail_next_run)",
         ]

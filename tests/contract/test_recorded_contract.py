@@ -251,7 +251,7 @@ def test_a_light_run_is_accepted_and_delivers_its_status_updates_and_result(
     api: Api, receiver: WebhookReceiver
 ) -> None:
     body = {"webhookUrl": api.webhook_url(receiver), "agentType": "light", "data": EHR_DATA}
-    assert_run(receiver, assert_accepted(api.post(AGENT_PATH, body)), "light", 7)
+    assert_run(receiver, assert_accepted(api.post(AGENT_PATH, body)), "light", 9)
 
 
 def test_a_deep_run_is_accepted_and_delivers_its_research_tasks(

@@ -50,7 +50,7 @@ def test_a_non_2xx_answer_is_retried_until_it_succeeds(
     # the run went on meanwhile: the other webhooks arrived at their first attempt
     secret = fast_emulator.account(fast_emulator.run(run_id).account_id).webhook_secret
     arrived = [verify_webhook(r.body, r.headers, secret) for r in receiver.received]
-    assert sorted(p["sequenceNumber"] for p in arrived) == [1, 1, 1, 2, 3, 4, 5, 6, 7]
+    assert sorted(p["sequenceNumber"] for p in arrived) == [1, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9]
 
 
 def test_a_webhook_that_never_succeeds_is_given_up_after_the_last_attempt(
@@ -73,7 +73,7 @@ def test_a_refused_connection_is_logged_and_retried(fast_emulator: HeliosEmulato
     log = fast_emulator.deliveries_for(run_id)
     assert {a.error for a in log} == {"connection refused"}
     assert {a.status_code for a in log} == {None}
-    assert len(log) == 7 * 3
+    assert len(log) == 9 * 3
 
 
 def test_a_receiver_slower_than_the_timeout_is_a_timeout(receiver: Receiver) -> None:
@@ -131,7 +131,7 @@ def test_waiting_for_one_run_is_not_held_up_by_another_runs_retries(receiver: Re
         delivered = submit(emu, receiver.url)
         log = emu.wait_for_deliveries(timeout=5, run_id=delivered)
         assert not emu.core.settled(retrying)  # returned while the other run still retries
-        assert [(a.sequence_number, a.ok) for a in log] == [(n, True) for n in range(1, 8)]
+        assert [(a.sequence_number, a.ok) for a in log] == [(n, True) for n in range(1, 10)]
         with pytest.raises(TimeoutError, match=r"^webhook deliveries still retrying after 0.1 s$"):
             emu.wait_for_deliveries(timeout=0.1)
         with pytest.raises(
@@ -142,7 +142,7 @@ def test_waiting_for_one_run_is_not_held_up_by_another_runs_retries(receiver: Re
         over_http = post(
             emu.url + "/_emulator/wait", json={"runId": delivered, "timeout": 5}
         ).json()
-        assert over_http == {"settled": True, "deliveries": 7}
+        assert over_http == {"settled": True, "deliveries": 9}
         pending = post(emu.url + "/_emulator/wait", json={"runId": retrying, "timeout": 0.1})
         assert pending.status_code == 408
         assert pending.json()["message"] == (
@@ -171,7 +171,7 @@ def test_forgetting_settled_runs_keeps_runs_still_retrying_and_the_accounts(
         emu.wait_for_deliveries(timeout=5, run_id=settled)
         accounts = len(emu.accounts)
 
-        assert emu.forget_settled_runs() == (1, 7)
+        assert emu.forget_settled_runs() == (1, 9)
 
         assert [run.id for run in emu.runs] == [retrying]
         assert {a.run_id for a in emu.deliveries} == {retrying}

@@ -29,8 +29,8 @@ def test_fail_next_run_replaces_the_final_payload_with_an_error_webhook(
     run_id = run_once(emulator, client, agent_request("light", receiver.url), "/api/v1/agent")
     log = emulator.deliveries_for(run_id)
     assert [(a.sequence_number, a.status) for a in log] == [
-        *[(n, "processing") for n in range(1, 7)],
-        (7, "error"),
+        *[(n, "processing") for n in range(1, 9)],
+        (9, "error"),
     ]
     error = log[-1].payload
     validate("webhook-error", error)
@@ -82,7 +82,7 @@ def test_dropped_deliveries_are_never_sent_and_are_retried(
         verify_webhook(r.body, r.headers, account.webhook_secret)["sequenceNumber"]
         for r in receiver.received
     )
-    assert received == list(range(1, 8))
+    assert received == list(range(1, 10))
 
 
 def test_a_webhook_is_lost_when_every_attempt_is_dropped(
@@ -92,7 +92,7 @@ def test_a_webhook_is_lost_when_every_attempt_is_dropped(
     run_id = run_once(emulator, client, agent_request("light", receiver.url), "/api/v1/agent")
     account.drop_deliveries(0)
     assert receiver.received == []
-    assert len(emulator.deliveries_for(run_id)) == 7 * 4  # the default: 4 attempts each
+    assert len(emulator.deliveries_for(run_id)) == 9 * 4  # the default: 4 attempts each
 
 
 def test_slow_deliveries_keep_the_run_active_meanwhile(
@@ -105,7 +105,7 @@ def test_slow_deliveries_keep_the_run_active_meanwhile(
     assert second.headers["X-Concurrent-Active"] == "2"
     emulator.wait_for_deliveries()
     account.slow_deliveries(0)
-    assert len(receiver.received) == 14
+    assert len(receiver.received) == 18
 
 
 def test_the_secret_can_be_regenerated_in_the_middle_of_a_run(
@@ -124,7 +124,7 @@ def test_the_secret_can_be_regenerated_in_the_middle_of_a_run(
         else "neither"
         for r in receiver.received
     ]
-    assert signed_with == ["old", "old", "new", "new", "new", "new", "new"]
+    assert signed_with == ["old", "old", *["new"] * 7]
 
 
 def _verifies(body: bytes, headers: dict[str, str], secret: str) -> bool:
@@ -141,12 +141,12 @@ def _verifies(body: bytes, headers: dict[str, str], secret: str) -> bool:
     ("call", "message"),
     [
         (lambda a: a.fail_next_run(""), "message must be a non-empty string, got ''"),
-        (lambda a: a.fail_next_run(at_step=0), "at_step must be a whole number from 1 to 8, got 0"),
+        (lambda a: a.fail_next_run(at_step=0), "at_step must be a whole number from 1 to 9, got 0"),
         (lambda a: a.slow_deliveries(-1), "delay must be a number of seconds from 0 to 60, got -1"),
         (lambda a: a.drop_deliveries(-1), "count must be a whole number from 0 to 10,000, got -1"),
         (
             lambda a: a.regenerate_secret_during_next_run(0),
-            "after_step must be a whole number from 1 to 7, got 0",
+            "after_step must be a whole number from 1 to 8, got 0",
         ),
     ],
 )
@@ -190,8 +190,8 @@ def test_a_delivery_delay_outside_its_range_is_refused_naming_value_and_range(
             {"field": "count", "message": "must be a whole number from 0 to 10,000, got 10001"},
         ),
         (
-            b'{"state": "fail-next-run", "atStep": 9}',
-            {"field": "atStep", "message": "must be a whole number from 1 to 8, got 9"},
+            b'{"state": "fail-next-run", "atStep": 10}',
+            {"field": "atStep", "message": "must be a whole number from 1 to 9, got 10"},
         ),
         (
             b'{"state": "exhaust-concurrency", "active": -1}',

@@ -56,7 +56,7 @@ def test_on_a_scaled_clock_runs_still_deliver_every_step_in_order(receiver: Rece
             assert [a.sequence_number for a in log] == list(range(1, len(log) + 1))
             assert [a.sent_at for a in log] == sorted(a.sent_at for a in log)
             assert emu.run(run_id).status == "completed"
-        assert [len(emu.deliveries_for(run_id)) for run_id in ids] == [7, 8, 7]
+        assert [len(emu.deliveries_for(run_id)) for run_id in ids] == [9, 8, 9]
 
 
 def test_stopping_the_emulator_cancels_unfinished_runs(receiver: Receiver) -> None:

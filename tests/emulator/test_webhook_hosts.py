@@ -81,7 +81,7 @@ def test_a_reserved_name_is_accepted_and_never_looked_up_or_sent_to(
         (1, None, "refused: hooks.example.test is a reserved name that never resolves; "
          "nothing was sent")
     }  # fmt: skip
-    assert len(attempts) == 7  # once each: a refusal is never retried
+    assert len(attempts) == 9  # once each: a refusal is never retried
     assert "hooks.example.test" not in lookups.names
 
 

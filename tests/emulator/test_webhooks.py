@@ -24,7 +24,7 @@ def deliveries(emulator: HeliosEmulator, client: httpx.Client, path: str, body: 
     return emulator.deliveries_for(run_id)
 
 
-@pytest.mark.parametrize(("agent", "final"), [("light", 7), ("deep", 8), ("lab-results", 8)])
+@pytest.mark.parametrize(("agent", "final"), [("light", 9), ("deep", 8), ("lab-results", 8)])
 def test_a_run_sends_a_status_update_per_step_then_its_final_payload(
     emulator: HeliosEmulator,
     client: httpx.Client,
@@ -41,7 +41,7 @@ def test_a_run_sends_a_status_update_per_step_then_its_final_payload(
     received = [json.loads(r.body) for r in receiver.received]
     assert [p["sequenceNumber"] for p in received] == list(range(1, final + 1))
     assert [p["status"] for p in received] == ["processing"] * (final - 1) + ["completed"]
-    assert [p["stepName"] for p in received[:-1]] == list(payloads.STEP_NAMES[agent][: final - 1])
+    assert [p["stepName"] for p in received[:-1]] == list(payloads.STEP_NAMES[agent])
     for payload in received:
         validate("webhook", payload)
         assert payload["agent"] == agent

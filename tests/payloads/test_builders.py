@@ -81,20 +81,53 @@ def test_an_unknown_401_reason_or_agent_is_refused_with_the_valid_values() -> No
 
 
 @pytest.mark.parametrize("agent", ["light", "deep", "lab-results"])
-def test_a_run_sends_status_updates_numbered_up_to_the_final_sequence_number(agent: str) -> None:
-    final = FINAL_SEQUENCE_NUMBER[agent]  # type: ignore[index]
-    stamps = [START + timedelta(seconds=30 * n) for n in range(final)]
+def test_a_run_sends_one_status_update_for_every_step_numbered_as_the_step(agent: str) -> None:
+    """helios-api.md 3.5: a status update is sent "at each processing step"; 3.4:
+    `sequenceNumber` "increases monotonically". Every step of the agent is announced, its
+    sequenceNumber the step number, and the final payload comes after the last step."""
+    steps = STEP_NAMES[agent]  # type: ignore[index]
+    stamps = [START + timedelta(seconds=30 * n) for n in range(len(steps))]
     updates = status_updates(RUN_ID, agent, timestamps=stamps)
-    assert [u["sequenceNumber"] for u in updates] == list(range(1, final))
-    assert [u["stepName"] for u in updates] == list(STEP_NAMES[agent][: final - 1])  # type: ignore[index]
+    assert [u["sequenceNumber"] for u in updates] == list(range(1, len(steps) + 1))
+    assert [u["step"] for u in updates] == list(range(1, len(steps) + 1))
+    assert [u["stepName"] for u in updates] == list(steps)
+    assert {u["totalSteps"] for u in updates} == {len(steps)}
+    assert FINAL_SEQUENCE_NUMBER[agent] == len(steps) + 1  # type: ignore[index]
     for update in updates:
         validate("webhook-status-update", update)
         validate("webhook", update)
 
 
+def test_the_light_run_announces_all_eight_documented_steps_and_ends_at_nine() -> None:
+    """helios-api.md 3.5, "Light Agent steps": 1. Processing started ... 7. Finalizing results,
+    8. "Delivering final re…" (cut off); a status update is sent "at each processing step"."""
+    documented = """\
+1. Processing started
+2. Analyzing health data
+3. Selecting relevant elements
+4. Researching medical literature
+5. Generating patient response
+6. Generating clinician response
+7. Finalizing results
+8. Delivering final results"""
+    numbered = [f"{n}. {name}" for n, name in enumerate(STEP_NAMES["light"], start=1)]
+    assert numbered == documented.splitlines()
+    assert FINAL_SEQUENCE_NUMBER["light"] == 9
+
+
+def test_the_lab_results_final_keeps_its_documented_sequence_number_8() -> None:
+    """helios-api.md 3.4: "Example final payloads: ... `sequenceNumber: 8` for a Lab Results
+    run"; its steps are assumed, seven of them, so that every one is announced before it."""
+    assert FINAL_SEQUENCE_NUMBER["lab-results"] == 8
+    assert len(STEP_NAMES["lab-results"]) == 7
+    assert FINAL_SEQUENCE_NUMBER["deep"] == 8
+    assert len(STEP_NAMES["deep"]) == 7
+
+
 def test_a_status_update_for_a_step_beyond_the_agents_list_is_refused() -> None:
-    with pytest.raises(ValueError, match="step must be between 1 and 9 for agent 'deep', got 10"):
-        status_update(RUN_ID, "deep", 10, timestamp=START)
+    with pytest.raises(ValueError) as refused:
+        status_update(RUN_ID, "deep", 8, timestamp=START)
+    assert str(refused.value) == "step must be between 1 and 7 for agent 'deep', got 8"
 
 
 def test_light_and_deep_completions_validate_and_only_deep_has_research_tasks() -> None:
@@ -103,7 +136,7 @@ def test_light_and_deep_completions_validate_and_only_deep_has_research_tasks() 
     for payload in (light, deep):
         validate("webhook-ehr-completed", payload)
         validate("webhook", payload)
-    assert (light["sequenceNumber"], deep["sequenceNumber"]) == (7, 8)
+    assert (light["sequenceNumber"], deep["sequenceNumber"]) == (9, 8)
     assert "researchTasks" not in light["result"]
     assert deep["result"]["researchTasks"] == ["Find trials"]
     with pytest.raises(ValueError, match="light results carry no researchTasks"):

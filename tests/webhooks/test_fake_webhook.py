@@ -97,7 +97,7 @@ def test_a_failing_user_test_shows_the_variant_reason_and_never_the_secret(
             "E * AssertionError: sent 301 s in the past; the tolerance is 300 s either way, "
             "boundary included",
             "factory: WebhookFactory(secret='whsec_…*') variant: Variant(name='stale-timestamp', "
-            "expected='reject', kind='light', run_id=*, sequence_number=7, timestamp=*, "
+            "expected='reject', kind='light', run_id=*, sequence_number=9, timestamp=*, "
             "body=* bytes)",
         ]
     )
@@ -121,10 +121,12 @@ def test_every_kind_is_signed_over_its_exact_bytes_and_valid_against_the_schemas
     assert delivery.header_dict()["X-Helios-Run-ID"] == delivery.payload["runId"]  # type: ignore[index]
 
 
-def test_the_completed_payloads_match_the_documented_sequence_numbers(
+def test_the_completed_payloads_come_after_a_status_update_for_every_step(
     factory: WebhookFactory,
 ) -> None:
-    assert factory("light").sequence_number == 7
+    """helios-api.md 3.5: a status update is sent "at each processing step" (8 light steps);
+    the lab-results final keeps the documented "`sequenceNumber: 8`" (3.4)."""
+    assert factory("light").sequence_number == 9
     assert factory("deep").sequence_number == 8
     assert factory("lab-results").sequence_number == 8
     assert factory("deep").payload["result"]["researchTasks"]  # type: ignore[index]
@@ -140,9 +142,9 @@ def test_the_body_is_compact_utf8_json_with_the_emoji_heading_unescaped(
 
 
 def test_payload_fields_can_be_overridden_and_are_signed_as_sent(factory: WebhookFactory) -> None:
-    delivery = factory("light", sequenceNumber=9, runId="run-1", timestamp=NOW - 10)
+    delivery = factory("light", sequenceNumber=11, runId="run-1", timestamp=NOW - 10)
     payload = verify_webhook(delivery.body, delivery.header_dict(), SECRET, now=NOW)
-    assert (payload["sequenceNumber"], payload["runId"]) == (9, "run-1")
+    assert (payload["sequenceNumber"], payload["runId"]) == (11, "run-1")
     assert delivery.header_dict()["X-Helios-Timestamp"] == str(NOW - 10)
     assert delivery.header_dict()["X-Helios-Run-ID"] == delivery.run_id == "run-1"
 
@@ -152,7 +154,7 @@ def test_status_updates_and_errors_take_an_agent_and_a_step(factory: WebhookFact
     assert update.payload is not None
     assert (update.payload["stepName"], update.payload["totalSteps"]) == (
         "Planning research tasks",
-        9,
+        7,
     )
     error = factory.error("lab-results", 2)
     assert error.payload is not None
@@ -175,12 +177,12 @@ def test_status_updates_and_errors_take_an_agent_and_a_step(factory: WebhookFact
             "'ehr' is not a valid agent. Valid values: light, deep, lab-results",
         ),
         (lambda f: f("light", agent="deep"), "agent='deep' contradicts kind 'light'"),
-        (lambda f: f.error("light", 7), "a light run can fail at steps 1 to 6, not 7"),
+        (lambda f: f.error("light", 9), "a light run can fail at steps 1 to 8, not 9"),
         (
             lambda f: f.completed("error"),
             "'error' is not a valid agent. Valid values: light, deep, lab-results",
         ),
-        (lambda f: f.run("light", fail_at_step=0), "fail_at_step must be between 1 and 6, got 0"),
+        (lambda f: f.run("light", fail_at_step=0), "fail_at_step must be between 1 and 8, got 0"),
     ],
 )
 def test_bad_arguments_get_a_message_that_lists_the_valid_values(
@@ -296,7 +298,7 @@ def test_the_previous_secret_variant_uses_the_secret_from_before_the_regenerate(
     old = "whsec_old_secret_before_regenerate"
     factory = WebhookFactory(SECRET, clock=lambda: NOW, previous_secret=old)
     variant = factory("light").variant("previous-secret")
-    assert verify_webhook(variant.body, variant.header_dict(), old, now=NOW)["sequenceNumber"] == 7
+    assert verify_webhook(variant.body, variant.header_dict(), old, now=NOW)["sequenceNumber"] == 9
 
 
 def test_the_replay_variant_has_the_same_body_and_a_fresh_timestamp(
@@ -318,7 +320,7 @@ def test_an_unknown_variant_name_lists_the_valid_ones(factory: WebhookFactory) -
 # --- runs ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("agent", "final"), [("light", 7), ("deep", 8), ("lab-results", 8)])
+@pytest.mark.parametrize(("agent", "final"), [("light", 9), ("deep", 8), ("lab-results", 8)])
 def test_a_run_is_status_updates_then_the_final_payload(
     factory: WebhookFactory, agent: str, final: int
 ) -> None:
@@ -342,8 +344,8 @@ def test_a_run_can_be_shuffled_and_duplicated_keeping_its_keys(factory: WebhookF
     assert [d.sequence_number for d in shuffled] != [d.sequence_number for d in run]
     assert sorted(shuffled.deliveries, key=lambda d: d.sequence_number or 0) == list(run)
     doubled = run.with_duplicates(2, seed=3)
-    assert len(doubled) == 14
-    assert doubled.keys == run.keys == [(run.final.run_id, n) for n in range(1, 8)]
+    assert len(doubled) == 18
+    assert doubled.keys == run.keys == [(run.final.run_id, n) for n in range(1, 10)]
 
 
 # --- sending ------------------------------------------------------------------------------------
@@ -371,7 +373,7 @@ def test_a_delivery_is_sent_to_a_url_as_the_exact_signed_bytes(factory: WebhookF
         response = delivery.send(url)
         responses = factory.run("light").shuffled().send(url)
     assert response.status_code == 204
-    assert [r.status_code for r in responses] == [204] * 7
+    assert [r.status_code for r in responses] == [204] * 9
     body, headers = received[0]
     assert body == delivery.body
     assert headers["HTTP_X_HELIOS_SIGNATURE"] == delivery.header_dict()["X-Helios-Signature"]

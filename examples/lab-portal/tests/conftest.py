@@ -11,14 +11,13 @@ salt secret (HELIOS_PSEUDONYM_SALT in CI, see docs/cassettes.md)."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import itertools
 import json
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
-
-import dataclasses
 
 import pytest
 from pytest_helios.cassettes import CassetteConfig

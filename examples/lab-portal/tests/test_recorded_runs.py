@@ -1,6 +1,7 @@
 """Recorded runs: the portal's traffic with Helios, recorded once into tests/cassettes/ (the
 submission, and the run's webhooks beside it) and replayed offline by default, with the
-deliveries freshly signed with the run's secret and delivered by the replay itself. Nothing secret and no patient name is on disk.
+deliveries freshly signed with the run's secret and delivered by the replay itself. Nothing
+secret and no patient name is on disk.
 
 Re-record against the emulator: pytest tests/test_recorded_runs.py --helios-record-mode=rewrite
 """

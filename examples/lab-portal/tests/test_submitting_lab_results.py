@@ -10,9 +10,10 @@ from pytest_helios.payloads import STEP_NAMES
 
 pytestmark = pytest.mark.helios(target="emulator")
 
-# the status updates a lab-results run sends before its result (pytest-helios's step list,
-# which the documentation leaves out for this agent: an assumption the contract suite checks)
-LAB_STEPS = list(STEP_NAMES["lab-results"][:-1])
+# the status updates a lab-results run sends, one per step, before its result (pytest-helios's
+# step list, which the documentation leaves out for this agent: an assumption the contract suite
+# checks)
+LAB_STEPS = list(STEP_NAMES["lab-results"])
 
 
 def test_submitted_labs_come_back_as_a_stored_analysis(portal, labs):
