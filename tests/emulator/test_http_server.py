@@ -133,13 +133,13 @@ def test_an_endpoint_that_reads_the_body_sends_100_continue_first(
         assert sock.recv(65536).startswith(b"HTTP/1.1 400 Bad Request\r\n")
 
 
-def test_the_emulator_imports_no_web_framework() -> None:
+def test_the_emulator_imports_no_web_framework_and_no_yaml() -> None:
     code = (
         "import sys\n"
         "from pytest_helios.emulator import HeliosEmulator\n"
         "with HeliosEmulator() as emulator:\n"
         "    pass\n"
-        "print(sorted(m for m in ('starlette', 'uvicorn', 'click') if m in sys.modules))\n"
+        "print(sorted(m for m in ('starlette', 'uvicorn', 'click', 'yaml') if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
