@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         VerifierMisconfigured,
         WebhookVerificationError,
     )
+    from pytest_helios.facts import PRICES_USD
     from pytest_helios.masking import MaskedSecret, mask_secret
     from pytest_helios.payloads import strategies
     from pytest_helios.payloads.validation import SCHEMA_NAMES, validate
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from pytest_helios.webhooks.signing import sign_webhook, verify_webhook
 
 __all__ = [
+    "PRICES_USD",
     "SCHEMA_NAMES",
     "AcceptedRun",
     "AsyncHeliosClient",
@@ -91,6 +93,7 @@ _HOMES: dict[str, str] = {
         ),
         "pytest_helios.exceptions",
     ),
+    "PRICES_USD": "pytest_helios.facts",
     "MaskedSecret": "pytest_helios.masking",
     "mask_secret": "pytest_helios.masking",
     "SCHEMA_NAMES": "pytest_helios.payloads.validation",

@@ -8,6 +8,7 @@ documentation is silent the value is marked *assumed* and listed in ``docs/assum
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Literal
 
 #: The live API's base URL (Hosts and authentication). Cassettes store every interaction under it.
@@ -55,8 +56,11 @@ AGENTS: tuple[Agent, ...] = ("light", "deep", "lab-results")
 #: The EHR Agent's ``agentType`` values.
 EHR_AGENT_TYPES: tuple[Agent, ...] = ("light", "deep")
 
-#: US dollars per run (Limits, pricing, timings).
-PRICES_USD: Mapping[Agent, float] = {"light": 0.65, "deep": 3.50, "lab-results": 0.65}
+#: US dollars per run, per agent (Limits, pricing, timings: "Light $0.65 per run, Deep $3.50
+#: per run, Lab Results $0.65 per request"); read-only. Public as ``pytest_helios.PRICES_USD``.
+PRICES_USD: Mapping[Agent, float] = MappingProxyType(
+    {"light": 0.65, "deep": 3.50, "lab-results": 0.65}
+)
 
 #: The Lab Results Agent processes at most this many labs, the most recent ones.
 LAB_LIMIT = 200
