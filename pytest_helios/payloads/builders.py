@@ -145,7 +145,10 @@ def unauthorized_error(reason: str) -> Payload:
 
 
 def rate_limit_error(agent: str, active_count: int, limit: int) -> Payload:
-    """The documented 429 body, e.g. "You have 7 active light agent requests. Maximum is 7."."""
+    """The documented 429 body, e.g. "You have 7 active light agent requests. Maximum is 7.".
+
+    Its ``error`` string is the documented example's, assumed constant
+    (``rate-limit-error.json#/properties/error``)."""
     return {
         "error": "Too many concurrent requests",
         "message": f"You have {active_count} active {check_agent(agent)} agent requests. "

@@ -10,6 +10,8 @@ import re
 import sys
 from pathlib import Path
 
+import pytest
+
 from pytest_helios.contract._assumptions import all_assumptions
 from pytest_helios.contract._catalogue import (
     BEHAVIOUR,
@@ -48,6 +50,47 @@ def test_every_entry_is_observed_through_known_entries_or_says_why_it_never_is()
     for entry in catalogue():
         assert all(key in known and key != entry.key for key in entry.covered_by), entry.key
         assert not (entry.covered_by and entry.never_observed), entry.key
+
+
+def test_the_429_error_string_is_an_assumption_listed_in_the_page() -> None:
+    """helios-api.md section 4 shows one 429 body, `"error": "Too many concurrent requests"`:
+    an example, not a stated rule, so the schema's constant is an assumption."""
+    entry = by_key()["rate-limit-error.json#/properties/error"]
+    assert entry.kind == SCHEMA
+    assert entry.assumption == (
+        'Assumed: always the string of the one documented 429 body, "Too many concurrent '
+        'requests" (the documentation shows a single example and states no rule).'
+    )
+    assert "| `rate-limit-error.json#/properties/error` |" in PAGE.read_text(encoding="utf-8")
+
+
+def test_the_ehr_date_format_is_an_assumption_listed_in_the_page() -> None:
+    """helios-api.md section 2.2: "Dates use `YYYY-MM-DD`" describes the EHR examples; no rule
+    is stated for the EHR page, so YYYY-MM-DD only is an assumption."""
+    entry = by_key()["definitions.json#/$defs/isoDate"]
+    assert entry.kind == SCHEMA
+    assert entry.assumption.startswith("Assumed: YYYY-MM-DD only, the form every EHR example uses")
+    assert "| `definitions.json#/$defs/isoDate` |" in PAGE.read_text(encoding="utf-8")
+
+
+def test_a_429_with_another_error_string_contradicts_only_that_assumption(
+    tmp_path: Path,
+) -> None:
+    """A live 429 worded otherwise is reported against the assumed string, with what it said."""
+    from pytest_helios.contract._recorder import CONTRADICTED, ContractRecorder
+    from pytest_helios.exceptions import ContractViolation
+
+    recorder = ContractRecorder(tmp_path / "report.md")
+    body = {"error": "Rate limit exceeded", "message": "...", "activeCount": 7, "limit": 7}
+    with pytest.raises(ContractViolation):
+        recorder.check("rate-limit-error", body, "429 at the concurrency limit")
+    assert recorder.verdict("rate-limit-error.json#/properties/error") == CONTRADICTED
+    assert recorder.contradictions("rate-limit-error.json#/properties/error") == [
+        (
+            "429 at the concurrency limit",
+            "$.error = 'Rate limit exceeded' (expected 'Too many concurrent requests')",
+        )
+    ]
 
 
 if __name__ == "__main__":
