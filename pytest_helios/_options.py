@@ -93,7 +93,15 @@ EMULATOR_TRANSPORT = Option(
     metavar="http|in-process",
 )
 TRANSPORTS = ("http", "in-process")
-OPTIONS = (LIVE, BASE_URL, WEBHOOK_TIMEOUT, WEBHOOK_HOSTS, EMULATOR_TRANSPORT)
+UNKNOWN_FIELDS = Option(
+    "--helios-unknown-fields",
+    "helios_unknown_fields",
+    "what the embedded emulator does with a request field or patientContext key the Helios "
+    "documentation does not list: 'strict' (the default) refuses it with a 400 naming it, so a "
+    "typo'd field name fails in CI; 'lenient' accepts and ignores it.",
+    metavar="strict|lenient",
+)
+OPTIONS = (LIVE, BASE_URL, WEBHOOK_TIMEOUT, WEBHOOK_HOSTS, EMULATOR_TRANSPORT, UNKNOWN_FIELDS)
 
 
 def add_options(parser: pytest.Parser, options: Iterable[Option]) -> None:
@@ -123,6 +131,7 @@ class Settings:
     webhook_timeout: float
     webhook_hosts: tuple[str, ...] = ()
     emulator_transport: str = "http"
+    unknown_fields: str = "strict"
 
     @property
     def target(self) -> str:
@@ -218,6 +227,13 @@ def parse_transport(value: Any, source: str) -> str:
     return text
 
 
+def parse_unknown_fields(value: Any, source: str) -> str:
+    text = str(value).strip().lower()
+    if text not in facts.UNKNOWN_FIELDS_MODES:
+        raise invalid(source, value, ", ".join(facts.UNKNOWN_FIELDS_MODES))
+    return text
+
+
 def read(config: pytest.Config) -> Settings:
     env_url = os.environ.get("HELIOS_BASE_URL")
     default_url = parse_url(env_url, "HELIOS_BASE_URL") if env_url else facts.BASE_URL
@@ -227,6 +243,7 @@ def read(config: pytest.Config) -> Settings:
         webhook_timeout=resolve(config, WEBHOOK_TIMEOUT, parse_seconds, 10.0),
         webhook_hosts=resolve(config, WEBHOOK_HOSTS, parse_hosts, ()),
         emulator_transport=resolve(config, EMULATOR_TRANSPORT, parse_transport, "http"),
+        unknown_fields=resolve(config, UNKNOWN_FIELDS, parse_unknown_fields, "strict"),
     )
 
 

@@ -65,6 +65,12 @@ PRICES_USD: Mapping[Agent, float] = MappingProxyType(
 #: The Lab Results Agent processes at most this many labs, the most recent ones.
 LAB_LIMIT = 200
 
+#: What the embedded emulator does with a request field, or a ``patientContext`` key, that the
+#: documentation does not list (it does not say what the API does: *assumed*,
+#: ``behaviour:unknown-fields``): ``strict`` refuses it with a 400 naming it, ``lenient``
+#: accepts and ignores it.
+UNKNOWN_FIELDS_MODES: tuple[str, ...] = ("strict", "lenient")
+
 #: The documented acceptance message.
 ACCEPTED_MESSAGE = "Request accepted. Results will be delivered to your webhook."
 

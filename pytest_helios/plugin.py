@@ -122,6 +122,7 @@ def helios_emulator(request: pytest.FixtureRequest) -> Iterator[HeliosEmulator]:
     with HeliosEmulator(
         result_hook=_hooks.emulator_result_hook(request.config),
         webhook_hosts=settings.webhook_hosts,  # --helios-webhook-hosts: loopback only by default
+        unknown_fields=settings.unknown_fields,  # --helios-unknown-fields: strict by default
         serve=settings.emulator_transport == "http",  # in-process: no socket at all
     ) as emulator:
         yield emulator

@@ -276,6 +276,16 @@ BEHAVIOURS = (
         "levels; `Content-Type` must be `application/json`.",
     ),
     _behaviour(
+        "unknown-fields",
+        "Unknown request fields and patientContext keys",
+        "Refused with a 400 naming each one (strict, the default: a stricter emulator is the "
+        "better test of a client, catching a typo'd field name the live API might silently "
+        'ignore); `unknown_fields="lenient"` (`--helios-unknown-fields=lenient`) accepts and '
+        "ignores them, still checking every known field. The documentation does not say "
+        "what the API does.",
+        covered_by=("agent-request.json#", "lab-results-request.json#/$defs/patientContext"),
+    ),
+    _behaviour(
         "webhook-url-loopback",
         "Which webhook URLs the emulator delivers to",
         "HTTPS, or `http://` to a loopback host (`require_https=True` refuses every "

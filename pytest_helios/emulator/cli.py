@@ -19,7 +19,7 @@ from types import FrameType
 from pytest_helios.facts import CONCURRENCY_LIMIT
 
 from .admin import ADMIN_PREFIX
-from .request_checks import WebhookTargets, is_loopback
+from .request_checks import UNKNOWN_FIELDS, WebhookTargets, is_loopback
 from .service import NOT_LOOPBACK, HeliosEmulator
 
 
@@ -82,6 +82,13 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--require-https", action="store_true", help="refuse http:// webhook URLs")
     p.add_argument(
+        "--unknown-fields",
+        choices=UNKNOWN_FIELDS,
+        default="strict",
+        help="a request field or patientContext key the documentation does not list: "
+        "strict refuses it with a 400 (default), lenient accepts and ignores it",
+    )
+    p.add_argument(
         "--webhook-host",
         dest="webhook_hosts",
         action="append",
@@ -111,6 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         concurrency_limit=args.concurrency_limit,
         time_scale=args.time_scale,
         require_https=args.require_https,
+        unknown_fields=args.unknown_fields,
         delivery_attempts=args.delivery_attempts,
         delivery_backoff=args.delivery_backoff,
         webhook_hosts=args.webhook_hosts,

@@ -22,7 +22,7 @@ from .concurrency import ConcurrencyLimiter, Slots
 from .delivery import Deliverer, DeliveryLog, DeliveryPolicy
 from .faults import for_run
 from .loop import Activity, LoopThread, throttled_logger
-from .request_checks import WebhookTargets
+from .request_checks import WebhookTargets, check_unknown_fields
 from .runs import Run, execute, step_pause
 from .state import Account, Registry, utcnow
 
@@ -53,9 +53,13 @@ class EmulatorConfig:
     header_timeout: float = 10.0
     body_timeout: float = 30.0
     max_connections: int | None = None
+    #: ``strict`` (a 400 names each unknown request field or patientContext key) or
+    #: ``lenient`` (accepted and ignored); see ``request_checks.UNKNOWN_FIELDS``
+    unknown_fields: str = "strict"
 
     def __post_init__(self) -> None:
         ConcurrencyLimiter(self.concurrency_limit)  # raises on a bad limit
+        check_unknown_fields(self.unknown_fields)
         if self.time_scale < 0:
             raise ValueError(f"time_scale must be 0 or more, got {self.time_scale}")
         if self.max_body_bytes < 1:

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from pytest_helios.facts import UNKNOWN_FIELDS_MODES
+
 LOOPBACK_HOSTS = frozenset({"localhost", "localhost.localdomain"})
 MAX_DEPTH = 64
 #: A 400 lists at most this many problems in ``details``; ``detailsOmitted`` counts the rest.
@@ -308,8 +310,22 @@ def _short(text: str, limit: int) -> str:
     return shorten(text, limit)
 
 
+#: ``strict`` (the default: a typo'd field name is caught in a test instead of being ignored)
+#: or ``lenient``; every known field is checked either way.
+UNKNOWN_FIELDS = UNKNOWN_FIELDS_MODES
+
+
+def check_unknown_fields(value: object) -> str:
+    """``value`` as one of :data:`UNKNOWN_FIELDS`, or ``ValueError`` listing them."""
+    if value not in UNKNOWN_FIELDS:
+        raise ValueError(
+            f"unknown_fields must be one of {', '.join(UNKNOWN_FIELDS)}, got {value!r}"
+        )
+    return str(value)
+
+
 def schema_problems(
-    schema_name: str, instance: Any, limit: int = MAX_PROBLEMS
+    schema_name: str, instance: Any, limit: int = MAX_PROBLEMS, *, unknown_fields: str = "strict"
 ) -> tuple[list[FieldProblem], bool]:
     """The problems of ``instance`` against the request schema ``schema_name``, at most
     ``limit``, and whether the check stopped there (there may be more). The wording is
@@ -322,8 +338,12 @@ def schema_problems(
     items; then the rest of each cut array is scanned item by item (a validity check costs
     about 0.1 µs) and only the invalid items are described, a window at a time, until
     ``limit`` problems are known.
+
+    ``unknown_fields="lenient"`` checks against the schema with every closed object opened
+    (``additionalProperties: false`` dropped): unknown keys pass, known ones are checked.
     """
-    return _Checker.of(schema_name).problems(instance, limit)
+    lenient = check_unknown_fields(unknown_fields) == "lenient"
+    return _Checker.of(schema_name, lenient=lenient).problems(instance, limit)
 
 
 def _field_problem(path: str, keyword: str, message: str) -> FieldProblem:
@@ -356,13 +376,16 @@ class _Cut:
 class _Checker:
     """One request schema's bounded check (see :func:`schema_problems`)."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, lenient: bool = False) -> None:
         import jsonschema_rs
 
         from pytest_helios.payloads import validation
 
         self.name = name
+        self.lenient = lenient
         self.schema = validation.load_schema(name)  # self-contained: every $ref local
+        if lenient:
+            self.schema = _opened(self.schema)
         self.validator = jsonschema_rs.Draft202012Validator(
             self.schema, validate_formats=True, ignore_unknown_formats=False
         )
@@ -376,10 +399,10 @@ class _Checker:
         self._item_validators: dict[tuple[str | int, ...], Any] = {}
 
     @classmethod
-    def of(cls, name: str) -> _Checker:
-        checker = _CHECKERS.get(name)
+    def of(cls, name: str, *, lenient: bool = False) -> _Checker:
+        checker = _CHECKERS.get((name, lenient))
         if checker is None:
-            checker = _CHECKERS[name] = cls(name)
+            checker = _CHECKERS[(name, lenient)] = cls(name, lenient=lenient)
         return checker
 
     def problems(self, instance: Any, limit: int) -> tuple[list[FieldProblem], bool]:
@@ -419,6 +442,8 @@ class _Checker:
             validation.validate(self.name, instance)
         except validation.ContractViolation as exc:
             for v in exc.violations:
+                if self.lenient and v.keyword == "additionalProperties":
+                    continue  # an unknown key: what the opened schema lets through
                 yield v.path, v.keyword, v.message
 
     def _listed(
@@ -520,7 +545,24 @@ class _Checker:
         return value
 
 
-_CHECKERS: dict[str, _Checker] = {}
+_CHECKERS: dict[tuple[str, bool], _Checker] = {}
+
+
+def _opened(node: Any) -> Any:
+    """A copy of a schema with every ``additionalProperties: false`` dropped (the request
+    schemas close the objects the documentation lists completely: the top level of both
+    requests and ``patientContext``)."""
+    if isinstance(node, dict):
+        return {
+            key: _opened(value)
+            for key, value in node.items()
+            if not (key == "additionalProperties" and value is False)
+        }
+    if isinstance(node, list):
+        return [_opened(item) for item in node]
+    return node
+
+
 _ANNOTATIONS = frozenset({"$ref", "$comment", "description", "title", "examples", "default"})
 
 

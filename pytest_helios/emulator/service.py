@@ -56,6 +56,10 @@ class HeliosEmulator:
     connection closed); ``body_timeout``: the same for a request body.
     ``max_connections``: open connections at most (default: a quarter of the process's file
     descriptor limit, 16 to 512); a new one replaces the oldest without a request in progress.
+    ``unknown_fields``: ``"strict"`` (the default) refuses a request field or a
+    ``patientContext`` key the documentation does not list with a 400 naming it, the better
+    test of a client (a typo'd field name fails in CI instead of being ignored);
+    ``"lenient"`` accepts and ignores it. Known fields are checked either way.
     ``serve=False`` starts no server: use :meth:`transport` / :meth:`async_transport`.
     ``result_hook(agent, request, result)`` may change each completed run's synthetic ``result``
     in place (``request`` is a copy of the run's request body); a hook that raises, or leaves
@@ -78,6 +82,7 @@ class HeliosEmulator:
         header_timeout: float = 10.0,
         body_timeout: float = 30.0,
         max_connections: int | None = None,
+        unknown_fields: str = "strict",
         serve: bool = True,
         result_hook: ResultHook | None = None,
     ) -> None:
@@ -94,6 +99,7 @@ class HeliosEmulator:
             header_timeout=header_timeout,
             body_timeout=body_timeout,
             max_connections=max_connections,
+            unknown_fields=unknown_fields,
         )
         if not is_loopback(host):
             raise ValueError(NOT_LOOPBACK.format(host))
