@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from pytest_helios.payloads.builders import serialize
 
 from .loop import Activity, throttled_logger
+from .plain_http import DeliveryRefused, PlainHttpClient, is_plain
 from .request_checks import WebhookTargets, is_reserved, reaches_this_machine
 from .state import utcnow
 
@@ -127,10 +128,6 @@ IDLE_CONNECTIONS = 8
 REFUSED = "refused: "
 
 
-class DeliveryRefused(Exception):
-    """A delivery attempt that must not connect where its URL leads (see the module doc)."""
-
-
 class Deliverer:
     """Delivers webhooks from the emulator's event loop."""
 
@@ -147,7 +144,8 @@ class Deliverer:
         self.own_port = own_port
         #: each account's own clients (https, plain http): one account's connections, busy
         #: or idle, never push out another's
-        self._clients: dict[tuple[str, bool], httpx.AsyncClient] = {}
+        #: per account and kind ("plain", "http", "https"): see :meth:`_client_for`
+        self._clients: dict[tuple[str, str], Any] = {}
         self._contexts: dict[bool, Any] = {}
         self._in_flight: dict[str, int] = {}
         self._retired: set[str] = set()
@@ -159,16 +157,25 @@ class Deliverer:
         #: hosts whose webhooks go into an app in-process (HeliosEmulator.route_webhooks)
         self.routes = WebhookRoutes(policy.timeout)
 
-    def _client_for(self, account_id: str, url: str) -> httpx.AsyncClient:
-        """The account's delivery client for ``url``: https URLs get one that verifies
-        certificates; plain http ones (loopback receivers) one that never loads the CA bundle
-        (~50 ms). Each account has its own, so its idle connections (at most IDLE_CONNECTIONS)
-        are never closed to make room for another account's: a noisy account's receivers cannot
-        make a quiet one reconnect for every webhook."""
+    def _client_for(self, account_id: str, url: str) -> Any:
+        """The account's delivery client for ``url``: ``http://`` URLs at an IP address (the
+        loopback receivers of tests) get the small :class:`~.plain_http.PlainHttpClient`,
+        unless something patches httpx's transport (vcrpy while a cassette records, capturing
+        the deliveries that pass through; a mocking library): then httpx sends, as before;
+        https URLs an httpx client that verifies certificates; other http ones (a host name to
+        look up) an httpx client that never loads the CA bundle (~50 ms). Each account has its
+        own, so its idle connections (at most IDLE_CONNECTIONS) are never closed to make room
+        for another account's: a noisy account's receivers cannot make a quiet one reconnect
+        for every webhook."""
         tls = url[:6].lower() == "https:"
-        client = self._clients.get((account_id, tls))
+        kind = "plain" if is_plain(url) and not _httpx_patched() else "https" if tls else "http"
+        client = self._clients.get((account_id, kind))
         if client is None:
-            client = self._clients[account_id, tls] = self._new_client(tls)
+            if kind == "plain":
+                client = PlainHttpClient(self._refusal, self.policy.timeout, IDLE_CONNECTIONS)
+            else:
+                client = self._new_client(tls)
+            self._clients[account_id, kind] = client
         return client
 
     def retire(self, account_id: str) -> None:
@@ -182,8 +189,8 @@ class Deliverer:
             return
         self._slots.pop(account_id, None)
         self._delay_changed.pop(account_id, None)
-        for tls in (False, True):
-            client = self._clients.pop((account_id, tls), None)
+        for kind in ("plain", "http", "https"):
+            client = self._clients.pop((account_id, kind), None)
             if client is not None:
                 task = asyncio.get_running_loop().create_task(client.aclose())
                 self._closing.add(task)
@@ -380,6 +387,19 @@ class Deliverer:
             headers=headers,
             body=body,
         )
+
+
+def _httpx_patched() -> bool:
+    """Whether something (vcrpy, pytest-httpx, respx) has replaced httpx's async transport,
+    and so wants to see the deliveries."""
+    import httpx
+
+    send = httpx.AsyncHTTPTransport.handle_async_request
+    # vcrpy's stand-in wraps the original (functools.wraps: same module, and __wrapped__)
+    return (
+        hasattr(send, "__wrapped__")
+        or getattr(send, "__module__", None) != "httpx._transports.default"
+    )
 
 
 def _short(text: str) -> str:
