@@ -227,7 +227,8 @@ class ApiEndpoints:
         """What the request schema refuses in ``body`` (every field, within the check's
         bounds) and a ``webhookUrl`` that is no webhook URL; for a request that is otherwise
         valid, a ``webhookUrl`` the emulator may not deliver to (``WebhookTargets``)."""
-        problems, stopped = schema_problems(schema, body)
+        unknown = self.core.config.unknown_fields
+        problems, stopped = schema_problems(schema, body, unknown_fields=unknown)
         url = body.get("webhookUrl") if isinstance(body, dict) else None
         if isinstance(url, str) and not any(p.field == "webhookUrl" for p in problems):
             targets = self.core.targets

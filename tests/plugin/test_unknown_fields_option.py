@@ -45,14 +45,6 @@ def pytest_addoption(parser):
     parser.addoption("--expected-mode", default="strict")
 """
 
-#: The emulator's HTTP app must pass the setting to the request check (see the report of
-#: the change that added it): until it does, a lenient session still answers 400.
-NEEDS_APP = pytest.mark.xfail(
-    strict=True,
-    reason="pytest_helios/emulator/app.py does not yet pass config.unknown_fields to "
-    "schema_problems",
-)
-
 
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
@@ -87,7 +79,6 @@ def test_the_option_or_its_ini_twin_sets_the_sessions_emulators_mode(
     result.assert_outcomes(passed=2 if mode == "strict" else 1)
 
 
-@NEEDS_APP
 def test_a_lenient_sessions_emulator_accepts_and_ignores_unknown_fields(
     project: pytest.Pytester,
 ) -> None:
