@@ -1,6 +1,6 @@
 """The embedded Helios emulator: a real local server that behaves as the documentation says.
 
-``HeliosEmulator`` is the entry point; starlette and uvicorn load only when one starts.
+``HeliosEmulator`` is the entry point; its HTTP layer loads only when one starts.
 """
 
 from __future__ import annotations

@@ -148,7 +148,7 @@ class ThrottledLogger:
     ``key=``) in each ``window`` seconds; the next record written for that cause says how many
     were left out. A flood of bad connections then costs a few lines, not 70 MB of stderr.
 
-    It offers what the emulator and uvicorn's protocol call on a logger: ``debug`` ...
+    It offers what the emulator calls on a logger: ``debug`` ...
     ``exception``, ``log`` and ``level``.
     """
 

@@ -1,7 +1,7 @@
 """``HeliosEmulator``: the embedded Helios API's lifecycle (loop thread, core, app, server) and
 its Python API for accounts, runs and webhook deliveries.
 
-The HTTP stack (starlette, uvicorn; ``app``, ``admin``, ``server``) loads only when an emulator
+The HTTP layer (``asgi``, ``app``, ``admin``, ``server``, h11) loads only when an emulator
 starts, and httpx only for an in-process transport: importing this module costs neither.
 """
 
