@@ -5,6 +5,7 @@ once per process, and cassette files read back by a reader of exactly what the p
 from __future__ import annotations
 
 import http.client
+import json
 import string
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from vcr.request import Request
 
 from pytest_helios.cassettes import persister, recorder
 from pytest_helios.cassettes.matching import MATCHERS
+from pytest_helios.cassettes.scrub import Rules, Scrubber, SecretBook
 from pytest_helios.exceptions import CassetteFormatError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,6 +90,22 @@ def test_the_patchers_are_free_again_after_a_test_that_failed_inside_its_cassett
         raise RuntimeError
     with recorder.patched(_cassette()):
         assert httpx.HTTPTransport.handle_request is shared
+
+
+def test_a_requests_session_kept_across_cassettes_replays_from_each_in_turn() -> None:
+    """urllib3's pools keep connections across cassettes: those of one cassette are closed
+    and dropped when it ends (vcrpy's connection removers), so the next one's are its own."""
+    requests = pytest.importorskip("requests")
+    url = "https://api.heliosai.health/api/v1/agent"
+    cassettes = [_cassette(b'{"n": 1}'), _cassette(b'{"n": 2}'), _cassette(b'{"n": 3}')]
+    with requests.Session() as session:
+        for number, cassette in enumerate(cassettes, 1):
+            with recorder.patched(cassette):
+                answer = session.post(url, data=f'{{"n": {number}}}'.encode())
+                assert answer.status_code == 200
+            pools = list(session.adapters["https://"].poolmanager.pools._container.values())
+            assert all(pool.pool.qsize() == 0 or None in pool.pool.queue for pool in pools)
+    assert [c.play_count for c in cassettes] == [1, 1, 1]
 
 
 # -- reading cassette files ----------------------------------------------------------------
@@ -185,3 +203,40 @@ def test_a_tampered_cassette_still_fails_the_provenance_checks(tmp_path: Path) -
     path.write_bytes(good.replace(b"recorded_at: '", b"recorded_at: 'x"))
     with pytest.raises(CassetteFormatError, match="recorded_at"):
         persister.read_document(path)
+
+
+def test_a_cassette_edited_on_disk_between_two_reads_is_read_again(tmp_path: Path) -> None:
+    """Nothing read is kept: each test reads its cassette file as it is now."""
+    path = tmp_path / "edited.yaml"
+    meta = persister.provenance("emulator")
+    path.write_bytes(persister.dump({"helios": meta, "interactions": []}))
+    assert persister.read_document(path)["interactions"] == []
+    interaction = {
+        "request": {"method": "POST", "uri": "https://api.heliosai.health/x", "headers": {}},
+        "response": {"status": {"code": 200, "message": "OK"}, "headers": {},
+                     "body": {"string": "{}"}},
+    }  # fmt: skip
+    path.write_bytes(persister.dump({"helios": meta, "interactions": [interaction]}))
+    assert persister.read_document(path)["interactions"] == [interaction]
+
+
+def test_a_secret_met_or_registered_after_a_request_scrubs_the_next_ones() -> None:
+    """The secrets a request is scrubbed with are sorted once per change, never kept stale."""
+    book = SecretBook()
+    scrubber = Scrubber(Rules.with_additions(), book)
+
+    def body_of(text: str, headers: dict[str, list[str]] | None = None) -> Any:
+        body = json.dumps({"status": text}).encode()
+        request = {"method": "POST", "uri": "https://api.heliosai.health/api/v1/agent",
+                   "headers": headers or {}, "body": body}  # fmt: skip
+        return json.loads(scrubber.scrub_request(request)["body"])["status"]
+
+    assert body_of("plain text registered-later-value") == "plain text registered-later-value"
+    book.add("registered-later-value", "a secret registered after the first request")
+    assert body_of("plain text registered-later-value") == "plain text [REDACTED]"
+    header = {"authorization": ["Bearer token-from-a-header-1234"]}
+    assert body_of("echo token-from-a-header-1234", header) == "echo [REDACTED]"
+    assert body_of("again token-from-a-header-1234") == "again [REDACTED]"
+    assert body_of("longer registered-later-value-2") == "longer [REDACTED]-2"
+    book.add("registered-later-value-2", "a longer secret containing the first")
+    assert body_of("longer registered-later-value-2") == "longer [REDACTED]"
