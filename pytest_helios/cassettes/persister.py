@@ -308,9 +308,10 @@ class _Reader:
     PyYAML, whose objects it returns unchanged; anything else raises ``_Unsupported``."""
 
     def __init__(self, text: str) -> None:
+        if not text.endswith("\n"):  # dump ends every file with one (a literal block's
+            raise _Unsupported("no final line break")  # last line break depends on it)
         self.lines = text.split("\n")
-        if self.lines[-1] == "":
-            self.lines.pop()  # the final line break
+        self.lines.pop()  # after the final line break
         self.at = 0
 
     def document(self) -> Any:

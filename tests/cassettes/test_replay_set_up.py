@@ -192,6 +192,12 @@ def test_a_file_not_written_by_dump_is_read_by_pyyaml(tmp_path: Path) -> None:
     assert persister.read_document(path)["helios"]["format"] == 1
 
 
+@pytest.mark.parametrize("style", ["|", "|-", "|+"])
+def test_a_literal_block_at_the_end_of_a_file_without_its_final_line_break(style: str) -> None:
+    data = f"a: 1\nb: {style}\n  text".encode()
+    assert persister.load_written(data, "x.yaml") == persister.load_yaml(data, "x.yaml")
+
+
 def test_a_tampered_cassette_still_fails_the_provenance_checks(tmp_path: Path) -> None:
     path = tmp_path / "tampered.yaml"
     good = persister.dump({"helios": persister.provenance("emulator"), "interactions": []})
