@@ -38,7 +38,7 @@ HERE = Path(__file__).resolve().parent
 CONNECTIONS = 8
 BODY = json.dumps(
     {
-        "webhookUrl": "https://example.org/webhook",
+        "webhookUrl": "https://hooks.example.test/webhook",  # reserved: accepted, never sent to
         "agentType": "light",
         "data": {
             "patientInfo": {"age": 45, "gender": "male"},

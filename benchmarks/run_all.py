@@ -311,7 +311,10 @@ def run(settings: Settings, log: Callable[[str], None]) -> tuple[list[Row], list
             log(f"round {round_}/{settings.rounds}: {step}")
             _attempt(step, step_rows, log, measure)
 
-    deliveries.note = f"{settings.delivery_runs} light runs x 7 webhooks, to a local receiver"
+    per_run = bench_emulator.FINAL_SEQUENCE_NUMBER["light"]
+    deliveries.note = (
+        f"{settings.delivery_runs} light runs x {per_run} webhooks, to a local receiver"
+    )
     per_test.note = f"{min(settings.replay_tests):,} tests x 1 interaction, start-up included"
     lost.note = "receiver's unique (runId, sequenceNumber) against the expected count"
     rows = [validate, verify_sig, verify_full, verify_small, emulator, collect]
