@@ -389,17 +389,31 @@ class Deliverer:
         )
 
 
-def _httpx_patched() -> bool:
-    """Whether something (vcrpy, pytest-httpx, respx) has replaced httpx's async transport,
-    and so wants to see the deliveries."""
-    import httpx
+#: Where vcrpy (9: the transport; before 8.2: the client), pytest-httpx and respx (the client's
+#: transport lookup, or httpcore's pool) replace httpx's sending, and whose module the
+#: original comes from.
+_PATCH_POINTS = (
+    ("httpx", "AsyncHTTPTransport", "handle_async_request", "httpx._transports.default"),
+    ("httpx", "AsyncClient", "_send_single_request", "httpx._client"),
+    ("httpx", "AsyncClient", "_transport_for_url", "httpx._client"),
+    ("httpcore", "AsyncConnectionPool", "handle_async_request", "httpcore._async.connection_pool"),
+)
 
-    send = httpx.AsyncHTTPTransport.handle_async_request
-    # vcrpy's stand-in wraps the original (functools.wraps: same module, and __wrapped__)
-    return (
-        hasattr(send, "__wrapped__")
-        or getattr(send, "__module__", None) != "httpx._transports.default"
-    )
+
+def _httpx_patched() -> bool:
+    """Whether something (vcrpy, pytest-httpx, respx) has replaced part of httpx's or httpcore's
+    async sending, and so wants to see the deliveries."""
+    import importlib
+
+    for module, owner, name, origin in _PATCH_POINTS:
+        found = getattr(getattr(importlib.import_module(module), owner, None), name, None)
+        # a stand-in made with functools.wraps keeps the module but has __wrapped__; a mock
+        # object's module is unittest.mock
+        if found is None or hasattr(found, "__wrapped__"):
+            return True
+        if getattr(found, "__module__", None) != origin:
+            return True
+    return False
 
 
 def _short(text: str) -> str:

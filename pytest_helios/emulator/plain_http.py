@@ -1,5 +1,5 @@
 """Webhook deliveries to plain ``http://`` receivers at an IP address: HTTP/1.1 on h11 and
-asyncio streams, with keep-alive connections.
+an asyncio protocol, with keep-alive connections.
 
 A delivery is one small POST and its answer; through httpx's async client it costs about
 half a millisecond of CPU in pool, cancel-scope and model bookkeeping, which a run's eight
@@ -8,21 +8,27 @@ webhooks paid on every test. This client does that one thing: it answers to the 
 exceptions, so the deliverer records the same outcomes (``"timeout"``, ``"connection
 refused"``, ``"refused: ..."``, ``HTTP 500``) whichever client made the attempt. Receivers
 named by host name (looked up first) and ``https://`` ones still go through httpx.
+
+Like httpcore it never sends a request twice: a kept-alive connection that the receiver closed,
+or on which it said anything while idle, is not used again; a request that fails once written
+is a failed attempt, which the deliverer retries (and logs) as any other.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 #: The most bytes of a receiver's answer body that are read (and thrown away); a connection
 #: whose answer is longer is closed instead of kept.
 MAX_ANSWER_BYTES = 1024 * 1024
-_READ = 64 * 1024
+#: Seconds an idle connection is kept for the next delivery (httpx's default too).
+KEEP_ALIVE_SECONDS = 5.0
 _USER_AGENT = b"pytest-helios-emulator"
 
 Refusal = Callable[[str, "str | None", int], "str | None"]
@@ -45,7 +51,7 @@ def plain_target(url: str) -> tuple[str, int, str, str] | None:
     address and that has no user info; ``None`` for any other URL (httpx sends those)."""
     try:
         parts = urlsplit(url)
-        port = parts.port or 80
+        port = 80 if parts.port is None else parts.port
     except ValueError:
         return None
     host = parts.hostname
@@ -59,38 +65,87 @@ def plain_target(url: str) -> tuple[str, int, str, str] | None:
     return host, port, target, parts.netloc
 
 
+def is_plain(url: str) -> bool:
+    """Whether :class:`PlainHttpClient` sends to ``url``."""
+    return plain_target(url) is not None
+
+
+class _Wire(asyncio.Protocol):
+    """One connection's bytes as they arrive, and whether it is gone."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.chunks: deque[bytes] = deque()
+        self.lost = False
+        self._arrived = asyncio.Event()
+        self.closed = asyncio.Event()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.chunks.append(data)
+        self._arrived.set()
+
+    def eof_received(self) -> bool | None:
+        self.lost = True
+        self._arrived.set()
+        return None  # the transport closes
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        self._arrived.set()
+        self.closed.set()
+
+    async def read(self) -> bytes:
+        """The next bytes; ``b""`` once the connection is gone and everything was read."""
+        while not self.chunks and not self.lost:
+            self._arrived.clear()
+            await self._arrived.wait()
+        return self.chunks.popleft() if self.chunks else b""
+
+
 class _Connection:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(self, key: tuple[str, int], wire: _Wire) -> None:
         import h11
 
-        self.reader = reader
-        self.writer = writer
+        self.key = key
+        self.wire = wire
         self.h11 = h11.Connection(h11.CLIENT)
+        self.idle_since = 0.0
 
-    def reusable(self) -> bool:
+    def reusable(self, now: float) -> bool:
+        """Idle, open, silent since its last answer, and not idle too long."""
         import h11
 
+        transport = self.wire.transport
         return (
-            not self.writer.is_closing()
-            and not self.reader.at_eof()
+            transport is not None
+            and not transport.is_closing()
+            and not self.wire.lost
+            and not self.wire.chunks
+            and not self.h11.trailing_data[0]  # nor sent more than its answer
             and self.h11.our_state is h11.IDLE
             and self.h11.their_state is h11.IDLE
+            and now - self.idle_since < KEEP_ALIVE_SECONDS
         )
 
     def close(self) -> None:
-        self.writer.close()
+        if self.wire.transport is not None:
+            self.wire.transport.close()
 
 
 class PlainHttpClient:
-    """POSTs to ``http://<address>:<port>/...`` with at most ``idle`` kept-alive connections
-    per address and port, each attempt bounded by ``timeout`` seconds and checked by
-    ``refusal(host, address, port)`` (a reason not to connect, or ``None``) first."""
+    """POSTs to ``http://<address>:<port>/...`` keeping at most ``idle`` connections idle
+    (all receivers together, the most recently used), each attempt bounded by ``timeout``
+    seconds and checked by ``refusal(host, address, port)`` (a reason not to connect, or
+    ``None``) first."""
 
     def __init__(self, refusal: Refusal, timeout: float, idle: int) -> None:
         self._refusal = refusal
         self._timeout = timeout
         self._idle_cap = idle
-        self._idle: dict[tuple[str, int], list[_Connection]] = {}
+        self._idle: list[_Connection] = []  # oldest first
         self._busy: set[_Connection] = set()
 
     async def post(self, url: str, *, content: bytes, headers: Mapping[str, str]) -> Answer:
@@ -102,7 +157,7 @@ class PlainHttpClient:
         host, port, target, authority = found
         reason = self._refusal(host, None, port) or self._refusal(host, host, port)
         if reason is not None:
-            raise httpx.ConnectError(reason) from DeliveryRefused(reason)
+            raise _refused(reason)
         head = [
             (b"host", authority.encode("ascii")),
             (b"user-agent", _USER_AGENT),
@@ -121,70 +176,60 @@ class PlainHttpClient:
     async def _exchange(
         self, key: tuple[str, int], target: bytes, head: list[tuple[bytes, bytes]], body: bytes
     ) -> Answer:
-        import httpx
-
-        connection, reused = await self._connection(key)
+        connection = await self._connection(key)
         try:
-            try:
-                return await self._request(connection, key, target, head, body)
-            except (ConnectionError, asyncio.IncompleteReadError, _Closed):
-                if not reused:
-                    raise
-            # a kept-alive connection the receiver had closed meanwhile: once more, afresh
-            connection.close()
-            self._busy.discard(connection)
-            connection, _ = await self._connection(key, fresh=True)
-            return await self._request(connection, key, target, head, body)
-        except _Closed:
-            raise httpx.RemoteProtocolError(
-                "Server disconnected without sending a response."
-            ) from None
-        except (ConnectionError, asyncio.IncompleteReadError) as exc:
-            raise httpx.ReadError(f"{type(exc).__name__}: {exc}") from exc
+            return await self._request(connection, target, head, body)
         finally:
             if connection in self._busy:  # not handed back: an error, or cancelled
                 self._busy.discard(connection)
                 connection.close()
 
-    async def _connection(
-        self, key: tuple[str, int], fresh: bool = False
-    ) -> tuple[_Connection, bool]:
+    async def _connection(self, key: tuple[str, int]) -> _Connection:
         import httpx
 
-        idle = self._idle.get(key, [])
-        while idle and not fresh:
-            connection = idle.pop()
-            if connection.reusable():
-                self._busy.add(connection)
-                return connection, True
-            connection.close()
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        found = None
+        for connection in reversed(self._idle):  # the most recently used first
+            if connection.key == key and connection.reusable(now):
+                found = connection
+                break
+        self._prune(now, keep=found)
+        if found is not None:
+            self._idle.remove(found)
+            self._busy.add(found)
+            return found
         try:
-            reader, writer = await asyncio.open_connection(*key, limit=_READ)
+            _, wire = await loop.create_connection(_Wire, *key)
         except OSError as exc:
             raise httpx.ConnectError(f"{type(exc).__name__}: {exc}") from exc
-        connection = _Connection(reader, writer)
+        connection = _Connection(key, wire)
         self._busy.add(connection)
-        return connection, False
+        return connection
+
+    def _prune(self, now: float, keep: _Connection | None = None) -> None:
+        """Close idle connections that cannot be used again, and the oldest beyond the cap."""
+        for connection in list(self._idle):
+            if connection is not keep and not connection.reusable(now):
+                self._idle.remove(connection)
+                connection.close()
+        while len(self._idle) > self._idle_cap:
+            self._idle.pop(0).close()
 
     async def _request(
-        self,
-        connection: _Connection,
-        key: tuple[str, int],
-        target: bytes,
-        head: list[tuple[bytes, bytes]],
-        body: bytes,
+        self, connection: _Connection, target: bytes, head: list[tuple[bytes, bytes]], body: bytes
     ) -> Answer:
         import h11
         import httpx
 
-        conn = connection.h11
+        conn, wire = connection.h11, connection.wire
         try:
             out = conn.send(h11.Request(method=b"POST", target=target, headers=head))
             out += conn.send(h11.Data(data=body)) + conn.send(h11.EndOfMessage())
         except h11.LocalProtocolError as exc:
             raise httpx.LocalProtocolError(str(exc)) from None
-        connection.writer.write(out)
-        await connection.writer.drain()
+        assert wire.transport is not None
+        wire.transport.write(out)
         status: int | None = None
         length = 0
         while True:
@@ -193,9 +238,11 @@ class PlainHttpClient:
             except h11.RemoteProtocolError as exc:
                 raise httpx.RemoteProtocolError(str(exc)) from None
             if event is h11.NEED_DATA:
-                data = await connection.reader.read(_READ)
+                data = await wire.read()
                 if not data and status is None:
-                    raise _Closed
+                    raise httpx.RemoteProtocolError(
+                        "Server disconnected without sending a response."
+                    )
                 conn.receive_data(data)
             elif isinstance(event, h11.Response):
                 status = event.status_code
@@ -203,39 +250,45 @@ class PlainHttpClient:
                 length += len(event.data)
                 if length > MAX_ANSWER_BYTES:
                     break  # enough: the status is known, the rest is not read
-            elif isinstance(event, h11.EndOfMessage):
-                break
-            elif isinstance(event, h11.ConnectionClosed):
-                if status is None:
-                    raise _Closed
+            elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)):
                 break
         assert status is not None
         self._busy.discard(connection)
         if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
             conn.start_next_cycle()
-            idle = self._idle.setdefault(key, [])
-            if len(idle) < self._idle_cap:
-                idle.append(connection)
-                return Answer(status)
-        connection.close()
+            connection.idle_since = asyncio.get_running_loop().time()
+            self._idle.append(connection)
+            self._prune(connection.idle_since)
+        else:
+            connection.close()
         return Answer(status)
 
     async def aclose(self) -> None:
-        connections = [c for idle in self._idle.values() for c in idle]
-        connections += self._busy
+        connections = [*self._idle, *self._busy]
         self._idle.clear()
         self._busy.clear()
         for connection in connections:
             connection.close()
-        for connection in connections:
-            with contextlib.suppress(Exception):
-                await connection.writer.wait_closed()
+        if connections:  # let the transports finish closing before the loop may end
+            waits = [asyncio.ensure_future(c.wire.closed.wait()) for c in connections]
+            _, pending = await asyncio.wait(waits, timeout=1.0)
+            for task in pending:
+                task.cancel()
 
 
-class _Closed(Exception):
-    """The receiver closed the connection before answering."""
+_REFUSED: Any = None
 
 
-def is_plain(url: str) -> bool:
-    """Whether :class:`PlainHttpClient` sends to ``url``."""
-    return plain_target(url) is not None
+def _refused(reason: str) -> Exception:
+    """httpx's ``ConnectError`` that is also a :class:`DeliveryRefused`: the deliverer
+    records it as ``refused: <reason>``."""
+    global _REFUSED
+    if _REFUSED is None:
+        import httpx
+
+        class Refused(DeliveryRefused, httpx.ConnectError):
+            pass
+
+        _REFUSED = Refused
+    error: Exception = _REFUSED(reason)
+    return error

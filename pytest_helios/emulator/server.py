@@ -49,6 +49,8 @@ MAX_HEAD_BYTES = 16 * 1024
 HIGH_WATER = 64 * 1024
 #: Seconds :meth:`Server.stop` lets answers in progress finish.
 GRACEFUL_SECONDS = 2.0
+#: Seconds a connection closing after its last answer waits for the client to close too.
+LINGER_SECONDS = 2.0
 
 _log = throttled_logger("pytest_helios.emulator.server")
 
@@ -200,6 +202,7 @@ class Connection(asyncio.Protocol):
         self._handle: Any = self
         self._read_paused = False
         self._eof = False
+        self._lingering = False
         self._writable = asyncio.Event()
         self._writable.set()
 
@@ -218,9 +221,10 @@ class Connection(asyncio.Protocol):
         return cycle is not None and cycle.more_body and not cycle.response_started
 
     def drop(self) -> None:
-        """Close the connection to make room for another."""
+        """Close the connection at once to make room for another (a client that reads
+        nothing would otherwise keep it open until its answer is flushed)."""
         self._disarm()
-        self.transport.close()
+        self.transport.abort()
 
     def shutdown(self) -> None:
         """Close when idle, or once the answer in progress is sent."""
@@ -246,7 +250,25 @@ class Connection(asyncio.Protocol):
         started, _closed = self.conn.trailing_data
         if started:  # part of a request arrived: say why it is not answered
             self.transport.write(_timeout_answer(self.served.guard.header_timeout))
+            self.finish()
+            return
         self.transport.close()
+
+    def finish(self) -> None:
+        """Close after what has been written: send it and a FIN, then read and throw away
+        whatever the client still sends until it closes too (at most
+        :data:`LINGER_SECONDS`). Closing with unread bytes would send a reset, which can
+        destroy the answer before the client reads it."""
+        if self._lingering or self.transport.is_closing():
+            return
+        if self._eof or not self.transport.can_write_eof():  # nothing more can arrive
+            self.transport.close()
+            return
+        self._lingering = True
+        self._disarm()
+        self.transport.write_eof()
+        self.resume_reading()
+        self._deadline = self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
     # asyncio's side -----------------------------------------------------------------------
 
@@ -282,6 +304,8 @@ class Connection(asyncio.Protocol):
         """The client closed its side: a whole request still gets its answer (then the
         connection closes); otherwise the connection closes now."""
         cycle = self.cycle
+        if self._lingering:
+            return None  # the client has closed too: done
         if cycle is not None and not cycle.response_complete and not cycle.more_body:
             self._eof = True
             return True
@@ -308,6 +332,8 @@ class Connection(asyncio.Protocol):
             self.transport.resume_reading()
 
     def data_received(self, data: bytes) -> None:
+        if self._lingering:
+            return  # after the last answer: read only to close cleanly
         self.conn.receive_data(data)
         self.handle_events()
 
@@ -348,6 +374,7 @@ class Connection(asyncio.Protocol):
                 cycle.more_body = False
                 cycle.message_event.set()
                 if self.conn.their_state is h11.MUST_CLOSE:
+                    self.pause_reading()  # the client said this is its last request
                     return
 
     def _begin(self, event: Any) -> bool:
@@ -382,11 +409,14 @@ class Connection(asyncio.Protocol):
 
     def _refuse(self) -> None:
         """Answer a request that is not HTTP/1.1 with a 400 and close; a connection that is
-        already answering one is only closed."""
+        answering an earlier request reads no more, sends that answer, then closes."""
         cycle = self.cycle
         if cycle is None or cycle.response_complete:
             self.transport.write(_INVALID)
-        self.transport.close()
+            self.finish()
+            return
+        cycle.keep_alive = False
+        self.pause_reading()
 
     def on_response_complete(self) -> None:
         """The answer is sent: wait for the next request (with a new header deadline), and
@@ -396,6 +426,8 @@ class Connection(asyncio.Protocol):
         if self.transport.is_closing():
             return
         self.served.guard.finished(self._handle)
+        if self._lingering:
+            return
         self._arm()
         self.resume_reading()
         if self.conn.our_state is h11.DONE and self.conn.their_state is h11.DONE:
@@ -478,9 +510,15 @@ class Cycle:
             if kind != "http.response.start":
                 raise RuntimeError(f"expected 'http.response.start', got {kind!r}")
             self.response_started = True
-            self.waiting_for_100_continue = False
             status = message["status"]
             headers = [(b"date", http_date()), *message.get("headers", ())]
+            if self.waiting_for_100_continue:
+                # answered before asking for the body: the client may never send it, so
+                # what follows on this connection cannot be told from it (RFC 9110, 10.1.1)
+                self.waiting_for_100_continue = False
+                self.keep_alive = False
+                if not any(name.lower() == b"connection" for name, _ in headers):
+                    headers.append((b"connection", b"close"))
             # kept until the body comes, so that head and body leave in one write
             self._head = self.conn.send(
                 h11.Response(status_code=status, headers=headers, reason=_reason(status))
@@ -502,7 +540,7 @@ class Cycle:
         self.transport.write(b"".join(out))
         if self.response_complete:
             if self.conn.our_state is h11.MUST_CLOSE or not self.keep_alive:
-                self.transport.close()
+                connection.finish()
             connection.on_response_complete()
 
     async def receive(self) -> dict[str, Any]:
@@ -776,3 +814,6 @@ class Server:
             await asyncio.sleep(0.005)
         if self._listener is not None:
             await self._listener.wait_closed()
+        for waiting in list(self.guard.waiting):  # admitted while the last accepts finished
+            if isinstance(waiting, Arrival) and not waiting.handed_over:
+                waiting.drop()

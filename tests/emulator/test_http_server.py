@@ -6,13 +6,19 @@ about 80 ms (issue 15); these tests pin what a client sees of it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import socket
 import subprocess
 import sys
+import threading
+import time
+from typing import Any
 
 from pytest_helios.emulator import HeliosEmulator
+from pytest_helios.emulator.loop import LoopThread
+from pytest_helios.emulator.server import Server
 from tests.raw_http import exchange
 
 
@@ -103,18 +109,54 @@ def test_pipelined_requests_are_answered_in_order_on_one_connection(
     assert re.findall(rb"HTTP/1\.1 (\d{3}) ", reply) == [b"200", b"200", b"200", b"404"]
 
 
-def test_a_client_that_expects_100_continue_is_told_to_send_its_body(
+def test_an_answer_before_the_body_a_client_was_to_send_on_100_continue_closes_the_connection(
     emulator: HeliosEmulator,
 ) -> None:
-    host, port = emulator.url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=5) as sock:
-        sock.sendall(
-            b"POST /api/v1/agent HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            b"Content-Length: 2\r\nExpect: 100-continue\r\nx-api-key: sk_live_nope\r\n\r\n"
+    """The key is checked before the body is read, so the 401 comes without a 100 Continue;
+    the client may never send that body, so nothing after it on the connection can be read
+    as a request (RFC 9110, 10.1.1): the server says so and closes."""
+    reply = exchange(
+        emulator.url,
+        b"POST /api/v1/agent HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 2\r\nExpect: 100-continue\r\nx-api-key: sk_live_nope\r\n\r\n",
+        timeout=5,
+    )
+    status, headers, _ = split(reply)
+    assert status == "HTTP/1.1 401 Unauthorized"
+    assert headers["connection"] == "close"
+
+
+def test_a_last_request_is_answered_even_if_stray_bytes_follow_it() -> None:
+    """``Connection: close`` makes it the client's last request: a stray CRLF arriving while
+    the app works on it is not read as a new request, and the answer still goes out."""
+    started, release = threading.Event(), threading.Event()
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        started.set()
+        while not release.is_set():
+            await asyncio.sleep(0.001)
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"4")]}
         )
-        first = sock.recv(65536)
-        # the key is checked before the body is read: a refusal needs no body at all
-        assert first.startswith((b"HTTP/1.1 100 Continue\r\n", b"HTTP/1.1 401 "))
+        await send({"type": "http.response.body", "body": b"done"})
+
+    loop = LoopThread()
+    loop.start()
+    server = Server(app, loop)
+    server.start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert started.wait(5)
+            sock.sendall(b"\r\n")
+            time.sleep(0.05)  # let the stray bytes arrive while the app still works
+            release.set()
+            reply = b"".join(iter(lambda: sock.recv(65536), b""))
+    finally:
+        server.stop()
+        loop.stop()
+    assert reply.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert reply.endswith(b"\r\n\r\ndone")
 
 
 def test_an_endpoint_that_reads_the_body_sends_100_continue_first(

@@ -126,20 +126,83 @@ def test_a_run_of_webhooks_goes_over_one_kept_alive_connection() -> None:
     assert "X-N: 0" in first
 
 
-def test_a_connection_the_receiver_closed_after_answering_is_replaced_and_nothing_sent_twice() -> (
-    None
-):
+async def until(condition: Callable[[], bool]) -> None:
+    """Wait (on the loop) until ``condition`` holds; fail after 5 s."""
+
+    async def wait() -> None:
+        while not condition():
+            await asyncio.sleep(0.001)
+
+    await asyncio.wait_for(wait(), 5)
+
+
+def test_a_connection_the_receiver_closed_while_idle_is_not_used_again() -> None:
     def answer_then_close(conn: socket.socket, n: int) -> bool:
-        conn.sendall(OK)  # no "Connection: close": the client finds out when it reuses it
+        conn.sendall(OK)  # no "Connection: close": the client sees the connection close
         return False
 
+    async def run(client: PlainHttpClient, url: str) -> list[int]:
+        first = await client.post(url, content=b"1", headers={})
+        await until(lambda: all(c.wire.lost for c in client._idle))
+        second = await client.post(url, content=b"2", headers={})
+        await client.aclose()
+        return [first.status_code, second.status_code]
+
     with scripted(answer_then_close) as server:
-        assert post_all(PlainHttpClient(allow, 5, 8), server.url, 3) == [200] * 3
-    assert [r.rsplit(b"\r\n\r\n", 1)[1] for r in server.requests] == [
-        b'{"n":0}',
-        b'{"n":1}',
-        b'{"n":2}',
-    ]
+        assert asyncio.run(run(PlainHttpClient(allow, 5, 8), server.url)) == [200, 200]
+    assert server.connections == 2
+    assert [r.rsplit(b"\r\n\r\n", 1)[1] for r in server.requests] == [b"1", b"2"]
+
+
+def test_a_request_that_fails_once_written_is_never_sent_again() -> None:
+    def read_the_second_then_close(conn: socket.socket, n: int) -> bool:
+        if n == 1:
+            conn.sendall(OK)
+            return True
+        return False  # the second request was read, and is never answered
+
+    with (
+        scripted(read_the_second_then_close) as server,
+        pytest.raises(httpx.RemoteProtocolError, match="without sending a response"),
+    ):
+        post_all(PlainHttpClient(allow, 5, 8), server.url, 2)
+    assert len(server.requests) == 2  # the deliverer, not the client, makes the next attempt
+
+
+def test_an_idle_connection_on_which_the_receiver_spoke_is_not_used_again() -> None:
+    def answer_then_time_out(conn: socket.socket, n: int) -> bool:
+        conn.sendall(OK + b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n")
+        return True
+
+    async def run(client: PlainHttpClient, url: str) -> list[int]:
+        answers = [(await client.post(url, content=b"1", headers={})).status_code]
+        await until(lambda: all(c.wire.chunks for c in client._idle))
+        answers.append((await client.post(url, content=b"2", headers={})).status_code)
+        await client.aclose()
+        return answers
+
+    with scripted(answer_then_time_out) as server:
+        assert asyncio.run(run(PlainHttpClient(allow, 5, 8), server.url)) == [200, 200]
+    assert server.connections == 2
+
+
+def test_at_most_the_cap_of_idle_connections_is_kept_for_all_receivers_together() -> None:
+    async def run(client: PlainHttpClient, urls: list[str]) -> int:
+        for url in urls:
+            await client.post(url, content=b"{}", headers={})
+        kept = len(client._idle)
+        await client.aclose()
+        return kept
+
+    with scripted(keep_open) as a, scripted(keep_open) as b, scripted(keep_open) as c:
+        assert asyncio.run(run(PlainHttpClient(allow, 5, 2), [a.url, b.url, c.url])) == 2
+
+
+def test_an_idle_connection_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("pytest_helios.emulator.plain_http.KEEP_ALIVE_SECONDS", 0.0)
+    with scripted(keep_open) as server:
+        assert post_all(PlainHttpClient(allow, 5, 8), server.url, 2) == [200, 200]
+    assert server.connections == 2
 
 
 def test_a_non_2xx_answer_is_returned_as_its_status() -> None:
@@ -197,12 +260,12 @@ def test_a_receiver_that_never_answers_is_a_timeout() -> None:
 
 def test_a_refused_target_is_never_connected_to() -> None:
     def own_port(host: str, address: str | None, port: int) -> str | None:
-        return None if address is None else f"{host}:{port} is the emulator itself"
+        return None if address is None else f"{host}:{port} is the emulator itself: refused"
 
     with scripted(keep_open) as server:
         with pytest.raises(httpx.ConnectError) as raised:
             post_all(PlainHttpClient(own_port, 5, 8), server.url, 1)
-        assert isinstance(raised.value.__cause__, DeliveryRefused)
+        assert isinstance(raised.value, DeliveryRefused)
         assert server.connections == 0
 
 
@@ -221,6 +284,7 @@ def test_a_closed_port_is_a_connect_error_caused_by_the_refusal() -> None:
         ("http://127.0.0.1:8080/h", ("127.0.0.1", 8080, "/h", "127.0.0.1:8080")),
         ("http://[::1]:9/a?b=c", ("::1", 9, "/a?b=c", "[::1]:9")),
         ("http://10.0.0.7", ("10.0.0.7", 80, "/", "10.0.0.7")),
+        ("http://127.0.0.1:0/x", ("127.0.0.1", 0, "/x", "127.0.0.1:0")),
         ("https://127.0.0.1:8443/h", None),
         ("http://localhost:8080/h", None),
         ("http://user:pw@127.0.0.1:8080/h", None),
