@@ -68,18 +68,20 @@ def default_max_connections() -> int:
     return max(16, min(512, soft // 4))
 
 
-def _timeout_answer(seconds: float) -> bytes:
-    body = json.dumps(
-        {
-            "error": "Request Timeout",
-            "message": f"The request headers did not arrive within {seconds:g} s",
-        }
-    ).encode()
+def _closing_answer(status: int, message: str) -> bytes:
+    """A whole JSON error answer, ``{"error", "message"}`` as every emulator error, that closes
+    the connection: written by the server itself, for a request the app never sees."""
+    title = HTTPStatus(status).phrase
+    body = json.dumps({"error": title, "message": message}).encode()
     head = (
-        "HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
+        f"HTTP/1.1 {status} {title}\r\ncontent-type: application/json\r\n"
         f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
     )
     return head.encode() + body
+
+
+def _timeout_answer(seconds: float) -> bytes:
+    return _closing_answer(408, f"The request headers did not arrive within {seconds:g} s")
 
 
 class ConnectionGuard:
@@ -131,18 +133,7 @@ class ConnectionGuard:
         self.busy.pop(connection, None)
 
 
-def _invalid_answer() -> bytes:
-    body = json.dumps(
-        {"error": "Bad Request", "message": "The request is not valid HTTP/1.1"}
-    ).encode()
-    head = (
-        "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n"
-        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
-    )
-    return head.encode() + body
-
-
-_INVALID = _invalid_answer()
+_INVALID = _closing_answer(400, "The request is not valid HTTP/1.1")
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _date_cache: tuple[int, bytes] = (0, b"")
