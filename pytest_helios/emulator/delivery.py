@@ -142,9 +142,9 @@ class Deliverer:
         self.log = log
         self.targets = targets or WebhookTargets()
         self.own_port = own_port
-        #: each account's own clients (https, plain http): one account's connections, busy
-        #: or idle, never push out another's
-        #: per account and kind ("plain", "http", "https"): see :meth:`_client_for`
+        #: each account's own clients, by kind ("plain", "http", "https": see
+        #: :meth:`_client_for`): one account's connections, busy or idle, never push out
+        #: another's
         self._clients: dict[tuple[str, str], Any] = {}
         self._contexts: dict[bool, Any] = {}
         self._in_flight: dict[str, int] = {}
