@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import closing
@@ -17,6 +15,7 @@ import httpx
 import pytest
 
 from pytest_helios.emulator import HeliosEmulator
+from tests.script_process import script_process
 
 from .conftest import plain_client
 
@@ -110,26 +109,8 @@ def emulator_with_128_descriptors(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """``helios-emulator`` as a process limited to 128 file descriptors (as a small ``ulimit``
     would), its standard error in a file."""
     stderr = tmp_path / "stderr.txt"
-    with stderr.open("wb") as err:
-        process = subprocess.Popen(
-            [sys.executable, "-c", SERVE_WITH_FEW_DESCRIPTORS],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=err,
-            text=True,
-        )
-    assert process.stdout is not None and process.stdin is not None
-    try:
-        url = json.loads(process.stdout.readline())["url"]
-        yield url, stderr
-    finally:
-        process.stdin.close()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        process.stdout.close()
+    with script_process(SERVE_WITH_FEW_DESCRIPTORS, stderr, stop_within=30) as facts:
+        yield facts["url"], stderr
 
 
 def test_300_trickling_connections_neither_lock_out_a_client_nor_flood_the_log(

@@ -24,6 +24,7 @@ import httpx
 import pytest
 
 from tests.samples import lab_request
+from tests.script_process import script_process
 
 from .conftest import TALLY, scale
 
@@ -49,26 +50,8 @@ with HeliosEmulator(header_timeout=10) as emu:
 def emulator_process(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
     """The emulator in a process of its own: its URL, an API key, its standard error."""
     stderr = tmp_path / "stderr.txt"
-    with stderr.open("wb") as err:
-        process = subprocess.Popen(
-            [sys.executable, "-c", SERVE],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=err,
-            text=True,
-        )
-    assert process.stdout is not None and process.stdin is not None
-    try:
-        facts = json.loads(process.stdout.readline())
+    with script_process(SERVE, stderr, stop_within=60) as facts:
         yield facts["url"], facts["key"], stderr
-    finally:
-        process.stdin.close()
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        process.stdout.close()
 
 
 ATTACK = """
