@@ -3,8 +3,6 @@ freshly signed, delivered in-process into a WSGI or ASGI app, with the Host it t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from pytest_helios import HeliosEmulator
@@ -68,15 +66,6 @@ APP_TEST = """
             ("wsgi", "testserver", n) for n in numbers
         ]
 """
-
-
-@pytest.fixture
-def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[HeliosEmulator]:
-    with HeliosEmulator() as emu:
-        account = emu.create_account("cassettes")
-        monkeypatch.setenv("HELIOS_API_KEY", account.create_key("ci").value)
-        monkeypatch.setenv("HELIOS_WEBHOOK_SECRET", account.webhook_secret)
-        yield emu
 
 
 def test_a_replayed_runs_webhooks_are_delivered_into_an_asgi_or_a_wsgi_app(

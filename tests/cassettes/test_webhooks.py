@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -44,15 +43,6 @@ MANUAL_FLOW_TEST = FLOW_TEST.replace(
                 assert helios_cassette.deliver_webhooks(handler.url, secret) == [200] * 8
             deadline = time.monotonic() + 10""",
 )
-
-
-@pytest.fixture
-def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[HeliosEmulator]:
-    with HeliosEmulator() as emu:
-        account = emu.create_account("cassettes")
-        monkeypatch.setenv("HELIOS_API_KEY", account.create_key("ci").value)
-        monkeypatch.setenv("HELIOS_WEBHOOK_SECRET", account.webhook_secret)
-        yield emu
 
 
 def test_recording_captures_the_runs_deliveries_beside_the_cassette(
