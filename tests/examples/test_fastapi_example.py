@@ -11,11 +11,11 @@ README's test command), unlike the slower lab-portal and install tests in tests/
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.example_projects import assert_passed_on_the_emulator_from_cassettes, lint_cassettes
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "fastapi-gateway"
 IGNORED = shutil.ignore_patterns(".pytest_cache", ".hypothesis", "__pycache__", ".ruff_cache")
@@ -37,23 +37,8 @@ def test_the_fastapi_examples_suite_passes_against_the_emulator_and_its_cassette
     # a subprocess: the example's own pyproject.toml and conftest.py configure it
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
 
-    outcomes = result.parseoutcomes()
-    assert result.ret == 0, result.stdout.str()
-    assert outcomes["passed"] >= 18
-    assert "failed" not in outcomes and "skipped" not in outcomes
-    result.stdout.fnmatch_lines(["helios: *, target=emulator (started on first use)"])
-    assert "--helios-record-mode" not in result.stdout.str()  # the cassette replayed
+    assert_passed_on_the_emulator_from_cassettes(result, at_least=18)
 
 
 def test_the_fastapi_examples_cassette_lints_clean(example: Path) -> None:
-    linted = subprocess.run(
-        [sys.executable, "-m", "pytest_helios.cassettes.lint", "lint", "tests/cassettes"],
-        cwd=example,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert (linted.returncode, linted.stdout.splitlines()[-1]) == (
-        0,
-        "helios-cassettes: 2 cassettes checked, no findings",
-    )
+    assert lint_cassettes(example) == (0, "helios-cassettes: 2 cassettes checked, no findings")

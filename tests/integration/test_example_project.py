@@ -10,11 +10,11 @@ repository.
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.example_projects import assert_passed_on_the_emulator_from_cassettes, lint_cassettes
 
 pytestmark = pytest.mark.slow  # a whole install or project run: see .ci/run
 
@@ -52,27 +52,11 @@ def test_the_examples_suite_passes_against_the_emulator_and_from_its_cassettes(
 
     result = run(pytester)
 
-    outcomes = result.parseoutcomes()
-    assert result.ret == 0, result.stdout.str()
-    assert outcomes["passed"] >= 100
-    assert "failed" not in outcomes and "skipped" not in outcomes
-    result.stdout.fnmatch_lines(["helios: *, target=emulator (started on first use)"])
-    # replayed: a miss would have failed with the command that records it
-    assert "--helios-record-mode" not in result.stdout.str()
+    assert_passed_on_the_emulator_from_cassettes(result, at_least=100)
 
 
 def test_the_examples_committed_cassettes_lint_clean(example: Path) -> None:
-    linted = subprocess.run(
-        [sys.executable, "-m", "pytest_helios.cassettes.lint", "lint", "tests/cassettes"],
-        cwd=example,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert (linted.returncode, linted.stdout.splitlines()[-1]) == (
-        0,
-        "helios-cassettes: 3 cassettes checked, no findings",
-    )
+    assert lint_cassettes(example) == (0, "helios-cassettes: 3 cassettes checked, no findings")
 
 
 def test_the_examples_cassettes_re_record_against_the_emulator_and_replay(
